@@ -1,0 +1,1 @@
+"""earlywarning.models."""
