@@ -1,0 +1,1 @@
+"""The linked dataset: schema (single source of truth), synthetic LA, loader, warehouse."""
