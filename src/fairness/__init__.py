@@ -1,1 +1,36 @@
-"""earlywarning.fairness."""
+"""Fairness audit and governance: who a model flags and who it misses, by group.
+
+The audit uses Fairlearn's ``MetricFrame`` for every group metric and a
+vectorised bootstrap for their confidence intervals; small groups are shown
+as "too few to say", never as a confident number.
+"""
+
+from ._audit import OVERALL, AuditResult, AuditSettings, audit, point_estimates
+from ._data import (
+    NOT_RECORDED,
+    STANDARD_ATTRIBUTES,
+    AuditData,
+    attribute_label,
+    flags_from_rule,
+    prepare_audit_data,
+)
+from ._metrics import METRIC_FUNCTIONS, METRIC_INFO, METRICS
+from ._simulate import simulate_scores
+
+__all__ = [
+    "NOT_RECORDED",
+    "OVERALL",
+    "STANDARD_ATTRIBUTES",
+    "METRICS",
+    "METRIC_FUNCTIONS",
+    "METRIC_INFO",
+    "AuditData",
+    "AuditResult",
+    "AuditSettings",
+    "attribute_label",
+    "audit",
+    "flags_from_rule",
+    "point_estimates",
+    "prepare_audit_data",
+    "simulate_scores",
+]
