@@ -53,6 +53,46 @@ def schema(
     console.print(t)
 
 
+@app.command()
+def load(
+    path: Annotated[Path, typer.Argument(help="Folder of <table>.csv|.parquet extracts, or a "
+                                              "DuckDB file.")],
+    warehouse: Annotated[Path, typer.Option("--warehouse", help="Warehouse to (re)build.")
+                         ] = Path("data/warehouse.duckdb"),
+    quarantine: Annotated[bool, typer.Option(
+        "--quarantine", help="Publish the valid rows; rejected rows go to _quarantine. "
+                             "Default (strict): publish only if nothing is rejected.")] = False,
+    report_dir: Annotated[Path | None, typer.Option(
+        "--report-dir", help="Where to write load_report.json/.md (default: beside the "
+                             "warehouse).")] = None,
+    memory_limit: Annotated[str | None, typer.Option(
+        "--memory-limit", help="DuckDB memory limit, e.g. 4GB (it spills beyond).")] = None,
+) -> None:
+    """Validate extracts and load them into the warehouse, atomically, with a load report."""
+    from earlywarning.data.load import load as load_extracts
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    with Progress("[progress.description]{task.description}", BarColumn(),
+                  MofNCompleteColumn(), TimeElapsedColumn(), console=console,
+                  transient=True) as bar:
+        task = bar.add_task("loading", total=None)
+
+        def step(table: str, done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total, description=table or "done")
+
+        try:
+            result = load_extracts(path, warehouse, quarantine=quarantine,
+                                   report_dir=report_dir, memory_limit=memory_limit,
+                                   progress=step)
+        except (FileNotFoundError, ValueError) as exc:
+            console.print(f"[red]error:[/red] {exc}", highlight=False)
+            raise typer.Exit(2) from exc
+    result.report.print(console)
+    console.print(f"Report: {result.report_paths[0]}  {result.report_paths[1]}")
+    if not result.published:
+        raise typer.Exit(1)
+
+
 def main() -> None:
     """Entry point for ``python -m earlywarning.cli``."""
     app()
