@@ -1,0 +1,334 @@
+"""``ext_service_involvement``: every family member's involvement with services.
+
+This is what the Stockport Family Context prototype (seed ``004``) showed a
+practitioner: which services each member of the family is or was involved
+with, and the name, role, email and phone of the lead professional to call.
+
+Rows are derived from the real events of the core tables. Point events (a
+police incident, a mental-health contact) open an involvement that lasts a
+service-specific follow-up period after the event; events of one person with
+one service whose periods overlap or lie within 30 days of each other merge
+into one involvement. Spells (adult social care, school, young carers, Early
+Help, CSC episodes) keep their own start and end. An involvement still running
+on the extract date is ``current`` with no end date; otherwise ``historic``.
+
+Worked example: police domestic-abuse incidents for adult A on 2023-01-10 and
+2023-05-01 with a 180-day follow-up give the periods [2023-01-10, 2023-07-09]
+and [2023-05-01, 2023-10-28]; they overlap, so one involvement starts
+2023-01-10 and ends 2023-10-28 (historic if the extract date is 2024-03-31).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from earlywarning.data.synthetic._context import AncillaryContext, make_frame, to_days
+from earlywarning.data.synthetic._fake_identity import (
+    drama_phone_numbers,
+    email_addresses,
+    sample_forenames,
+    sample_origins,
+    sample_surnames,
+)
+from earlywarning.data.synthetic._workforce import Workforce
+
+__all__ = ["SERVICES", "MERGE_GAP_DAYS", "build_service_involvement"]
+
+
+@dataclass(frozen=True)
+class _Service:
+    key: str
+    name: str
+    agency: str
+    role: str
+    follow_up_days: int
+    domain: str
+
+
+SERVICES = (
+    _Service("police_da", "Police: domestic abuse", "police", "Domestic Abuse Officer", 180,
+             "police"),
+    _Service("police_iom", "Police: integrated offender management", "police",
+             "IOM Police Officer", 365, "police"),
+    _Service("police_missing", "Police: missing persons", "police", "Missing Persons Coordinator",
+             120, "police"),
+    _Service("police_local", "Police: neighbourhood team", "police", "Police Constable", 90,
+             "police"),
+    _Service("housing_options", "Housing options (homelessness)", "housing",
+             "Housing Options Officer", 180, "housing"),
+    _Service("housing_tenancy", "Tenancy sustainment", "housing", "Tenancy Sustainment Officer",
+             180, "housing"),
+    _Service("housing_asb", "Housing anti-social behaviour team", "housing", "Housing Officer",
+             180, "housing"),
+    _Service("asc", "Adult social care", "asc", "Social Worker (Adults)", 0, "council"),
+    _Service("amh", "Adult mental health", "adult_mental_health", "Community Mental Health Nurse",
+             270, "nhs"),
+    _Service("drug_alcohol", "Drug and alcohol service", "drug_alcohol", "Recovery Worker", 270,
+             "recovery"),
+    _Service("health_visiting", "Health visiting", "health_visiting", "Health Visitor", 365,
+             "nhs"),
+    _Service("gp", "GP practice", "gp", "GP Safeguarding Lead", 180, "nhs"),
+    _Service("yos", "Youth offending service", "youth_justice", "YOS Case Manager", 270,
+             "council"),
+    _Service("young_carers", "Young carers service", "young_carers",
+             "Young Carers Support Worker", 365, "carers"),
+)  # fmt: skip
+"""Partner services derived from events, with the lead professional's role."""
+
+_SERVICE_INDEX = {s.key: i for i, s in enumerate(SERVICES)}
+MERGE_GAP_DAYS = 30
+"""Involvements of one person with one service less than this apart are merged."""
+
+_CSC_SERVICES = (
+    ("Early Help", "early_help"),
+    ("Children's social care (child in need)", "csc"),
+    ("Children's social care (child protection plan)", "csc"),
+    ("Children's social care (looked after)", "csc"),
+)
+_DOMAINS = {"police": "{}.police.example", "housing": "{}homes.example",
+            "council": "{}.gov.example", "nhs": "{}.nhs.example",
+            "recovery": "{}recovery.example", "carers": "{}carers.example"}
+_FAR = np.datetime64("2262-01-01", "D")
+
+
+def _events(ctx: AncillaryContext) -> pd.DataFrame:
+    """Every partner event as (person, service, start, end, open, recorded_at)."""
+    parts = []
+
+    def add(pid, service, start, end, rec, open_ended=False):  # noqa: ANN001, ANN202
+        svc = np.asarray(service)
+        keep = svc >= 0
+        start = to_days(start)
+        end = to_days(end) if end is not None else np.full(len(start), "NaT", "datetime64[D]")
+        parts.append(pd.DataFrame({
+            "person_id": pd.Series(pid).astype(object).to_numpy()[keep],
+            "service": svc[keep],
+            "start": start[keep],
+            "end": end[keep],
+            "open_ended": np.full(int(keep.sum()), open_ended),
+            "recorded_at": pd.to_datetime(pd.Series(rec)).to_numpy("datetime64[ns]")[keep],
+        }))
+
+    pol = ctx.table("ext_police_event")
+    etype, role = pol["poli_event_type"].astype(object), pol["poli_role"].astype(object)
+    offending = etype.isin(["arrest", "violent_crime", "other_crime"]) & role.isin(
+        ["suspect", "subject"])
+    repeat = offending.groupby(pol["poli_person_id"].astype(object)).transform("sum") >= 2
+    svc = np.select(
+        [etype.eq("domestic_abuse"), offending & repeat, etype.eq("missing_person")],
+        [_SERVICE_INDEX["police_da"], _SERVICE_INDEX["police_iom"],
+         _SERVICE_INDEX["police_missing"]], _SERVICE_INDEX["police_local"])
+    add(pol["poli_person_id"], svc, pol["poli_event_date"], None, pol["poli_recorded_at"])
+
+    hou = ctx.table("ext_housing_event")
+    ht = hou["hous_event_type"].astype(object)
+    svc = np.select(
+        [ht.isin(["homelessness_application", "temporary_accommodation"]),
+         ht.isin(["rent_arrears", "eviction_notice"]), ht.eq("asb_case")],
+        [_SERVICE_INDEX["housing_options"], _SERVICE_INDEX["housing_tenancy"],
+         _SERVICE_INDEX["housing_asb"]], -1)
+    add(hou["hous_person_id"], svc, hou["hous_event_date"], hou["hous_end_date"],
+        hou["hous_recorded_at"])
+
+    asc = ctx.table("ext_asc_involvement")
+    add(asc["asci_person_id"], np.full(len(asc), _SERVICE_INDEX["asc"]), asc["asci_start_date"],
+        asc["asci_end_date"], asc["asci_recorded_at"], open_ended=True)
+
+    hea = ctx.table("ext_health_event")
+    svc = hea["heal_service"].astype(object).map({
+        "adult_mental_health": _SERVICE_INDEX["amh"],
+        "drug_alcohol": _SERVICE_INDEX["drug_alcohol"],
+        "health_visiting": _SERVICE_INDEX["health_visiting"],
+        "gp_concern": _SERVICE_INDEX["gp"]}).fillna(-1).to_numpy(np.int64)
+    add(hea["heal_person_id"], svc, hea["heal_event_date"], None, hea["heal_recorded_at"])
+
+    yj = ctx.table("ext_youth_justice")
+    add(yj["yjus_person_id"], np.full(len(yj), _SERVICE_INDEX["yos"]), yj["yjus_event_date"],
+        None, yj["yjus_recorded_at"])
+
+    yc = ctx.table("ext_young_carer")
+    add(yc["ycar_person_id"], np.full(len(yc), _SERVICE_INDEX["young_carers"]),
+        yc["ycar_assessment_date"], yc["ycar_support_end_date"], yc["ycar_recorded_at"],
+        open_ended=True)
+    ev = pd.concat(parts, ignore_index=True)
+    return ev[ev["start"].notna() & (ev["start"] <= ctx.extract_date)].reset_index(drop=True)
+
+
+def merge_spells(ev: pd.DataFrame, extract_date: np.datetime64) -> pd.DataFrame:
+    """Merge each person's events with one service into involvement spells.
+
+    Parameters
+    ----------
+    ev : pandas.DataFrame
+        Columns ``person_id, service, start, end, open_ended, recorded_at``.
+        Point events have no ``end``: they last the service's follow-up days.
+        Spells with ``open_ended`` and no end are still running.
+    extract_date : numpy.datetime64
+        The extract day.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``person_id, service, start, end (NaT when current), current, recorded_at``.
+    """
+    follow = np.array([s.follow_up_days for s in SERVICES])[ev["service"].to_numpy()]
+    start = ev["start"].to_numpy(dtype="datetime64[D]")
+    end = ev["end"].to_numpy(dtype="datetime64[D]")
+    point_end = start + follow.astype("timedelta64[D]")
+    eff_end = np.where(np.isnat(end), np.where(ev["open_ended"].to_numpy(), _FAR, point_end), end)
+    eff_end = np.maximum(eff_end, start)
+    person = pd.factorize(ev["person_id"])[0]
+    group = person.astype(np.int64) * len(SERVICES) + ev["service"].to_numpy()
+    s_day = start.astype(np.int64)
+    e_day = eff_end.astype(np.int64)
+    order = np.lexsort((s_day, group))
+    group, s_day, e_day = group[order], s_day[order], e_day[order]
+    rec = ev["recorded_at"].to_numpy(dtype="datetime64[ns]").astype(np.int64)[order]
+    # Running max of end within each group: shift groups apart so one cumulative max works.
+    gid = np.concatenate([[0], np.cumsum(group[1:] != group[:-1])]) if len(group) else group
+    shift = gid * np.int64(1_000_000)
+    run_max = np.maximum.accumulate(e_day + shift) - shift
+    new_group = np.concatenate([[True], gid[1:] != gid[:-1]]) if len(gid) else gid.astype(bool)
+    prev_max = np.concatenate([[0], run_max[:-1]]) if len(gid) else run_max
+    new_spell = new_group | (s_day > prev_max + MERGE_GAP_DAYS)
+    first = np.flatnonzero(new_spell)
+    spell_end = np.maximum.reduceat(e_day, first) if len(first) else e_day
+    spell_rec = np.minimum.reduceat(rec, first) if len(first) else rec
+    current = spell_end >= extract_date.astype(np.int64)
+    return pd.DataFrame({
+        "person_id": ev["person_id"].to_numpy(dtype=object)[order][first],
+        "service": group[first] % len(SERVICES),
+        "start": s_day[first].astype("datetime64[D]"),
+        "end": np.where(current, np.datetime64("NaT", "D"), spell_end.astype("datetime64[D]")),
+        "current": current,
+        "recorded_at": spell_rec.astype("datetime64[ns]"),
+    })
+
+
+def _lead_pool(ctx: AncillaryContext, spells: pd.DataFrame, rng: np.random.Generator
+               ) -> pd.DataFrame:
+    """Pick a lead professional for each spell from a pool per (service, area)."""
+    n_areas = len(ctx.area_names)
+    area = spells["person_id"].map(ctx.person_area).fillna(0).to_numpy(np.int64)
+    cell = spells["service"].to_numpy() * n_areas + area
+    n_cells = len(SERVICES) * n_areas
+    size = np.clip(np.ceil(np.bincount(cell, minlength=n_cells) / 40), 2, 500).astype(np.int64)
+    offset = np.concatenate([[0], np.cumsum(size)[:-1]])
+    total = int(size.sum())
+    origins = sample_origins(total, rng)
+    fore = sample_forenames(origins, np.where(rng.random(total) < 0.6, "F", "M"), rng)
+    sur = sample_surnames(origins, rng)
+    pool_service = np.repeat(np.arange(n_cells) // n_areas, size)
+    domain = np.array([_DOMAINS[s.domain].format(ctx.la_slug) for s in SERVICES],
+                      dtype=object)[pool_service]
+    email = email_addresses(fore, sur, domain)
+    phone = drama_phone_numbers(total, rng)
+    pick = offset[cell] + np.floor(rng.random(len(spells)) * size[cell]).astype(np.int64)
+    name = (pd.Series(fore, dtype=object) + " " + pd.Series(sur, dtype=object)).to_numpy()
+    roles = np.array([s.role for s in SERVICES], dtype=object)
+    return pd.DataFrame({"name": name[pick], "role": roles[spells["service"].to_numpy()],
+                         "email": email[pick], "phone": phone[pick]})
+
+
+def _school_rows(ctx: AncillaryContext, rng: np.random.Generator) -> pd.DataFrame:
+    """One involvement per enrolment, led by the school's DSL (or its SENCO for SEN pupils)."""
+    sch = ctx.table("ext_school_enrolment")
+    start, end = to_days(sch["scho_start_date"]), to_days(sch["scho_end_date"])
+    keep = ~np.isnat(start) & (start <= ctx.extract_date)
+    sch, start, end = sch[keep], start[keep], end[keep]
+    school_code, schools = pd.factorize(sch["scho_school_id"].astype(object), sort=True)
+    n = len(schools)
+    origins = sample_origins(2 * n, rng)
+    fore = sample_forenames(origins, np.where(rng.random(2 * n) < 0.75, "F", "M"), rng)
+    sur = sample_surnames(origins, rng)
+    slug = pd.Series(np.repeat(np.asarray(schools, dtype=object), 2)).astype(str).str.lower()
+    domain = ("school" + slug.str.replace(r"[^a-z0-9]", "", regex=True) + ".sch.example")
+    email = email_addresses(fore, sur, domain.to_numpy(dtype=object))
+    phone = drama_phone_numbers(2 * n, rng)
+    sen = sch["scho_sen_status"].astype(object).isin(["K", "E"]).to_numpy()
+    pick = school_code * 2 + sen
+    name = (pd.Series(fore, dtype=object) + " " + pd.Series(sur, dtype=object)).to_numpy()
+    current = np.isnat(end) | (end >= ctx.extract_date)
+    return pd.DataFrame({
+        "person_id": sch["scho_person_id"].astype(object).to_numpy(),
+        "service_name": "School", "agency": "school",
+        "start": start, "end": np.where(current, np.datetime64("NaT", "D"), end),
+        "current": current,
+        "recorded_at": pd.to_datetime(sch["scho_recorded_at"]).to_numpy("datetime64[ns]"),
+        "name": name[pick] if n else [], "role": np.where(sen, "SENCO",
+                                                          "Designated Safeguarding Lead"),
+        "email": email[pick] if n else [], "phone": phone[pick] if n else [],
+    })
+
+
+def _csc_rows(ctx: AncillaryContext, wf: Workforce) -> pd.DataFrame:
+    """One involvement per EH / CSC episode, led by its latest allocated worker."""
+    eps, prof = wf.episodes, wf.professionals
+    lead = eps["last_prof"].to_numpy(dtype=np.int64)
+    kind = eps["kind"].to_numpy()
+    end = eps["end"].to_numpy(dtype="datetime64[D]")
+    rec = eps["recorded_at"].to_numpy(dtype="datetime64[ns]")
+    start = eps["start"].to_numpy(dtype="datetime64[D]")
+    rec = np.where(np.isnat(rec), start.astype("datetime64[ns]"), rec)
+    return pd.DataFrame({
+        "person_id": eps["person_id"].to_numpy(dtype=object),
+        "service_name": np.array([s for s, _ in _CSC_SERVICES], dtype=object)[kind],
+        "agency": np.array([a for _, a in _CSC_SERVICES], dtype=object)[kind],
+        "start": start, "end": end, "current": np.isnat(end), "recorded_at": rec,
+        "name": prof["prof_professional_name"].to_numpy(dtype=object)[lead],
+        "role": prof["prof_professional_job_title"].to_numpy(dtype=object)[lead],
+        "email": prof["prof_contact_email"].to_numpy(dtype=object)[lead],
+        "phone": prof["prof_contact_phone"].to_numpy(dtype=object)[lead],
+    })
+
+
+def build_service_involvement(
+    ctx: AncillaryContext, wf: Workforce, rng: np.random.Generator
+) -> pd.DataFrame:
+    """Build ``ext_service_involvement`` from the core events and the allocations.
+
+    Parameters
+    ----------
+    ctx : AncillaryContext
+        Context from the core tables.
+    wf : Workforce
+        Allocations, whose workers lead the Early Help and CSC involvements.
+    rng : numpy.random.Generator
+        Source of randomness.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The table, columns as declared in ``schema.py``.
+    """
+    spells = merge_spells(_events(ctx), ctx.extract_date)
+    leads = _lead_pool(ctx, spells, rng)
+    partner = pd.DataFrame({
+        "person_id": spells["person_id"].to_numpy(),
+        "service_name": np.array([s.name for s in SERVICES], dtype=object)[spells["service"]],
+        "agency": np.array([s.agency for s in SERVICES], dtype=object)[spells["service"]],
+        "start": spells["start"].to_numpy(), "end": spells["end"].to_numpy(),
+        "current": spells["current"].to_numpy(), "recorded_at": spells["recorded_at"].to_numpy(),
+        **{c: leads[c].to_numpy() for c in ("name", "role", "email", "phone")},
+    })
+    rows = pd.concat([_csc_rows(ctx, wf), partner, _school_rows(ctx, rng)], ignore_index=True)
+    rec = rows["recorded_at"].to_numpy(dtype="datetime64[ns]")
+    rec = np.where(np.isnat(rec), rows["start"].to_numpy(dtype="datetime64[ns]"), rec)
+    n = len(rows)
+    return make_frame("ext_service_involvement", {
+        "serv_involvement_id": [f"SRV{i + 1:09d}" for i in range(n)],
+        "serv_person_id": rows["person_id"].to_numpy(dtype=object),
+        "serv_family_id": rows["person_id"].map(ctx.person_family).to_numpy(dtype=object),
+        "serv_service": rows["service_name"].to_numpy(dtype=object),
+        "serv_agency": rows["agency"].to_numpy(dtype=object),
+        "serv_status": np.where(rows["current"].to_numpy(dtype=bool), "current", "historic"),
+        "serv_start_date": rows["start"].to_numpy(),
+        "serv_end_date": rows["end"].to_numpy(),
+        "serv_lead_name": rows["name"].to_numpy(dtype=object),
+        "serv_lead_role": rows["role"].to_numpy(dtype=object),
+        "serv_lead_email": rows["email"].to_numpy(dtype=object),
+        "serv_lead_phone": rows["phone"].to_numpy(dtype=object),
+        "serv_recorded_at": np.minimum(rec, ctx.extract_ts),
+    }, n)
