@@ -93,6 +93,44 @@ def load(
         raise typer.Exit(1)
 
 
+@app.command()
+def features(
+    pipeline: Annotated[Path, typer.Argument(help="Pipeline file, e.g. pipelines/demo.yaml.")],
+) -> None:
+    """Build the point-in-time feature table (cohort, labels, features, dictionary)."""
+    from earlywarning.features.cli import run_features
+
+    raise typer.Exit(run_features(pipeline, console))
+
+
+@app.command("app-init")
+def app_init(
+    warehouse: Annotated[Path | None, typer.Option(
+        help="Warehouse with flags (default EW_WAREHOUSE_PATH or data/warehouse.duckdb).")] = None,
+    database_url: Annotated[str | None, typer.Option(
+        help="App database URL (default EW_DATABASE_URL or sqlite:///data/app.db).")] = None,
+    demo_users: Annotated[bool, typer.Option(help="Create one demo user per role.")] = True,
+    users_file: Annotated[Path, typer.Option(help="Where to write demo sign-ins.")] = Path(
+        "data/demo_users.txt"),
+) -> None:
+    """Create the web app's database, import flags from the warehouse, create demo users."""
+    from earlywarning.app._cli import app_init_command
+
+    raise typer.Exit(app_init_command(console, warehouse, database_url, demo_users, users_file))
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    demo: Annotated[bool, typer.Option(help="Demo mode: allow a random secret key.")] = False,
+) -> None:
+    """Serve the web app (set EW_SECRET_KEY, or use --demo on your own machine)."""
+    from earlywarning.app._cli import serve_command
+
+    raise typer.Exit(serve_command(console, host, port, demo))
+
+
 def main() -> None:
     """Entry point for ``python -m earlywarning.cli``."""
     app()

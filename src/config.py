@@ -1,0 +1,450 @@
+"""Pipeline configuration: one YAML file = one reproducible experiment.
+
+A pipeline file (``pipelines/*.yaml``) is validated here, in one place, by
+pydantic models with ``extra="forbid"``. Every error names the file, the key
+path and the bad value, and says what would be valid, e.g.::
+
+    pipelines/demo.yaml: features.windows[2] = -30: a window must be a positive
+    number of days
+
+Sections: ``version``, ``name``, ``data``, ``cohort``, ``outcome``, ``as_of``,
+``features``, ``model``, ``capacity``, ``pass_bar``, ``audit``, ``scoring``.
+Checks that need the warehouse (an as-of range whose horizons are not complete
+yet, an empty cohort) run when the features are built and name the key too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+__all__ = [
+    "CONFIG_VERSION",
+    "OUTCOME_EVENTS",
+    "AUDIT_GROUPS",
+    "PipelineConfigError",
+    "PipelineConfig",
+    "DataConfig",
+    "SyntheticConfig",
+    "CohortConfig",
+    "OutcomeConfig",
+    "AsOfConfig",
+    "FeaturesConfig",
+    "FeatureSpecConfig",
+    "ConditionConfig",
+    "ModelConfig",
+    "CapacityConfig",
+    "PassBarConfig",
+    "AuditConfig",
+    "ScoringConfig",
+    "load_pipeline",
+    "parse_pipeline",
+    "config_hash",
+]
+
+CONFIG_VERSION = 1
+"""The pipeline file format version this code reads."""
+
+OUTCOME_EVENTS = ("cin_referral", "s47", "cp_plan", "cla")
+"""Outcome events a pipeline can predict (read from the SSD tables by event date)."""
+
+AUDIT_GROUPS = ("ethnicity", "sex", "age_band", "disability", "imd_quintile", "area")
+"""Audit column groups (``audit_<group>`` in the feature table)."""
+
+COHORTS = ("early_help", "known_to_services", "all_children")
+
+
+class PipelineConfigError(ValueError):
+    """A pipeline file is invalid; the message names the file and the key path.
+
+    Attributes
+    ----------
+    problems : list of str
+        One line per problem: ``"<file>: <key path> = <value>: <what is valid>"``.
+    """
+
+    def __init__(self, problems: list[str]):
+        self.problems = list(problems)
+        super().__init__("\n".join(self.problems))
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _positive_window(v: int) -> int:
+    if v <= 0:
+        raise ValueError("a window must be a positive number of days")
+    return v
+
+
+Window = Annotated[int, AfterValidator(_positive_window)]
+
+
+def _outcome_union(v: Any) -> Any:
+    """Accept ``"cp_plan | cla"`` as well as ``[cp_plan, cla]``."""
+    if isinstance(v, str):
+        return [p.strip() for p in v.split("|") if p.strip()]
+    return v
+
+
+# --- data -----------------------------------------------------------------------------
+class SyntheticConfig(_Section):
+    """Settings for ``earlywarning generate`` when the pipeline builds its own synthetic LA."""
+
+    children: int = Field(60_000, gt=0, description="Number of children in the synthetic LA")
+    years: int = Field(8, gt=0, description="Years of history")
+    end_date: date = Field(date(2026, 3, 31), description="Last day of the synthetic data")
+    seed: int = 42
+    out: Path = Path("data/synthetic/demo")
+
+
+class DataConfig(_Section):
+    """Where the linked data lives."""
+
+    warehouse: Path = Path("data/warehouse.duckdb")
+    synthetic: SyntheticConfig | None = None
+    data_end: date | None = Field(
+        None,
+        description="Last day the data covers; default: the latest extract date in the "
+        "warehouse (ext_source_metadata) or else the latest recorded_at",
+    )
+
+
+# --- cohort, outcome, as-of dates -----------------------------------------------------
+class CohortConfig(_Section):
+    """Who is scored at each as-of date."""
+
+    name: Literal["early_help", "known_to_services", "all_children"] = "known_to_services"
+    lookback_days: int = Field(
+        365, gt=0, description="early_help / known_to_services: how far back a record counts"
+    )
+
+
+class OutcomeConfig(_Section):
+    """What the model predicts: any of ``events`` within ``horizon_days`` after the as-of date."""
+
+    events: Annotated[
+        list[Literal["cin_referral", "s47", "cp_plan", "cla"]], BeforeValidator(_outcome_union)
+    ] = Field(default_factory=lambda: ["cp_plan", "cla"], min_length=1)
+    horizon_days: int = Field(365, gt=0)
+
+    @field_validator("events")
+    @classmethod
+    def _unique(cls, v: list[str]) -> list[str]:
+        if len(set(v)) != len(v):
+            raise ValueError("each outcome event may appear once")
+        return v
+
+    @property
+    def label(self) -> str:
+        """The outcome written as a union, e.g. ``"cp_plan | cla"``."""
+        return " | ".join(self.events)
+
+
+class AsOfConfig(_Section):
+    """As-of dates: ``start``..``end`` every ``frequency`` for training, plus ``score``.
+
+    Training dates must have complete horizons (checked against the data when
+    features are built). ``score`` is the latest as-of date, scored without label.
+    """
+
+    start: date
+    end: date
+    frequency: Literal["weekly", "monthly", "quarterly", "yearly"] = "monthly"
+    score: date | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> AsOfConfig:
+        if self.end < self.start:
+            raise ValueError(f"end ({self.end}) is before start ({self.start})")
+        if self.score is not None and self.score <= self.end:
+            raise ValueError(
+                f"score ({self.score}) must be after the last training as-of date ({self.end})"
+            )
+        return self
+
+
+# --- features ------------------------------------------------------------------------
+class ConditionConfig(_Section):
+    """One filter condition of a declared feature spec (values are bound, never pasted)."""
+
+    column: str
+    op: Literal["eq", "ne", "in", "not_in", "gt", "ge", "lt", "le", "is_null", "not_null"] = "eq"
+    value: str | int | float | list[str | int | float] | None = None
+    json_key: str | None = Field(None, description="For JSON columns: the key to compare")
+
+
+class FeatureSpecConfig(_Section):
+    """A feature spec declared in the pipeline file (beside the built-in library)."""
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    table: str
+    aggregate: Literal["count", "any", "sum", "max", "mean", "ratio", "days_since_last", "open"]
+    subject: Literal["child", "household", "parents", "siblings"] = "child"
+    where: list[ConditionConfig] = Field(default_factory=list)
+    value: str | None = None
+    denominator: str | None = None
+    windows: list[Window] | None = None
+    direction: Literal["risk", "protective", "coverage", "context"] = "risk"
+    meaning: str
+    agency: str | None = None
+
+
+class FeaturesConfig(_Section):
+    """Which features to build from the declared spec library, and where to write them."""
+
+    windows: list[Window] = Field(default_factory=lambda: [90, 365, 1095], min_length=1)
+    sources: list[str] | None = Field(
+        None, description="Agency codes to use (default: every agency in the schema)"
+    )
+    groups: list[str] | None = Field(None, description="Spec groups to use (default: all)")
+    exclude: list[str] = Field(default_factory=list, description="Spec names to leave out")
+    specs: list[FeatureSpecConfig] = Field(default_factory=list)
+    coverage_indicators: bool = True
+    protected_as_features: bool = False
+    protected_justification: str | None = None
+    output_dir: Path = Path("data/features")
+
+    @field_validator("windows")
+    @classmethod
+    def _distinct_windows(cls, v: list[int]) -> list[int]:
+        if len(set(v)) != len(v):
+            raise ValueError("windows must be distinct")
+        return v
+
+    @model_validator(mode="after")
+    def _protected_needs_reason(self) -> FeaturesConfig:
+        if self.protected_as_features and not (self.protected_justification or "").strip():
+            raise ValueError(
+                "protected_as_features is true but protected_justification is empty: say why "
+                "(the model card repeats it)"
+            )
+        return self
+
+
+# --- later stages (other issues extend these) -------------------------------------------
+class ModelConfig(_Section):
+    """Model training settings."""
+
+    algorithms: list[Literal["lightgbm", "logistic", "rules"]] = Field(
+        default_factory=lambda: ["lightgbm", "logistic", "rules"], min_length=1
+    )
+    seed: int = 42
+    test_months: int = Field(12, gt=0, description="Months of as-of dates held out for test")
+    validation_months: int = Field(6, gt=0)
+    calibration: Literal["isotonic", "sigmoid"] = "isotonic"
+    params: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+
+class CapacityConfig(_Section):
+    """What the service can act on."""
+
+    flags_per_month: int = Field(50, gt=0)
+
+
+class PassBarConfig(_Section):
+    """Pre-registered bar a candidate model must clear before registration."""
+
+    min_roc_auc: float = Field(0.70, ge=0, le=1)
+    min_average_precision_lift: float = Field(
+        2.0, ge=0, description="Average precision divided by the base rate"
+    )
+    min_precision_at_capacity: float = Field(0.10, ge=0, le=1)
+    max_calibration_error: float = Field(0.05, ge=0, le=1)
+    must_beat_baselines: bool = True
+
+
+class AuditConfig(_Section):
+    """Fairness audit groups."""
+
+    groups: list[Literal["ethnicity", "sex", "age_band", "disability", "imd_quintile", "area"]] = (
+        Field(default_factory=lambda: ["ethnicity", "sex", "age_band", "disability",
+                                       "imd_quintile"])
+    )
+    min_group_size: int = Field(50, gt=0)
+
+
+class ScoringConfig(_Section):
+    """Scoring the latest as-of date."""
+
+    as_of: Literal["latest"] | date = "latest"
+    top_reasons: int = Field(3, gt=0)
+    bands: dict[str, float] = Field(
+        default_factory=lambda: {"high": 0.30, "medium": 0.10},
+        description="Lower probability bound of each band, highest first",
+    )
+
+
+class PipelineConfig(_Section):
+    """A whole pipeline file."""
+
+    version: Literal[1]
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    description: str = ""
+    data: DataConfig = Field(default_factory=DataConfig)
+    cohort: CohortConfig = Field(default_factory=CohortConfig)
+    outcome: OutcomeConfig = Field(default_factory=OutcomeConfig)
+    as_of: AsOfConfig
+    features: FeaturesConfig = Field(default_factory=FeaturesConfig)
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    capacity: CapacityConfig = Field(default_factory=CapacityConfig)
+    pass_bar: PassBarConfig = Field(default_factory=PassBarConfig)
+    audit: AuditConfig = Field(default_factory=AuditConfig)
+    scoring: ScoringConfig = Field(default_factory=ScoringConfig)
+
+
+# --- loading and errors --------------------------------------------------------------------
+def _key_path(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out or "(top level)"
+
+
+def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    """Return the pydantic model holding the key at ``loc`` (to list its valid keys)."""
+    model: Any = PipelineConfig
+    for part in loc[:-1]:
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(part) if isinstance(model, type) else None
+        if field is None:
+            return None
+        ann = field.annotation
+        candidates = [ann, *getattr(ann, "__args__", ())]
+        for a in list(candidates):
+            candidates += list(getattr(a, "__args__", ()))
+        model = next(
+            (c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None
+        )
+        if model is None:
+            return None
+    return model
+
+
+def _explain(err: dict[str, Any]) -> str:
+    kind = err["type"]
+    loc = tuple(err["loc"])
+    if kind == "extra_forbidden":
+        holder = _model_at(loc)
+        valid = sorted(holder.model_fields) if holder else []
+        return f"unknown key; valid keys here: {', '.join(valid)}"
+    if kind == "missing":
+        return "required key is missing"
+    msg = str(err["msg"])
+    return re.sub(r"^(Value error|Assertion failed), ", "", msg)
+
+
+def parse_pipeline(data: Any, source: str = "<pipeline>") -> PipelineConfig:
+    """Validate an already-parsed pipeline mapping.
+
+    Parameters
+    ----------
+    data : mapping
+        The parsed YAML document.
+    source : str
+        File name used in error messages.
+
+    Returns
+    -------
+    PipelineConfig
+
+    Raises
+    ------
+    PipelineConfigError
+        One line per problem, each naming ``source``, the key path and the value.
+    """
+    if not isinstance(data, dict):
+        raise PipelineConfigError([f"{source}: the file must be a YAML mapping of sections"])
+    version = data.get("version")
+    if version is not None and version != CONFIG_VERSION:
+        raise PipelineConfigError(
+            [f"{source}: version = {version!r}: this earlywarning reads version {CONFIG_VERSION}"]
+        )
+    try:
+        cfg = PipelineConfig.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors(include_url=False):
+            loc = tuple(err["loc"])
+            where = _key_path(loc)
+            value = err.get("input")
+            scalar = not isinstance(value, dict | list)
+            shown = f" = {value!r}" if scalar and err["type"] not in (
+                "extra_forbidden", "missing") else ""
+            problems.append(f"{source}: {where}{shown}: {_explain(err)}")
+        raise PipelineConfigError(problems) from exc
+    from earlywarning.features.specs import check_pipeline_specs
+
+    problems = [f"{source}: {p}" for p in check_pipeline_specs(cfg)]
+    if problems:
+        raise PipelineConfigError(problems)
+    return cfg
+
+
+def load_pipeline(path: str | Path) -> PipelineConfig:
+    """Read and validate a pipeline YAML file.
+
+    Parameters
+    ----------
+    path : str or Path
+        The pipeline file, e.g. ``pipelines/demo.yaml``.
+
+    Returns
+    -------
+    PipelineConfig
+
+    Raises
+    ------
+    PipelineConfigError
+        If the file is missing, is not YAML, or any key is invalid; the message
+        names the file and the key path, e.g. ``"pipelines/demo.yaml:
+        features.windows[2] = -30: a window must be a positive number of days"``.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise PipelineConfigError([f"{path}: no such pipeline file"])
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise PipelineConfigError([f"{path}: not valid YAML: {exc}"]) from exc
+    return parse_pipeline(data, source=str(path))
+
+
+def config_hash(cfg: PipelineConfig) -> str:
+    """Return a stable SHA-256 hex digest of the validated configuration.
+
+    The hash covers every section after defaults are filled in, so two files
+    that differ only in comments, key order or spelled-out defaults hash alike.
+
+    Parameters
+    ----------
+    cfg : PipelineConfig
+
+    Returns
+    -------
+    str
+        64 hexadecimal characters.
+    """
+    canonical = json.dumps(cfg.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()

@@ -1,0 +1,426 @@
+"""Build the point-in-time feature table of a pipeline.
+
+Stages: check the pipeline against the warehouse -> children and as-of slots ->
+cohort -> labels -> features (one spec at a time) -> context and audit columns
+-> write ``features.parquet``, ``manifest.json`` and the feature dictionary to
+a temporary folder, then swap it into ``<features.output_dir>/<name>/``.
+Every check runs before anything is written, so a bad pipeline leaves the
+previous output intact.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import sqlglot
+from earlywarning.config import PipelineConfig, config_hash
+from earlywarning.data.schema import ETHNICITY_MAJOR_GROUP, TABLES
+
+from ._compute import compute_spec
+from ._engine import Grid
+from ._sql import CHILDREN_TABLE
+from ._timeline import as_of_dates, from_days, to_days
+from .cohort import age_band, build_cohort, exclusion_specs, inclusion_specs
+from .dictionary import coverage_spec, dictionary_entries, dictionary_json, dictionary_markdown
+from .labels import OUTCOME_SOURCES, build_labels
+from .specs import CONTEXT_FEATURES, FeatureSpec, coverage_agencies, feature_column, resolve_specs
+
+__all__ = ["FeatureBuildError", "BuildResult", "build_features", "plan_as_of", "all_specs"]
+
+Progress = Callable[[str, int, int], None]
+"""``progress(stage, done, total)``: called as each stage advances."""
+
+
+class FeatureBuildError(ValueError):
+    """The pipeline cannot be built against this warehouse; the message names the config key."""
+
+
+@dataclass
+class BuildResult:
+    """What a build wrote."""
+
+    out_dir: Path
+    manifest: dict[str, Any]
+    frame: pd.DataFrame
+
+
+def all_specs(cfg: PipelineConfig) -> list[FeatureSpec]:
+    """Library specs chosen by the pipeline plus one coverage indicator per agency used."""
+    specs = resolve_specs(cfg)
+    if cfg.features.coverage_indicators:
+        specs += [coverage_spec(a) for a in coverage_agencies(specs)]
+    return specs
+
+
+def _warehouse_tables(con: duckdb.DuckDBPyConnection) -> set[str]:
+    return {r[0] for r in con.execute(
+        "SELECT table_name FROM information_schema.tables").fetchall()}
+
+
+def _check_tables(cfg: PipelineConfig, specs: list[FeatureSpec], present: set[str],
+                  source: str) -> None:
+    problems = []
+    needed = {"ssd_person": "cohort.name", "ssd_family": "cohort.name",
+              "ssd_address": "features"}
+    for reason, spec in exclusion_specs().items():
+        needed.setdefault(spec.table, f"cohort (exclusion {reason})")
+    for spec in inclusion_specs(cfg.cohort.name, cfg.cohort.lookback_days):
+        needed.setdefault(spec.table, f"cohort.name = {cfg.cohort.name!r}")
+    for event in cfg.outcome.events:
+        needed.setdefault(OUTCOME_SOURCES[event][0], f"outcome.events = {event!r}")
+    for spec in specs:
+        key = f"features (spec {spec.name!r}, agency {spec.agency!r})"
+        needed.setdefault(spec.table, key)
+        if spec.table == "ssd_assessment_factors":
+            needed.setdefault("ssd_cin_assessments", key)
+        if spec.subject in ("parents", "siblings"):
+            needed.setdefault("ext_person_relationship", f"{key}, subject {spec.subject!r}")
+    for table, key in needed.items():
+        if TABLES[table].restricted:
+            problems.append(f"{key}: table {table} is restricted and never read")
+        elif table not in present:
+            problems.append(f"{key}: table {table} is not in the warehouse {source}; load it, "
+                            "or leave its agency out with features.sources")
+    if problems:
+        raise FeatureBuildError("\n".join(problems))
+
+
+def _data_end(con: duckdb.DuckDBPyConnection, cfg: PipelineConfig, present: set[str]) -> date:
+    if cfg.data.data_end is not None:
+        return cfg.data.data_end
+    if "ext_source_metadata" in present:
+        row = con.execute("SELECT max(meta_extract_date) FROM ext_source_metadata "
+                          "WHERE meta_agency = ?", ["csc"]).fetchone()
+        if row and row[0] is not None:
+            return row[0]
+    latest = []
+    for event in cfg.outcome.events:
+        table = TABLES[OUTCOME_SOURCES[event][0]]
+        q = sqlglot.exp.select(sqlglot.exp.Max(this=sqlglot.exp.cast(
+            sqlglot.exp.column(table.recorded_at), "DATE"))).from_(table.name)
+        value = con.execute(q.sql("duckdb")).fetchone()[0]
+        if value is not None:
+            latest.append(value)
+    if not latest:
+        raise FeatureBuildError(
+            "data.data_end: the warehouse has no outcome records to date the data by; "
+            "set data.data_end")
+    return max(latest)
+
+
+def plan_as_of(cfg: PipelineConfig, data_end: date, source: str = "") -> tuple[
+        list[date], list[date]]:
+    """Training and scoring as-of dates, checking training horizons are complete.
+
+    Raises
+    ------
+    FeatureBuildError
+        ``as_of.end`` names the problem when the last training date's horizon
+        runs past ``data_end``; ``as_of.score`` when the score date is after it.
+    """
+    a = cfg.as_of
+    h = cfg.outcome.horizon_days
+    training = as_of_dates(a.start, a.end, a.frequency)
+    prefix = f"{source}: " if source else ""
+    if not training:
+        raise FeatureBuildError(f"{prefix}as_of.start = {a.start}: no as-of dates up to as_of.end")
+    last = training[-1]
+    if to_days(last) + h > to_days(data_end):
+        latest_ok = from_days(to_days(data_end) - h)
+        raise FeatureBuildError(
+            f"{prefix}as_of.end = {a.end}: the {h}-day horizon after the last training as-of "
+            f"date {last} ends {from_days(to_days(last) + h)}, after the data ends on "
+            f"{data_end}; training needs complete horizons: end on or before {latest_ok}")
+    scoring = []
+    if a.score is not None:
+        if a.score > data_end:
+            raise FeatureBuildError(
+                f"{prefix}as_of.score = {a.score}: after the data ends on {data_end}")
+        scoring.append(a.score)
+    return training, scoring
+
+
+_PERSON_SQL = """
+SELECT pers_person_id AS person_id,
+       date_diff('day', DATE '1970-01-01', pers_dob) AS dob_day,
+       date_diff('day', DATE '1970-01-01', CAST(pers_dob + INTERVAL 18 YEAR AS DATE)) AS adult_day,
+       date_diff('day', DATE '1970-01-01', coalesce(pers_death_date, DATE '9999-12-31'))
+           AS death_day,
+       pers_sex AS sex, pers_ethnicity AS ethnicity
+FROM ssd_person
+WHERE pers_is_child = 'Y' AND pers_dob IS NOT NULL
+ORDER BY pers_person_id
+"""
+
+_AT_AS_OF_SQL = """
+WITH addr AS (
+    SELECT addr_person_id, addr_imd_decile, addr_address_postcode,
+           coalesce(addr_address_end_date, DATE '9999-12-31') AS until_date,
+           greatest(addr_address_start_date, CAST(addr_recorded_at AS DATE)) AS known_date
+    FROM ssd_address
+), fam AS (
+    SELECT fami_person_id, fami_family_id,
+           greatest(fami_start_date, CAST(fami_recorded_at AS DATE)) AS known_date
+    FROM ssd_family
+), first_family AS (
+    SELECT fami_person_id, arg_min(fami_family_id, fami_start_date) AS family_id
+    FROM ssd_family GROUP BY fami_person_id
+), disabled AS (
+    SELECT DISTINCT disa_person_id FROM ssd_disability WHERE disa_disability_code <> 'NONE'
+)
+SELECT r.row_id,
+       CASE WHEN a.until_date > r.as_of THEN a.addr_imd_decile END AS imd_decile,
+       CASE WHEN a.until_date > r.as_of THEN a.addr_address_postcode END AS postcode,
+       coalesce(f.fami_family_id, ff.family_id, r.person_id) AS family_id,
+       CASE WHEN d.disa_person_id IS NULL THEN 'N' ELSE 'Y' END AS disability
+FROM _rows AS r
+ASOF LEFT JOIN addr AS a ON r.person_id = a.addr_person_id AND r.as_of >= a.known_date
+ASOF LEFT JOIN fam AS f ON r.person_id = f.fami_person_id AND r.as_of >= f.known_date
+LEFT JOIN first_family AS ff ON r.person_id = ff.fami_person_id
+LEFT JOIN disabled AS d ON r.person_id = d.disa_person_id
+ORDER BY r.row_id
+"""
+"""Address, family and disability at each row's as-of date (fixed SQL: no values in it)."""
+
+
+def _tick(progress: Progress | None, stage: str, done: int, total: int) -> None:
+    if progress is not None:
+        progress(stage, done, total)
+
+
+def build_features(cfg: PipelineConfig, *, source: str = "", progress: Progress | None = None,
+                   write: bool = True) -> BuildResult:
+    """Build (and by default write) the feature table of a pipeline.
+
+    Parameters
+    ----------
+    cfg : PipelineConfig
+    source : str
+        The pipeline file, for error messages.
+    progress : callable, optional
+        ``progress(stage, done, total)``.
+    write : bool
+        Write the output folder (default) or only return the frame.
+
+    Returns
+    -------
+    BuildResult
+
+    Raises
+    ------
+    FeatureBuildError
+        The warehouse is missing, lacks a table a spec needs, the training
+        horizons are incomplete, or the cohort is empty. Nothing is written.
+    """
+    specs = all_specs(cfg)
+    warehouse = Path(cfg.data.warehouse)
+    prefix = f"{source}: " if source else ""
+    if not warehouse.is_file():
+        raise FeatureBuildError(f"{prefix}data.warehouse = '{warehouse}': no such warehouse; "
+                                "run `earlywarning load` first")
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        return _build(cfg, con, specs, str(warehouse), prefix, source, progress, write)
+    finally:
+        con.close()
+
+
+def _build(cfg: PipelineConfig, con: duckdb.DuckDBPyConnection, specs: list[FeatureSpec],
+           warehouse: str, prefix: str, source: str, progress: Progress | None,
+           write: bool) -> BuildResult:
+    present = _warehouse_tables(con)
+    try:
+        _check_tables(cfg, specs, present, warehouse)
+    except FeatureBuildError as exc:
+        raise FeatureBuildError("\n".join(prefix + line for line in str(exc).splitlines())
+                                ) from None
+    data_end = _data_end(con, cfg, present)
+    training, scoring = plan_as_of(cfg, data_end, source)
+    slot_dates = training + scoring
+    slot_days = np.array([to_days(d) for d in slot_dates], dtype=np.int64)
+
+    _tick(progress, "cohort", 0, 3)
+    people = con.execute(_PERSON_SQL).fetchdf()
+    n = len(people)
+    grid = Grid(slot_days=slot_days, n_children=n)
+    con.register(CHILDREN_TABLE, pa.table({
+        "person_id": pa.array(people["person_id"].astype(str).to_numpy(), pa.string()),
+        "cidx": pa.array(np.arange(n, dtype=np.int32)),
+    }))
+    cohort = build_cohort(
+        con, grid, people["dob_day"].to_numpy(np.int64), people["adult_day"].to_numpy(np.int64),
+        people["death_day"].to_numpy(np.int64), cfg.cohort.name, cfg.cohort.lookback_days)
+    n_train = len(training)
+    if not cohort.member[:, :n_train].any():
+        raise FeatureBuildError(
+            f"{prefix}cohort.name = {cfg.cohort.name!r}: the cohort is empty at every training "
+            f"as-of date from {training[0]} to {training[-1]} (lookback "
+            f"{cfg.cohort.lookback_days} days); check the warehouse or choose another cohort")
+    _tick(progress, "cohort", 1, 3)
+
+    labels = build_labels(con, grid, cfg.outcome.events, cfg.outcome.horizon_days, data_end)
+    _tick(progress, "cohort", 2, 3)
+    # rows ordered by as-of date, then person id
+    slot_idx, cidx = np.nonzero(cohort.member.T)
+    as_of_col = np.array(slot_dates, dtype="datetime64[D]")[slot_idx]
+    label = labels.label[cidx, slot_idx]
+    event_day = labels.event_day[cidx, slot_idx]
+    event_day[np.isnan(label)] = np.nan
+    _tick(progress, "cohort", 3, 3)
+
+    columns: dict[str, np.ndarray] = {}
+    for i, spec in enumerate(specs):
+        _tick(progress, "features", i, len(specs))
+        for name, values in compute_spec(con, spec, grid).items():
+            columns[name] = values[cidx, slot_idx].astype(np.float32)
+    _tick(progress, "features", len(specs), len(specs))
+
+    _tick(progress, "context", 0, 1)
+    rows = pd.DataFrame({"row_id": np.arange(len(cidx)),
+                         "person_id": people["person_id"].to_numpy()[cidx],
+                         "as_of": as_of_col})
+    con.register("_rows", rows)
+    at = con.execute(_AT_AS_OF_SQL).fetchdf()
+    con.unregister("_rows")
+    age_years = cohort.age_days[cidx, slot_idx] / 365.25
+    imd = pd.to_numeric(at["imd_decile"], errors="coerce").to_numpy(np.float64)
+    columns["child_age_years_now"] = age_years.astype(np.float32)
+    columns["address_imd_decile_now"] = imd.astype(np.float32)
+    _tick(progress, "context", 1, 1)
+
+    frame = pd.DataFrame({
+        "person_id": rows["person_id"].astype("string"),
+        "family_id": at["family_id"].astype("string").to_numpy(),
+        "as_of": pd.Series(as_of_col).dt.date,
+        "cohort": pd.Series([cfg.cohort.name] * len(rows), dtype="string"),
+        "label": pd.array(np.where(np.isnan(label), pd.NA, label), dtype="Int8"),
+        "label_event_date": pd.Series([None if np.isnan(d) else from_days(int(d))
+                                       for d in event_day], dtype="object"),
+    })
+    feature_frame = pd.DataFrame(columns)
+    postcode = at["postcode"].astype("string")
+    district = postcode.str.split(" ").str[0].fillna("Unknown")
+    audit = pd.DataFrame({
+        "audit_ethnicity": people["ethnicity"].map(ETHNICITY_MAJOR_GROUP).fillna("Unknown")
+        .to_numpy()[cidx],
+        "audit_sex": people["sex"].to_numpy()[cidx],
+        "audit_age_band": age_band(age_years),
+        "audit_disability": at["disability"].to_numpy(),
+        "audit_imd_quintile": pd.array(np.where(np.isnan(imd), pd.NA, np.ceil(imd / 2)),
+                                       dtype="Int8"),
+        "audit_area": district.to_numpy(),
+    }).astype({c: "string" for c in ("audit_ethnicity", "audit_sex", "audit_age_band",
+                                     "audit_disability", "audit_area")})
+    frame = pd.concat([frame, feature_frame, audit], axis=1)
+
+    entries = dictionary_entries(specs)
+    manifest = _manifest(cfg, con, present, frame, slot_dates, labels.complete, n_train,
+                         list(feature_frame.columns), list(audit.columns), cohort.counts,
+                         data_end, source)
+    out_dir = Path(cfg.features.output_dir) / cfg.name
+    if write:
+        _write(out_dir, frame, manifest, entries, cfg.name)
+    return BuildResult(out_dir=out_dir, manifest=manifest, frame=frame)
+
+
+def _fingerprint(con: duckdb.DuckDBPyConnection, present: set[str]) -> str | None:
+    if "_warehouse_meta" not in present:
+        return None
+    row = con.execute("SELECT value FROM _warehouse_meta WHERE key = ?",
+                      ["fingerprint"]).fetchone()
+    return None if row is None else str(row[0])
+
+
+def _manifest(cfg: PipelineConfig, con: duckdb.DuckDBPyConnection, present: set[str],
+              frame: pd.DataFrame, slot_dates: list[date], complete: np.ndarray, n_train: int,
+              feature_columns: list[str], audit_columns: list[str],
+              counts: dict[str, np.ndarray], data_end: date, source: str) -> dict[str, Any]:
+    per_date = []
+    grouped = frame.groupby("as_of", sort=True)["label"]
+    n_rows = grouped.size()
+    n_pos = grouped.sum(min_count=1)
+    for i, d in enumerate(slot_dates):
+        rows = int(n_rows.get(d, 0))
+        pos = n_pos.get(d, pd.NA)
+        done = bool(complete[i])
+        positive = int(pos) if done and not pd.isna(pos) else (0 if done else None)
+        per_date.append({
+            "date": d.isoformat(), "role": "train" if i < n_train else "score",
+            "n_rows": rows, "n_positive": positive,
+            "base_rate": (positive / rows) if done and rows else None,
+            "horizon_complete": done,
+            "cohort_counts": {k: int(v[i]) for k, v in counts.items()},
+        })
+    return {
+        "pipeline": cfg.name,
+        "pipeline_file": source,
+        "config_hash": config_hash(cfg),
+        "warehouse_fingerprint": _fingerprint(con, present),
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "cohort": cfg.cohort.name,
+        "outcome": cfg.outcome.label,
+        "horizon_days": cfg.outcome.horizon_days,
+        "data_end": data_end.isoformat(),
+        "point_in_time": "features use records with event date <= as_of and recorded on or "
+                         "before as_of; labels use outcome event dates in (as_of, as_of + "
+                         "horizon]",
+        "as_of_dates": per_date,
+        "feature_columns": feature_columns,
+        "audit_columns": audit_columns,
+        "row_count": int(len(frame)),
+    }
+
+
+def _write(out_dir: Path, frame: pd.DataFrame, manifest: dict[str, Any],
+           entries: list[dict[str, Any]], name: str) -> None:
+    """Write to a sibling temp folder, then swap it in (the old output survives a failure)."""
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out_dir.parent / f".{out_dir.name}.tmp-{os.getpid()}"
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir()
+    try:
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+        table = table.cast(pa.schema([
+            pa.field(f.name, pa.date32()) if f.name in ("as_of", "label_event_date") else f
+            for f in table.schema], metadata=table.schema.metadata))
+        pq.write_table(table, tmp / "features.parquet")
+        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+        (tmp / "feature_dictionary.json").write_text(dictionary_json(entries), encoding="utf-8")
+        (tmp / "feature_dictionary.md").write_text(dictionary_markdown(entries, name),
+                                                   encoding="utf-8")
+        old = out_dir.parent / f".{out_dir.name}.old-{os.getpid()}"
+        if out_dir.exists():
+            out_dir.rename(old)
+        tmp.rename(out_dir)
+        if old.exists():
+            shutil.rmtree(old)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def context_columns() -> list[str]:
+    """Names of the context features (age, deprivation) added to every table."""
+    return [c.name for c in CONTEXT_FEATURES]
+
+
+def feature_columns(cfg: PipelineConfig) -> list[str]:
+    """All feature column names a pipeline produces, in table order."""
+    cols = []
+    for spec in all_specs(cfg):
+        windows = (None,) if spec.aggregate == "open" else (spec.windows or (None,))
+        cols += [feature_column(spec, w) for w in windows]
+    return cols + context_columns()

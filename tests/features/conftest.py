@@ -1,0 +1,8 @@
+"""Fixtures for feature tests: hand-made warehouses built from schema.py declarations."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
