@@ -1,0 +1,250 @@
+"""Scoring: flags within capacity, written atomically with reasons and provenance."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+from _explain_fixtures import (
+    DICTIONARY,
+    make_feature_table,
+    make_warehouse,
+    pipeline_config,
+    register_model,
+    train_model,
+)
+from earlywarning.config import config_hash
+from earlywarning.models.explain import predict_risk
+from earlywarning.models.scoring import (
+    ScoringError,
+    risk_band,
+    score,
+    select_flags,
+    write_flags_to_warehouse,
+)
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from mlflow import MlflowClient
+
+AS_OF = dt.date(2024, 2, 1)
+LIMITS = ["Trained on synthetic data only.", "Not for investigation or eligibility decisions."]
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):
+    """A warehouse, a feature table and an approved model for pipeline 'fx'."""
+    root = tmp_path_factory.mktemp("scoring")
+    uri = f"sqlite:///{root / 'mlflow.db'}"
+    train, _ = make_feature_table(3000, ("2023-01-01", "2023-06-01"), seed=3)
+    model = train_model(train)
+    warehouse = root / "warehouse.duckdb"
+    make_warehouse(warehouse)
+    cfg = pipeline_config("fx", warehouse, root / "features", capacity=40)
+    folder = root / "features" / "fx"
+    folder.mkdir(parents=True)
+    features, _ = make_feature_table(2000, ("2024-01-01", "2024-02-01"), seed=4)
+    features.to_parquet(folder / "features.parquet", index=False)
+    (folder / "feature_dictionary.json").write_text(json.dumps(DICTIONARY))
+    (folder / "manifest.json").write_text(json.dumps({
+        "pipeline": "fx", "config_hash": config_hash(cfg),
+        "as_of_dates": [{"date": "2024-01-01"}, {"date": "2024-02-01"}]}))
+    version = register_model(model, train, uri, "fx", aliases=("candidate", "champion"),
+                             artifacts={"feature_dictionary.json": DICTIONARY,
+                                        "model_card.json": {"limitations": LIMITS}})
+    register_model(model, train, uri, "unapproved", aliases=("candidate",),
+                   artifacts={"feature_dictionary.json": DICTIONARY})
+    return {"root": root, "uri": uri, "cfg": cfg, "model": model, "features": features,
+            "warehouse": warehouse, "version": version, "runs": root / "runs"}
+
+
+@pytest.fixture(scope="module")
+def scored(env):
+    return score(env["cfg"], AS_OF, tracking_uri=env["uri"], runs_dir=env["runs"])
+
+
+def _table(env, name):
+    con = duckdb.connect(str(env["warehouse"]), read_only=True)
+    try:
+        return con.execute(f"SELECT * FROM {name}").df()
+    finally:
+        con.close()
+
+
+def test_flags_are_the_top_children_by_risk_within_capacity(env, scored):
+    flags = scored.flags
+    rows = env["features"][pd.to_datetime(env["features"].as_of).dt.date == AS_OF]
+    risk = pd.Series(predict_risk(env["model"], rows), index=rows.person_id.to_numpy())
+    assert len(flags) == 40
+    assert list(flags["rank"]) == list(range(1, 41))
+    assert np.all(np.diff(flags["risk"].to_numpy()) <= 0)
+    np.testing.assert_allclose(flags["risk"], risk.loc[flags.person_id].to_numpy())
+    assert flags["risk"].min() >= risk.drop(flags.person_id).max()
+    assert set(flags["model_name"]) == {"earlywarning-fx"}
+    assert set(flags["model_version"]) == {env["version"]}
+    band = r"^(about \d in \d+|fewer than 1 in 100) \((high|medium|low)\)$"
+    assert flags["band"].str.match(band).all()
+
+
+def test_each_flag_has_risk_and_protective_reasons_in_plain_english(scored):
+    reasons = scored.reasons
+    assert set(reasons.flag_id) == set(scored.flags.flag_id)
+    per_flag = reasons.groupby("flag_id")["direction"].agg(set)
+    assert per_flag.map(lambda d: "risk" in d).all()
+    assert per_flag.map(lambda d: "protective" in d).mean() > 0.5
+    assert reasons["text"].str.contains(r"\(raises risk\)|\(lowers risk\)|coverage").all()
+
+
+def test_provenance_names_sources_extract_dates_coverage_and_limits(env, scored):
+    prov = scored.provenance
+    flags = scored.flags.set_index("flag_id")
+    rows = env["features"][pd.to_datetime(env["features"].as_of).dt.date == AS_OF]
+    rows = rows.set_index("person_id")
+    agencies = prov[prov.agency != "model"]
+    assert set(agencies.agency) == {"police", "housing", "adult_mental_health", "school", "csc",
+                                    "early_help"}
+    assert set(agencies.extract_date) == {dt.date(2024, 1, 15)}
+    housing = agencies[agencies.agency == "housing"]
+    expected = rows.loc[flags.loc[housing.flag_id, "person_id"], "coverage_housing"].to_numpy()
+    np.testing.assert_allclose(housing["coverage"].to_numpy(), expected)
+    assert housing["note"].str.contains("known issues: late recording").all()
+    assert agencies[agencies.agency == "school"]["coverage"].isna().all()
+    limits = prov[prov.agency == "model"]
+    assert limits.groupby("flag_id")["note"].agg(list).to_dict() == {f: LIMITS for f in flags.index}
+
+
+def test_warehouse_and_parquet_hold_the_same_flags(env, scored):
+    for name, frame in (("flags", scored.flags), ("flag_reasons", scored.reasons),
+                        ("flag_provenance", scored.provenance)):
+        stored = _table(env, name)
+        parquet = pd.read_parquet(scored.out_dir / f"{name}.parquet")
+        assert len(stored) == len(frame) == len(parquet)
+        assert sorted(stored["flag_id"]) == sorted(parquet["flag_id"])
+    assert (scored.out_dir / "shap_values.parquet").exists()
+    sample = pd.read_parquet(scored.out_dir / "sample_reasons.parquet")
+    assert sample["person_id"].nunique() == 500
+    assert not set(sample.person_id) & set(scored.flags.person_id)
+
+
+def test_scoring_is_logged_to_mlflow_beside_the_model(env, scored):
+    client = MlflowClient(tracking_uri=env["uri"])
+    run = client.get_run(scored.mlflow_run_id)
+    assert run.info.status == "FINISHED"
+    assert run.data.params["as_of"] == AS_OF.isoformat()
+    assert run.data.metrics["n_flags"] == 40
+    files = {a.path for a in client.list_artifacts(scored.mlflow_run_id, "scoring")}
+    assert "scoring/flag_reasons.parquet" in files
+
+
+def test_rescoring_replaces_that_date_and_keeps_others(env, scored):
+    score(env["cfg"], "2024-01-01", tracking_uri=env["uri"], runs_dir=env["runs"],
+          log_to_mlflow=False)
+    again = score(env["cfg"], AS_OF, tracking_uri=env["uri"], runs_dir=env["runs"],
+                  log_to_mlflow=False)
+    flags = _table(env, "flags")
+    assert flags.groupby("as_of").size().to_dict() == {pd.Timestamp("2024-01-01"): 40,
+                                                       pd.Timestamp(AS_OF): 40}
+    assert sorted(flags[flags.as_of == pd.Timestamp(AS_OF)].flag_id) == sorted(again.flags.flag_id)
+    reasons = _table(env, "flag_reasons")
+    assert set(reasons.flag_id) == set(flags.flag_id)
+
+
+def _snapshot(env):
+    return {t: _table(env, t).sort_values(["flag_id"]).reset_index(drop=True)
+            for t in ("flags", "flag_reasons", "flag_provenance")}
+
+
+def _assert_unchanged(env, before):
+    after = _snapshot(env)
+    for t in before:
+        pd.testing.assert_frame_equal(before[t], after[t])
+
+
+def test_no_approved_model_is_refused_and_flags_stay(env, scored):
+    before = _snapshot(env)
+    cfg = env["cfg"].model_copy(update={"name": "unapproved"})
+    with pytest.raises(ScoringError, match="no approved model: registered model "
+                                           "'earlywarning-unapproved' has no 'champion'"):
+        score(cfg, AS_OF, tracking_uri=env["uri"], runs_dir=env["runs"])
+    _assert_unchanged(env, before)
+
+
+def test_candidate_is_used_only_when_allowed(env, scored):
+    cfg = env["cfg"].model_copy(update={"name": "unapproved"})
+    result = score(cfg, AS_OF, allow_candidate=True, features=env["features"],
+                   tracking_uri=env["uri"], runs_dir=env["runs"], log_to_mlflow=False)
+    assert set(result.flags.model_name) == {"earlywarning-unapproved"}
+    assert len(result.flags) == 40
+
+
+def test_feature_table_from_another_config_is_refused_and_flags_stay(env, scored):
+    before = _snapshot(env)
+    other = env["cfg"].model_copy(update={"outcome": env["cfg"].outcome.model_copy(
+        update={"horizon_days": 180})})
+    with pytest.raises(ScoringError, match="built from another config"):
+        score(other, AS_OF, tracking_uri=env["uri"], runs_dir=env["runs"])
+    _assert_unchanged(env, before)
+
+
+def test_feature_rows_missing_a_model_column_are_refused(env, scored):
+    before = _snapshot(env)
+    bad = env["features"].drop(columns=["amh_parent_contact_count_365d"])
+    with pytest.raises(ValueError, match="amh_parent_contact_count_365d"):
+        score(env["cfg"], AS_OF, features=bad, tracking_uri=env["uri"], runs_dir=env["runs"])
+    _assert_unchanged(env, before)
+
+
+def test_as_of_date_without_data_is_named_and_flags_stay(env, scored):
+    before = _snapshot(env)
+    with pytest.raises(ScoringError, match="no rows for as-of date 2025-03-01 "
+                                           r"\(it has 2024-01-01, 2024-02-01\)"):
+        score(env["cfg"], "2025-03-01", tracking_uri=env["uri"], runs_dir=env["runs"])
+    _assert_unchanged(env, before)
+
+
+def test_a_failed_warehouse_write_rolls_back(env, scored):
+    before = _snapshot(env)
+    broken = type(scored)(**{**scored.__dict__,
+                            "reasons": scored.reasons.drop(columns=["text"])})
+    with pytest.raises(KeyError):
+        write_flags_to_warehouse(env["warehouse"], broken)
+    _assert_unchanged(env, before)
+
+
+def test_bands_read_as_natural_frequencies():
+    assert list(risk_band([0.19, 0.33, 0.52, 0.11, 0.004])) == [
+        "about 1 in 5", "about 1 in 3", "about 1 in 2", "about 1 in 10", "fewer than 1 in 100"]
+    assert list(risk_band([0.35, 0.12, 0.05], {"high": 0.3, "medium": 0.1})) == [
+        "about 1 in 3 (high)", "about 1 in 10 (medium)", "about 1 in 20 (low)"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.floats(0, 1, allow_nan=False), min_size=2, max_size=50))
+def test_a_higher_risk_never_gets_a_lower_band(risks):
+    def frac(band):
+        if band.startswith("fewer"):
+            return 0.0
+        a, b = band.removeprefix("about ").split(" in ")
+        return int(a) / int(b)
+
+    order = np.argsort(risks)
+    bands = [frac(b) for b in risk_band(np.asarray(risks)[order])]
+    assert bands == sorted(bands)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.sampled_from([0.1, 0.2, 0.3, 0.5]), min_size=1, max_size=40),
+       st.integers(1, 10), st.randoms(use_true_random=False))
+def test_flag_selection_does_not_depend_on_row_order(risks, capacity, rnd):
+    risk = np.asarray(risks)
+    ids = np.array([f"P{i:03d}" for i in range(len(risk))])
+    chosen = ids[select_flags(risk, capacity, ids=ids)]
+    perm = list(range(len(risk)))
+    rnd.shuffle(perm)
+    again = ids[perm][select_flags(risk[perm], capacity, ids=ids[perm])]
+    assert list(chosen) == list(again)
+    assert len(chosen) == min(capacity, len(risk))
+    assert risk[np.isin(ids, chosen)].min() >= risk[~np.isin(ids, chosen)].max(initial=0)
