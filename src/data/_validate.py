@@ -435,17 +435,27 @@ def checked_from_sql(src: TableSource, typed: str, dup: str) -> str:
     return " ".join(joins)
 
 
-def rejected_rows_sql(src: TableSource, typed: str, dup: str) -> str:
-    """SELECT of the rejected rows: ``__rn``, ``__raw`` JSON and ``__reasons`` list."""
+REJECTED_COLUMNS = ("__rn BIGINT, __raw VARCHAR, __reasons STRUCT(i INTEGER, \"column\" "
+                    "VARCHAR, rule VARCHAR, message VARCHAR)[]")
+"""Column definitions of the rejected-rows relation (for an empty one)."""
+
+
+def bad_row_numbers_sql(src: TableSource, typed: str, dup: str) -> str:
+    """SELECT of the row numbers that break any rule (booleans only: the cheap pass)."""
+    any_bad = " OR ".join(v.condition for v in violations(src)) or "FALSE"
+    return f"SELECT t.__rn FROM {checked_from_sql(src, typed, dup)} WHERE {any_bad}"
+
+
+def rejected_rows_sql(src: TableSource, typed: str, dup: str, bad: str) -> str:
+    """SELECT of the rows in ``bad`` (row numbers) with ``__raw`` JSON and ``__reasons``."""
     rules = violations(src)
-    any_bad = " OR ".join(v.condition for v in rules) or "FALSE"
     reasons = ", ".join(
         f"CASE WHEN {v.condition} THEN {{'i': {i}, 'column': {sql_literal(v.column)}, "
         f"'rule': {sql_literal(v.rule)}, 'message': {v.message}}} END"
         for i, v in enumerate(rules))
     return (f"SELECT t.__rn, {raw_row_sql(src)} "
             f"AS __raw, list_filter([{reasons}], lambda r: r IS NOT NULL) AS __reasons "
-            f"FROM {checked_from_sql(src, typed, dup)} WHERE {any_bad}")
+            f"FROM {checked_from_sql(src, typed, dup)} WHERE t.__rn IN (SELECT __rn FROM {bad})")
 
 
 def missing_column_rows_sql(src: TableSource, typed: str) -> str:

@@ -46,6 +46,8 @@ __all__ = ["LoadResult", "LoadReport", "load", "schema_version"]
 EXTENSIONS = (".parquet", ".csv")
 """Extract formats in order of preference when a table has both."""
 DUCKDB_SUFFIXES = (".duckdb", ".db", ".ddb")
+CSV_BUFFER_BYTES = 4 << 20
+"""CSV read buffer: small enough to stream under a tight ``memory_limit``, and no slower."""
 METADATA_TABLE = "ext_source_metadata"
 IDENTITY_TABLE = "ext_person_identity"
 PERSON_TABLE = "ssd_person"
@@ -157,11 +159,9 @@ def load(
             con.execute(f"SET memory_limit = {val.sql_literal(memory_limit)}")
         if threads:
             con.execute(f"SET threads = {int(threads)}")
+        con.execute(f"ATTACH {val.sql_literal(str(built) + '.scratch')} AS __scratch")
         if kind == "duckdb":
             con.execute(f"ATTACH {val.sql_literal(str(source))} AS __srcdb (READ_ONLY)")
-        # One transaction: a statement's commit costs a write-ahead-log sync, and a
-        # load is all or nothing anyway.
-        con.execute("BEGIN TRANSACTION")
         _create_tables(con)
         state = _LoadState(load_date=load_date)
         ordered = sorted(extracts, key=lambda e: e.table.name != METADATA_TABLE)
@@ -177,7 +177,7 @@ def load(
         publish = quarantine or report.clean
         report.published = publish
         _write_report_tables(con, report, source, load_date)
-        con.execute("COMMIT")
+        con.execute("DETACH __scratch")
         if kind == "duckdb":
             con.execute("DETACH __srcdb")
         con.execute("CHECKPOINT")
@@ -266,7 +266,7 @@ def _fail(tr: TableReport, rule: str, template: str, **fields: object) -> TableR
     return tr
 
 
-def _first_invalid_utf8(path: Path) -> tuple[int, int, int] | None:
+def _first_invalid_utf8(path: Path, chunk_size: int = 1 << 20) -> tuple[int, int, int] | None:
     """Byte offset, byte value and 1-based line of the first byte that is not UTF-8.
 
     Reads the file in 1 MiB chunks, carrying an incomplete multi-byte sequence over to
@@ -276,7 +276,7 @@ def _first_invalid_utf8(path: Path) -> tuple[int, int, int] | None:
     carry = b""
     with path.open("rb") as f:
         while True:
-            chunk = f.read(1 << 20)
+            chunk = f.read(chunk_size)
             data = carry + chunk
             if not data:
                 return None
@@ -308,15 +308,19 @@ def _open_source(con: duckdb.DuckDBPyConnection, ex: _Extract,
                         f"AS __rn, * EXCLUDE (file_row_number) FROM read_parquet({lit}, "
                         f"file_row_number = true)")
         elif ex.kind == "csv":
-            # Staged as text in file order, so rowid + 1 is the data row number.
-            con.execute(f"CREATE OR REPLACE TEMP TABLE __csv AS SELECT * FROM read_csv({lit}, "
-                        f"all_varchar = true, header = true)")
+            # Staged as text, in file order (so rowid + 1 is the data row number), in a
+            # scratch database on disk, so a file larger than memory spills.
+            con.execute(f"CREATE OR REPLACE TABLE __scratch.csv AS SELECT * FROM read_csv("
+                        f"{lit}, all_varchar = true, header = true, "
+                        f"buffer_size = {CSV_BUFFER_BYTES})")
             con.execute("CREATE OR REPLACE TEMP VIEW __src0 AS SELECT rowid + 1 AS __rn, * "
-                        "FROM __csv")
+                        "FROM __scratch.csv")
         else:
             con.execute(f"CREATE OR REPLACE TEMP VIEW __src0 AS SELECT rowid + 1 AS __rn, * "
                         f"FROM __srcdb.main.{val.quote_ident(ex.table.name)}")
         described = con.execute("DESCRIBE __src0").fetchall()
+    except duckdb.OutOfMemoryException:
+        raise  # not a fault of the file: the load stops and nothing is published
     except duckdb.Error as exc:
         bad = _first_invalid_utf8(path) if ex.kind == "csv" else None
         if bad:
@@ -403,11 +407,16 @@ def _load_table(con: duckdb.DuckDBPyConnection, ex: _Extract, state: _LoadState)
     else:
         con.execute(f"CREATE OR REPLACE TEMP TABLE __dup AS "
                     f"{val.duplicate_keys_sql(src, '__typed')}")
-        con.execute(f"CREATE OR REPLACE TEMP TABLE __bad AS "
-                    f"{val.rejected_rows_sql(src, '__typed', '__dup')}")
+        con.execute(f"CREATE OR REPLACE TEMP TABLE __badrn AS "
+                    f"{val.bad_row_numbers_sql(src, '__typed', '__dup')}")
+        n_bad = con.execute("SELECT count(*) FROM __badrn").fetchone()[0]
+        if n_bad:  # reasons and messages are built for the rejected rows only
+            con.execute(f"CREATE OR REPLACE TEMP TABLE __bad AS "
+                        f"{val.rejected_rows_sql(src, '__typed', '__dup', '__badrn')}")
+        else:
+            con.execute(f"CREATE OR REPLACE TEMP TABLE __bad ({val.REJECTED_COLUMNS})")
         cols = ", ".join(val.quote_ident(c) for c in t.column_names)
-        n_bad = con.execute("SELECT count(*) FROM __bad").fetchone()[0]
-        keep = " WHERE __rn NOT IN (SELECT __rn FROM __bad)" if n_bad else ""
+        keep = " WHERE __rn NOT IN (SELECT __rn FROM __badrn)" if n_bad else ""
         con.execute(f"INSERT INTO main.{val.quote_ident(t.name)} ({cols}) SELECT {cols} "
                     f"FROM __typed{keep}")
         if moved:
@@ -431,7 +440,7 @@ def _load_table(con: duckdb.DuckDBPyConnection, ex: _Extract, state: _LoadState)
     _profile(con, t, tr)
     for view in ("__typed", "__src", "__src0"):
         con.execute(f"DROP VIEW IF EXISTS {view}")
-    for temp in ("__bad", "__dup", "__csv"):
+    for temp in ("__bad", "__badrn", "__dup", "__scratch.csv"):
         con.execute(f"DROP TABLE IF EXISTS {temp}")
     return tr
 

@@ -149,13 +149,14 @@ def _rewrite(folder: Path, table: str, edit) -> None:  # noqa: ANN001
 
 
 def break_missing_column(folder: Path) -> Defect:
-    """Drop the required column ``pers_sex`` from ssd_person."""
+    """Drop the required column ``excl_type`` from ext_school_exclusion."""
     def edit(rows: list[dict]) -> list[str]:
         for r in rows:
-            del r["pers_sex"]
-        return [c for c in TABLES["ssd_person"].column_names if c != "pers_sex"]
-    _rewrite(folder, "ssd_person", edit)
-    return Defect("ssd_person", "ssd_person.csv", "missing_column", "pers_sex")
+            del r["excl_type"]
+        return [c for c in TABLES["ext_school_exclusion"].column_names if c != "excl_type"]
+    _rewrite(folder, "ext_school_exclusion", edit)
+    return Defect("ext_school_exclusion", "ext_school_exclusion.csv", "missing_column",
+                  "excl_type")
 
 
 def break_wrong_type(folder: Path) -> Defect:
@@ -165,9 +166,9 @@ def break_wrong_type(folder: Path) -> Defect:
 
 
 def break_unknown_code(folder: Path) -> Defect:
-    """An ethnicity code that is not in the DfE list (row 2)."""
-    _rewrite(folder, "ssd_person", lambda rows: rows[1].update(pers_ethnicity="XXXX"))
-    return Defect("ssd_person", "ssd_person.csv", "unknown_code", "pers_ethnicity", 2, "XXXX")
+    """An ethnicity code that is not in the DfE list (row 20: a person with no events)."""
+    _rewrite(folder, "ssd_person", lambda rows: rows[19].update(pers_ethnicity="XXXX"))
+    return Defect("ssd_person", "ssd_person.csv", "unknown_code", "pers_ethnicity", 20, "XXXX")
 
 
 def break_unknown_json_code(folder: Path) -> Defect:
@@ -218,18 +219,35 @@ def break_empty_file(folder: Path) -> Defect:
 
 
 def break_encoding(folder: Path) -> Defect:
-    """ssd_person.csv saved as Latin-1 with an accented nationality on data row 4."""
-    rows = clean_tables()["ssd_person"]
-    rows[3]["pers_nationality"] = "Côte d'Ivoire"
-    path = write_csv(folder / "ssd_person.csv", TABLES["ssd_person"].column_names, rows,
+    """ssd_department.csv saved as Latin-1 with an accented team name on data row 4."""
+    rows = clean_tables()["ssd_department"]
+    rows[3]["dept_team_name"] = "Équipe nord"
+    path = write_csv(folder / "ssd_department.csv", TABLES["ssd_department"].column_names, rows,
                      encoding="latin-1")
-    offset = path.read_bytes().index("ô".encode("latin-1"))
-    return Defect("ssd_person", "ssd_person.csv", "wrong_encoding", None, 4, str(offset))
+    offset = path.read_bytes().index("É".encode("latin-1"))
+    return Defect("ssd_department", "ssd_department.csv", "wrong_encoding", None, 4, str(offset))
+
+
+def break_several_rules_in_one_row(folder: Path) -> Defect:
+    """Attendance row 2: 999 sessions possible (> 400), 1000 missed, term ends before it starts.
+
+    Three rules broken by one row: ``out_of_range``, ``end_before_start`` and the declared
+    extra check ``missed_within_possible``.
+    """
+    def edit(rows: list[dict]) -> None:
+        start = date.fromisoformat(rows[1]["atte_term_start_date"])
+        rows[1].update(atte_sessions_possible="999", atte_sessions_missed="1000",
+                       atte_term_end_date=(start - timedelta(days=1)).isoformat())
+    _rewrite(folder, "ext_school_attendance", edit)
+    return Defect("ext_school_attendance", "ext_school_attendance.csv",
+                  "out_of_range; end_before_start; missed_within_possible",
+                  "atte_sessions_possible; atte_term_end_date; atte_sessions_possible, "
+                  "atte_sessions_missed", 2)
 
 
 ALL_ROW_DEFECTS = (break_wrong_type, break_unknown_code, break_unknown_json_code,
                    break_duplicate_key, break_end_before_start, break_future_date,
-                   break_orphan_person)
+                   break_orphan_person, break_several_rules_in_one_row)
 
 
 def write_large_csv(folder: Path, n_rows: int) -> Path:
