@@ -271,14 +271,50 @@ class PassBarConfig(_Section):
     must_beat_baselines: bool = True
 
 
-class AuditConfig(_Section):
-    """Fairness audit groups."""
+AuditGroup = Literal["ethnicity", "sex", "age_band", "disability", "imd_quintile", "area"]
+AUDIT_BAR_METRICS = ("selection_rate", "false_positive_rate", "false_negative_rate", "precision",
+                     "recall", "auc", "base_rate", "mean_predicted", "calibration_gap", "ece")
 
-    groups: list[Literal["ethnicity", "sex", "age_band", "disability", "imd_quintile", "area"]] = (
+
+class AuditConfig(_Section):
+    """Fairness audit (``earlywarning audit``): groups, reference groups, bar, bootstrap."""
+
+    groups: list[AuditGroup] = (
         Field(default_factory=lambda: ["ethnicity", "sex", "age_band", "disability",
                                        "imd_quintile"])
     )
+    intersections: list[tuple[AuditGroup, AuditGroup]] = Field(
+        default_factory=lambda: [("ethnicity", "imd_quintile"), ("ethnicity", "sex")],
+        description="Pairs of groups audited jointly (e.g. ethnicity x deprivation)")
+    reference_groups: dict[AuditGroup, str] = Field(
+        default_factory=dict, description="Reference group per attribute (default: largest)")
     min_group_size: int = Field(50, gt=0)
+    min_events: int = Field(
+        10, gt=0, description="Fewest children in a rate's denominator for it to be shown")
+    bootstrap_replicates: int = Field(1000, ge=100)
+    seed: int = 0
+    ci_level: float = Field(0.95, gt=0.5, lt=1)
+    bar: dict[str, float] = Field(
+        default_factory=lambda: {"calibration_gap": 0.03, "auc": 0.10},
+        description="Pre-registered fairness bar: largest allowed absolute difference from "
+                    "the reference group, per metric")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> AuditConfig:
+        for a, b in self.intersections:
+            if a not in self.groups or b not in self.groups or a == b:
+                raise ValueError(f"intersections: ({a}, {b}) must pair two different audited "
+                                 f"groups; audited groups: {self.groups}")
+        for g in self.reference_groups:
+            if g not in self.groups:
+                raise ValueError(f"reference_groups.{g}: {g} is not an audited group; "
+                                 f"audited groups: {self.groups}")
+        for m, v in self.bar.items():
+            if m not in AUDIT_BAR_METRICS:
+                raise ValueError(f"bar.{m}: unknown metric; known: {list(AUDIT_BAR_METRICS)}")
+            if not 0 <= v <= 1:
+                raise ValueError(f"bar.{m} = {v}: a limit must be between 0 and 1")
+        return self
 
 
 class ScoringConfig(_Section):

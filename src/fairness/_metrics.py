@@ -12,12 +12,7 @@ from typing import Literal
 
 import numpy as np
 import sklearn.metrics as skm
-from fairlearn.metrics import (
-    false_negative_rate,
-    false_positive_rate,
-    mean_prediction,
-    selection_rate,
-)
+from fairlearn.metrics import mean_prediction, selection_rate
 
 Needs = Literal["group", "positives", "negatives", "flagged", "both"]
 
@@ -83,30 +78,34 @@ def flag_rate(y_true, y_pred, *, sample_weight) -> float:  # noqa: ANN001 - Metr
     return float(selection_rate(y_true, y_pred, pos_label=1, sample_weight=sample_weight))
 
 
-def fpr(y_true, y_pred, *, sample_weight) -> float:  # noqa: ANN001
-    """Return the false positive rate (Fairlearn), ``nan`` when the group has no negatives."""
-    if not _has(y_true, 0, sample_weight):
+def _rate_among(y_true: np.ndarray, y_pred: np.ndarray, weight: np.ndarray) -> float:
+    """Fairlearn ``selection_rate`` of the flags among the rows ``weight`` selects."""
+    if not np.asarray(weight).sum() > 0:
         return float("nan")
-    return float(false_positive_rate(y_true, y_pred, pos_label=1, sample_weight=sample_weight))
+    return float(selection_rate(y_true, y_pred, pos_label=1, sample_weight=weight))
+
+
+# The error rates below are Fairlearn's selection rate of the flags within the
+# children with (or without) the outcome, or within the flagged: the textbook
+# definitions, and far faster per group than scikit-learn's validated metrics.
+def fpr(y_true, y_pred, *, sample_weight) -> float:  # noqa: ANN001
+    """Return the false positive rate: flag rate among children without the outcome."""
+    return _rate_among(y_true, y_pred, sample_weight * (np.asarray(y_true) == 0))
 
 
 def fnr(y_true, y_pred, *, sample_weight) -> float:  # noqa: ANN001
-    """Return the false negative rate (Fairlearn), ``nan`` when the group has no positives."""
-    if not _has(y_true, 1, sample_weight):
-        return float("nan")
-    return float(false_negative_rate(y_true, y_pred, pos_label=1, sample_weight=sample_weight))
+    """Return the false negative rate: share not flagged among children with the outcome."""
+    return 1.0 - _rate_among(y_true, y_pred, sample_weight * (np.asarray(y_true) == 1))
 
 
 def precision(y_true, y_pred, *, sample_weight) -> float:  # noqa: ANN001
-    """Precision of the flags, ``nan`` when nobody in the group is flagged."""
-    return float(skm.precision_score(y_true, y_pred, sample_weight=sample_weight,
-                                     zero_division=np.nan))
+    """Return the precision: outcome rate among flagged children (``nan`` if none)."""
+    return _rate_among(y_pred, y_true, sample_weight * (np.asarray(y_pred) == 1))
 
 
 def recall(y_true, y_pred, *, sample_weight) -> float:  # noqa: ANN001
-    """Recall of the flags, ``nan`` when the group has no positives."""
-    return float(skm.recall_score(y_true, y_pred, sample_weight=sample_weight,
-                                  zero_division=np.nan))
+    """Return the recall: flag rate among children with the outcome (``nan`` if none)."""
+    return _rate_among(y_true, y_pred, sample_weight * (np.asarray(y_true) == 1))
 
 
 def auc(y_true, y_pred, *, score, sample_weight) -> float:  # noqa: ANN001
