@@ -49,6 +49,12 @@ __all__ = [
     "FeatureSpecConfig",
     "ConditionConfig",
     "ModelConfig",
+    "LightGBMParams",
+    "LogisticParams",
+    "RuleBaselineConfig",
+    "SplitsConfig",
+    "CalibrationConfig",
+    "EvaluationConfig",
     "CapacityConfig",
     "PassBarConfig",
     "AuditConfig",
@@ -240,17 +246,86 @@ class FeaturesConfig(_Section):
 
 
 # --- later stages (other issues extend these) -------------------------------------------
-class ModelConfig(_Section):
-    """Model training settings."""
+class LightGBMParams(_Section):
+    """Hyper-parameters of the LightGBM model (``model.lightgbm``)."""
 
-    algorithms: list[Literal["lightgbm", "logistic", "rules"]] = Field(
-        default_factory=lambda: ["lightgbm", "logistic", "rules"], min_length=1
+    n_estimators: int = Field(300, gt=0)
+    learning_rate: float = Field(0.05, gt=0, le=1)
+    num_leaves: int = Field(31, ge=2)
+    min_child_samples: int = Field(50, ge=1)
+    subsample: float = Field(0.8, gt=0, le=1)
+    colsample_bytree: float = Field(0.8, gt=0, le=1)
+    reg_lambda: float = Field(1.0, ge=0)
+    n_jobs: int | None = Field(None, description="Threads; default: 1 for small data, else all")
+
+
+class LogisticParams(_Section):
+    """L2 logistic regression (``model.logistic``): median-imputed, log-scaled, standardised."""
+
+    C: float = Field(1.0, gt=0, description="Inverse L2 penalty strength")
+    max_iter: int = Field(1000, gt=0)
+    log_counts: bool = True
+
+
+def _default_rule_points() -> dict[str, float]:
+    return {
+        "police_da_*_parent_count_365d": 1.0,
+        "referrals_count_365d": 1.0,
+        "cp_plans_previous_count_ever": 2.0,
+        "care_episodes_previous_count_ever": 2.0,
+    }
+
+
+class RuleBaselineConfig(_Section):
+    """The points rule (``model.rule_baseline``): feature-name pattern → points per unit."""
+
+    points: dict[str, float] = Field(default_factory=_default_rule_points, min_length=1)
+    cap: float | None = Field(3.0, gt=0, description="Largest value counted per feature")
+
+
+class SplitsConfig(_Section):
+    """Rolling-origin temporal splits (``model.splits``)."""
+
+    test_period_dates: int = Field(3, ge=1, description="As-of dates in each test block")
+    n_folds: int = Field(2, ge=1, description="Folds; the last is the held-out final period")
+    test_family_fraction: float = Field(0.3, gt=0, lt=1)
+    min_train_dates: int = Field(3, ge=1)
+
+
+class CalibrationConfig(_Section):
+    """Calibration on the latest slice of training time (``model.calibration``)."""
+
+    method: Literal["isotonic", "sigmoid", "none"] = "isotonic"
+    fraction: float = Field(0.25, gt=0, lt=1, description="Share of training dates")
+
+
+class EvaluationConfig(_Section):
+    """Evaluation settings (``model.evaluation``)."""
+
+    bootstrap: int = Field(200, ge=0, description="Family-cluster bootstrap replicates")
+    confidence: float = Field(0.95, gt=0.5, lt=1)
+    calibration_bins: int = Field(10, ge=2)
+
+
+class ModelConfig(_Section):
+    """Model training settings: the candidate, comparators, splits, calibration, evaluation.
+
+    The points rule and the no-skill prevalence model are always trained as baselines.
+    """
+
+    candidate: Literal["lightgbm", "logistic"] = "lightgbm"
+    algorithms: list[Literal["lightgbm", "logistic"]] = Field(
+        default_factory=lambda: ["lightgbm", "logistic"], min_length=1,
+        description="Models trained and compared (the candidate is always one)",
     )
     seed: int = 42
-    test_months: int = Field(12, gt=0, description="Months of as-of dates held out for test")
-    validation_months: int = Field(6, gt=0)
-    calibration: Literal["isotonic", "sigmoid"] = "isotonic"
-    params: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    lightgbm: LightGBMParams = Field(default_factory=LightGBMParams)
+    logistic: LogisticParams = Field(default_factory=LogisticParams)
+    rule_baseline: RuleBaselineConfig = Field(default_factory=RuleBaselineConfig)
+    splits: SplitsConfig = Field(default_factory=SplitsConfig)
+    calibration: CalibrationConfig = Field(default_factory=CalibrationConfig)
+    evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
+    ablation: bool = Field(True, description="`earlywarning run` also runs the ablation")
 
 
 class CapacityConfig(_Section):
@@ -260,15 +335,33 @@ class CapacityConfig(_Section):
 
 
 class PassBarConfig(_Section):
-    """Pre-registered bar a candidate model must clear before registration."""
+    """Pre-registered bar a candidate model must clear before registration.
 
-    min_roc_auc: float = Field(0.70, ge=0, le=1)
-    min_average_precision_lift: float = Field(
-        2.0, ge=0, description="Average precision divided by the base rate"
-    )
-    min_precision_at_capacity: float = Field(0.10, ge=0, le=1)
-    max_calibration_error: float = Field(0.05, ge=0, le=1)
-    must_beat_baselines: bool = True
+    Precision and recall at capacity are judged on the worst case of ties at the
+    cut-off. A field left empty (null) is not checked; at least one must be set.
+    """
+
+    min_precision_at_capacity: float | None = Field(0.3, ge=0, le=1)
+    min_recall_at_capacity: float | None = Field(None, ge=0, le=1)
+    max_calibration_error: float | None = Field(
+        0.05, gt=0, le=1, description="Expected calibration error (equal-count bins)")
+    min_roc_auc: float | None = Field(None, ge=0, le=1)
+    min_pr_auc_lift_over_base_rate: float | None = Field(None, ge=1)
+    must_beat_rule_baseline: bool = True
+
+    @model_validator(mode="after")
+    def _something_to_check(self) -> PassBarConfig:
+        bars = (self.min_precision_at_capacity, self.min_recall_at_capacity,
+                self.max_calibration_error, self.min_roc_auc,
+                self.min_pr_auc_lift_over_base_rate)
+        if all(b is None for b in bars) and not self.must_beat_rule_baseline:
+            raise ValueError("a pass bar must check at least one metric")
+        if self.min_precision_at_capacity == 1.0 and self.min_recall_at_capacity == 1.0:
+            raise ValueError(
+                "min_precision_at_capacity = 1 and min_recall_at_capacity = 1 together require "
+                "capacity to equal the number of escalations exactly every month: impossible"
+            )
+        return self
 
 
 AuditGroup = Literal["ethnicity", "sex", "age_band", "disability", "imd_quintile", "area"]
