@@ -7,9 +7,9 @@ EW := $(VENV)/bin/earlywarning
 STAMP := $(VENV)/.installed
 PIPELINE ?= pipelines/demo.yaml
 
-.PHONY: setup demo test test-fast bench mlflow serve lint clean system-deps
+.PHONY: setup demo test test-fast bench mlflow serve lint clean system-deps app-assets
 
-setup: $(STAMP)
+setup: $(STAMP) app-assets
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -17,12 +17,26 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
 
+## GOV.UK Frontend (pinned in package-lock.json) copied into the web app's static folder
+GOVUK_DIST := node_modules/govuk-frontend/dist/govuk
+APP_ASSETS := src/app/static/govuk/govuk-frontend.min.css
+app-assets: $(APP_ASSETS)
+$(APP_ASSETS): package.json package-lock.json
+	npm ci --no-audit --no-fund
+	rm -rf src/app/static/govuk && mkdir -p src/app/static/govuk
+	cp -r $(GOVUK_DIST)/govuk-frontend.min.css $(GOVUK_DIST)/govuk-frontend.min.js \
+	      $(GOVUK_DIST)/assets src/app/static/govuk/
+
+## Debian's chromium for the browser tests (never a downloaded browser)
+system-deps:
+	@test -x /usr/bin/chromium || (apt-get update && apt-get install -y chromium)
+
 ## make demo: set up, build the default synthetic LA, load and validate it, run the pipeline
 demo: setup
 	$(EW) demo $(PIPELINE)
 
 ## make test: set up and run the whole test suite (slow end-to-end tests included)
-test: setup
+test: setup system-deps
 	$(PY) -m pytest -q
 
 ## make test-fast: skip the slow end-to-end tests (for development)

@@ -1,0 +1,1 @@
+"""Services of the web app: the routes call these; they hold the rules."""

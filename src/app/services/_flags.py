@@ -1,0 +1,177 @@
+"""The flag list: current flags within capacity, filtered, sorted and paged."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from earlywarning.app._models import Decision, Flag, FlagReason, Person, Team, User
+from earlywarning.app.services._scope import flag_scope
+from sqlalchemy import and_, case, exists, func, select
+from sqlalchemy.orm import Session
+
+__all__ = ["FlagFilters", "FlagRow", "FlagPage", "SORT_KEYS", "STATUSES", "list_flags",
+           "filter_options", "flag_status"]
+
+STATUSES = ("new", "reviewed", "decided")
+SORT_KEYS = {
+    "rank": "Rank (highest risk first)",
+    "risk": "Risk",
+    "team": "Team",
+    "area": "Area",
+    "status": "Status",
+    "freshness": "Data freshness (oldest first)",
+}
+
+
+@dataclass(frozen=True)
+class FlagFilters:
+    """What the user asked for; every value is checked against a whitelist."""
+
+    team: str | None = None
+    area: str | None = None
+    band: str | None = None
+    status: str | None = None
+    sort: str = "rank"
+    descending: bool = False
+    page: int = 1
+
+
+@dataclass
+class FlagRow:
+    """One line of the flag list."""
+
+    flag: Flag
+    status: str
+    team_name: str
+    area_name: str
+    top_reasons: list[str] = field(default_factory=list)
+    child_name: str | None = None
+
+
+@dataclass
+class FlagPage:
+    """A page of flags plus what the pagination needs."""
+
+    rows: list[FlagRow]
+    total: int
+    page: int
+    pages: int
+    filters: FlagFilters
+
+
+def _decided():  # noqa: ANN202 - an EXISTS clause
+    return exists().where(Decision.flag_id == Flag.flag_id)
+
+
+def _status_expr():  # noqa: ANN202 - a CASE expression
+    return case(
+        (_decided(), "decided"),
+        (Flag.first_viewed_at.is_not(None), "reviewed"),
+        else_="new",
+    )
+
+
+def flag_status(flag: Flag, decided: bool) -> str:
+    """``decided`` once a decision exists, ``reviewed`` once opened, else ``new``."""
+    if decided:
+        return "decided"
+    return "reviewed" if flag.first_viewed_at is not None else "new"
+
+
+def list_flags(db: Session, user: User, filters: FlagFilters, page_size: int = 25) -> FlagPage:
+    """List the current flags ``user`` may see, filtered, sorted and paged.
+
+    Parameters
+    ----------
+    db : Session
+    user : User
+        Scope comes from :func:`~earlywarning.app.services._scope.flag_scope`.
+    filters : FlagFilters
+        Unknown sort keys fall back to rank; values are bound parameters,
+        never pasted into SQL.
+    page_size : int
+    """
+    status = _status_expr().label("status")
+    conds = [Flag.current.is_(True), flag_scope(user)]
+    if filters.team:
+        conds.append(Flag.team_id.is_(None) if filters.team == "none"
+                     else Flag.team_id == filters.team)
+    if filters.area:
+        conds.append(Flag.area_id.is_(None) if filters.area == "none"
+                     else Flag.area_id == filters.area)
+    if filters.band:
+        conds.append(Flag.band == filters.band)
+    if filters.status in STATUSES:
+        conds.append(_status_expr() == filters.status)
+    where = and_(*conds)
+    total = db.scalar(select(func.count()).select_from(Flag).where(where)) or 0
+    pages = max(1, math.ceil(total / page_size))
+    page = min(max(filters.page, 1), pages)
+
+    team_alias = select(Team).subquery()
+    sort_cols = {
+        "rank": Flag.rank,
+        "risk": Flag.risk,
+        "team": func.coalesce(team_alias.c.team_name, "~"),
+        "area": func.coalesce(team_alias.c.area_name, "~"),
+        "status": status,
+        "freshness": Flag.data_as_of,
+    }
+    key = sort_cols.get(filters.sort, Flag.rank)
+    order = [key.desc() if filters.descending else key.asc(), Flag.rank.asc()]
+    q = (
+        select(Flag, status, team_alias.c.team_name, team_alias.c.area_name)
+        .outerjoin(team_alias, team_alias.c.team_id == Flag.team_id)
+        .where(where)
+        .order_by(*order)
+        .offset((page - 1) * page_size)
+        .limit(page_size)
+    )
+    result = db.execute(q).all()
+    ids = [r[0].flag_id for r in result]
+    reasons: dict[str, list[str]] = {i: [] for i in ids}
+    if ids:
+        rq = (
+            select(FlagReason.flag_id, FlagReason.text)
+            .where(FlagReason.flag_id.in_(ids), FlagReason.direction == "risk")
+            .order_by(FlagReason.flag_id, FlagReason.order)
+        )
+        for fid, text in db.execute(rq):
+            if len(reasons[fid]) < 3:
+                reasons[fid].append(text)
+    names: dict[str, str] = {}
+    if ids:
+        pids = [r[0].person_id for r in result]
+        for pid, fn, sn in db.execute(
+            select(Person.person_id, Person.forename, Person.surname)
+            .where(Person.person_id.in_(pids))
+        ):
+            names[pid] = " ".join(p for p in (fn, sn) if p)
+    rows = [
+        FlagRow(flag=f, status=s, team_name=tn or "Not allocated", area_name=an or "Not known",
+                top_reasons=reasons[f.flag_id], child_name=names.get(f.person_id) or None)
+        for f, s, tn, an in result
+    ]
+    return FlagPage(rows=rows, total=total, page=page, pages=pages, filters=filters)
+
+
+def filter_options(db: Session, user: User) -> dict[str, list[tuple[str, str]]]:
+    """List the teams, areas and bands present among the flags ``user`` may see."""
+    base = and_(Flag.current.is_(True), flag_scope(user))
+    teams = db.execute(
+        select(Flag.team_id, Team.team_name).distinct()
+        .outerjoin(Team, Team.team_id == Flag.team_id).where(base)
+    ).all()
+    areas = db.execute(
+        select(Flag.area_id, func.max(Team.area_name))
+        .outerjoin(Team, Team.area_id == Flag.area_id).where(base).group_by(Flag.area_id)
+    ).all()
+    bands = db.execute(
+        select(Flag.band, func.max(Flag.risk)).where(base).group_by(Flag.band)
+    ).all()
+    return {
+        "team": sorted((t or "none", n or "Not allocated") for t, n in teams),
+        "area": sorted((a or "none", n or "Not known") for a, n in areas),
+        "band": [(b, b) for b, _ in sorted(bands, key=lambda x: -x[1])],
+    }

@@ -1,0 +1,411 @@
+"""Import flags and the case material of flagged families from the warehouse.
+
+This is the only module of the app that reads the warehouse. It copies, for
+the current flags only: the flags with their reasons and provenance (Flags
+contract), the team and area each flag belongs to, the flagged families'
+people, relationships, service involvements, consented voice notes and a
+plain-language chronology. Restricted tables are read here, for authorised
+app users, and nowhere in the analytics pipeline.
+
+Team of a flag, first match wins: the child's open Early Help episode, the
+child's open social care involvement, a family member's open Early Help
+episode or involvement, then the most recent closed one. The area is the
+team's parent in ``ssd_department``. A flag with none is "not allocated" and
+only service-wide leads see it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+from earlywarning.app._models import (
+    CaseEvent,
+    Flag,
+    FlagProvenance,
+    FlagReason,
+    ImportRecord,
+    Person,
+    Relationship,
+    ServiceInvolvement,
+    Team,
+    VoiceNote,
+)
+from earlywarning.app.services import _audit
+from earlywarning.app.services._chronology import EVENT_SPECS
+from earlywarning.data.schema import ETHNICITY_MAJOR_GROUP
+from sqlalchemy import delete, insert, update
+from sqlalchemy.orm import Session
+
+__all__ = ["ImportSummary", "WarehouseImportError", "import_from_warehouse",
+           "FLAG_COLUMNS", "MAX_EVENTS_PER_FAMILY"]
+
+FLAG_COLUMNS = ("flag_id", "person_id", "family_id", "as_of", "risk", "band", "rank",
+                "model_name", "model_version", "run_id", "created_at")
+REASON_COLUMNS = ("flag_id", "direction", "agency", "feature", "text", "contribution", "order")
+PROVENANCE_COLUMNS = ("flag_id", "agency", "extract_date", "coverage", "note")
+MAX_EVENTS_PER_FAMILY = 120
+CHRONOLOGY_YEARS = 6
+
+
+class WarehouseImportError(RuntimeError):
+    """The warehouse lacks what the app needs; the message names table and column."""
+
+
+@dataclass
+class ImportSummary:
+    """What an import brought into the app database."""
+
+    flags_as_of: dt.date | None
+    n_flags: int
+    n_people: int
+    n_events: int
+    n_services: int
+    n_voice_notes: int
+    fingerprint: str | None
+
+
+def _tables(con: duckdb.DuckDBPyConnection) -> set[str]:
+    return {r[0] for r in con.execute(
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'"
+    ).fetchall()}
+
+
+def _require(con, tables: set[str], path: Path, table: str, columns: tuple[str, ...]) -> None:  # noqa: ANN001
+    if table not in tables:
+        raise WarehouseImportError(
+            f"{path}: table {table} is missing; it is written by scoring (`earlywarning score`)"
+        )
+    have = {r[0] for r in con.execute(f'DESCRIBE "{table}"').fetchall()}
+    missing = [c for c in columns if c not in have]
+    if missing:
+        raise WarehouseImportError(f"{path}: table {table} lacks column(s) {missing}")
+
+
+def _none(v: object) -> object:
+    """Pandas missing values (NaN, NaT, NA) → None, timestamps → python objects."""
+    if v is None or v is pd.NaT:
+        return None
+    if isinstance(v, float) and math.isnan(v):
+        return None
+    try:
+        if pd.isna(v):
+            return None
+    except (TypeError, ValueError):
+        pass
+    if isinstance(v, pd.Timestamp):
+        return v.to_pydatetime()
+    return v
+
+
+def _records(df: pd.DataFrame) -> list[dict]:
+    return [{k: _none(v) for k, v in row.items()} for row in df.to_dict("records")]
+
+
+def _as_date(v: object) -> dt.date | None:
+    v = _none(v)
+    if isinstance(v, dt.datetime):
+        return v.date()
+    return v  # type: ignore[return-value]
+
+
+def _chunks(ids: list[str], n: int = 500):  # noqa: ANN202
+    for i in range(0, len(ids), n):
+        yield ids[i:i + n]
+
+
+def import_from_warehouse(
+    db: Session, warehouse: Path, *, capacity: int | None = None
+) -> ImportSummary:
+    """Copy the current flags and their families' case material into the app database.
+
+    Parameters
+    ----------
+    db : Session
+        App database session; committed at the end.
+    warehouse : Path
+        DuckDB warehouse with the schema tables and ``flags``, ``flag_reasons``,
+        ``flag_provenance`` (Flags contract).
+    capacity : int, optional
+        Keep flags with ``rank <= capacity`` only (default: every flag of the
+        latest as-of date).
+
+    Returns
+    -------
+    ImportSummary
+
+    Raises
+    ------
+    WarehouseImportError
+        If the file or a flags table or column is missing.
+    """
+    if not Path(warehouse).is_file():
+        raise WarehouseImportError(f"{warehouse}: no warehouse file (run `earlywarning load`)")
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        return _import(db, con, Path(warehouse), capacity)
+    finally:
+        con.close()
+
+
+def _import(db: Session, con, path: Path, capacity: int | None) -> ImportSummary:  # noqa: ANN001
+    tables = _tables(con)
+    _require(con, tables, path, "flags", FLAG_COLUMNS)
+    _require(con, tables, path, "flag_reasons", REASON_COLUMNS)
+    _require(con, tables, path, "flag_provenance", PROVENANCE_COLUMNS)
+    meta = {}
+    if "_warehouse_meta" in tables:
+        meta = dict(con.execute("SELECT key, value FROM _warehouse_meta").fetchall())
+
+    cap = "AND rank <= ?" if capacity else ""
+    flags = con.execute(
+        f"SELECT {', '.join(FLAG_COLUMNS)} FROM flags "
+        f"WHERE as_of = (SELECT max(as_of) FROM flags) {cap} ORDER BY rank",
+        [capacity] if capacity else [],
+    ).df()
+    as_of = _as_date(flags["as_of"].iloc[0]) if len(flags) else None
+    con.register("_ew_flags", flags[["flag_id", "person_id", "family_id", "as_of"]])
+    reasons = con.execute(
+        'SELECT r.flag_id, direction, agency, feature, text, contribution, "order" '
+        "FROM flag_reasons r JOIN _ew_flags f USING (flag_id)").df()
+    prov = con.execute(
+        "SELECT p.flag_id, agency, extract_date, coverage, note "
+        "FROM flag_provenance p JOIN _ew_flags f USING (flag_id)").df()
+
+    members = _members(con, tables, flags)
+    con.register("_ew_members", members)
+    teams = _team_assignment(con, tables)
+    people = _people(con, tables, members)
+    events = _chronology(con, tables)
+
+    flag_ids = flags["flag_id"].astype(str).tolist()
+    families = sorted({str(f) for f in members["family_id"].dropna()})
+    person_ids = sorted({str(p) for p in members["person_id"]})
+    freshness = prov.groupby("flag_id")["extract_date"].min().to_dict() if len(prov) else {}
+
+    db.execute(update(Flag).values(current=False))
+    existing = {f.flag_id: f for chunk in _chunks(flag_ids)
+                for f in db.query(Flag).filter(Flag.flag_id.in_(chunk))}
+    for rec in _records(flags):
+        fid = str(rec["flag_id"])
+        team = teams.get(str(rec["person_id"]), (None, None))
+        values = dict(
+            person_id=str(rec["person_id"]), family_id=rec["family_id"],
+            as_of=_as_date(rec["as_of"]), risk=float(rec["risk"]), band=str(rec["band"]),
+            rank=int(rec["rank"]), model_name=str(rec["model_name"]),
+            model_version=str(rec["model_version"]), run_id=rec["run_id"],
+            created_at=rec["created_at"], team_id=team[0], area_id=team[1],
+            data_as_of=_as_date(freshness.get(fid)), current=True,
+        )
+        if fid in existing:
+            for k, v in values.items():
+                setattr(existing[fid], k, v)
+        else:
+            db.add(Flag(flag_id=fid, **values))
+    db.flush()
+    for chunk in _chunks(flag_ids):
+        db.execute(delete(FlagReason).where(FlagReason.flag_id.in_(chunk)))
+        db.execute(delete(FlagProvenance).where(FlagProvenance.flag_id.in_(chunk)))
+    if len(reasons):
+        db.execute(insert(FlagReason), _records(reasons))
+    if len(prov):
+        prov_recs = _records(prov)
+        for r in prov_recs:
+            r["extract_date"] = _as_date(r["extract_date"])
+            r["coverage"] = None if r["coverage"] is None else str(r["coverage"])
+        db.execute(insert(FlagProvenance), prov_recs)
+
+    _replace_teams(db, con, tables)
+    for chunk in _chunks(person_ids):
+        db.execute(delete(Person).where(Person.person_id.in_(chunk)))
+        db.execute(delete(Relationship).where(Relationship.person_id.in_(chunk)))
+    for chunk in _chunks(families):
+        for model in (CaseEvent, ServiceInvolvement, VoiceNote):
+            db.execute(delete(model).where(model.family_id.in_(chunk)))
+    if people:
+        db.execute(insert(Person), people)
+    rels = _relationships(con, tables)
+    if rels:
+        db.execute(insert(Relationship), rels)
+    if events:
+        db.execute(insert(CaseEvent), events)
+    services = _services(con, tables)
+    if services:
+        db.execute(insert(ServiceInvolvement), services)
+    notes = _voice(con, tables)
+    if notes:
+        db.execute(insert(VoiceNote), notes)
+    db.add(ImportRecord(source_path=str(path), warehouse_fingerprint=meta.get("fingerprint"),
+                        warehouse_loaded_at=meta.get("loaded_at"), flags_as_of=as_of,
+                        n_flags=len(flags)))
+    _audit.record(db, "import", username="system", target=f"warehouse:{path.name}",
+                  detail={"n_flags": len(flags), "as_of": as_of}, commit=False)
+    db.commit()
+    return ImportSummary(as_of, len(flags), len(people), len(events), len(services), len(notes),
+                         meta.get("fingerprint"))
+
+
+def _members(con, tables: set[str], flags: pd.DataFrame) -> pd.DataFrame:  # noqa: ANN001
+    """Select the flagged children and everyone in their family at the flag's as-of date."""
+    base = flags[["person_id", "family_id", "as_of"]].assign(flagged=True)
+    if "ssd_family" not in tables or not len(flags):
+        return base
+    others = con.execute("""
+        SELECT DISTINCT m.fami_person_id AS person_id, f.family_id, f.as_of, false AS flagged
+        FROM _ew_flags f JOIN ssd_family m ON m.fami_family_id = f.family_id
+        WHERE m.fami_start_date <= f.as_of
+          AND (m.fami_end_date IS NULL OR m.fami_end_date >= f.as_of)
+    """).df()
+    both = pd.concat([base, others[~others["person_id"].isin(base["person_id"])]])
+    return both.drop_duplicates("person_id").reset_index(drop=True)
+
+
+def _team_assignment(con, tables: set[str]) -> dict[str, tuple[str | None, str | None]]:  # noqa: ANN001
+    parts = []
+    if "ssd_early_help_episodes" in tables:
+        parts.append("""SELECT earl_person_id AS pid, earl_episode_team AS team,
+            earl_episode_start_date AS s, earl_episode_end_date AS e, 0 AS kind
+            FROM ssd_early_help_episodes WHERE earl_episode_team IS NOT NULL""")
+    if "ssd_involvements" in tables:
+        parts.append("""SELECT invo_person_id, invo_professional_team,
+            invo_involvement_start_date, invo_involvement_end_date, 1
+            FROM ssd_involvements WHERE invo_professional_team IS NOT NULL""")
+    if not parts:
+        return {}
+    dept = ("LEFT JOIN ssd_department d ON d.dept_team_id = b.team"
+            if "ssd_department" in tables else "")
+    area = "d.dept_team_parent_id" if dept else "NULL"
+    rows = con.execute(f"""
+        WITH inv AS ({' UNION ALL '.join(parts)}),
+        cand AS (
+          SELECT f.person_id, i.team,
+                 (CASE WHEN i.e IS NULL OR i.e >= f.as_of THEN 0 ELSE 4 END)
+                 + (CASE WHEN i.pid = f.person_id THEN 0 ELSE 2 END) + i.kind AS priority,
+                 coalesce(i.e, i.s) AS recency
+          FROM _ew_flags f
+          JOIN _ew_members m ON m.family_id = f.family_id OR m.person_id = f.person_id
+          JOIN inv i ON i.pid = m.person_id AND i.s <= f.as_of
+        ),
+        best AS (
+          SELECT person_id, team, row_number() OVER (
+            PARTITION BY person_id ORDER BY priority, recency DESC, team) AS rn FROM cand
+        )
+        SELECT b.person_id, b.team, {area} FROM best b {dept} WHERE b.rn = 1
+    """).fetchall()
+    return {str(p): (t, a) for p, t, a in rows}
+
+
+def _replace_teams(db: Session, con, tables: set[str]) -> None:  # noqa: ANN001
+    if "ssd_department" not in tables:
+        return
+    df = con.execute("""SELECT dept_team_id AS team_id, dept_team_name AS team_name,
+        dept_team_parent_id AS area_id, dept_team_parent_name AS area_name
+        FROM ssd_department""").df()
+    db.execute(delete(Team))
+    if len(df):
+        db.execute(insert(Team), _records(df))
+
+
+def _people(con, tables: set[str], members: pd.DataFrame) -> list[dict]:  # noqa: ANN001
+    if "ssd_person" not in tables:
+        return [{"person_id": str(r["person_id"]), "family_id": _none(r["family_id"]),
+                 "is_child": bool(r["flagged"])} for r in members.to_dict("records")]
+    ident = ("LEFT JOIN ext_person_identity i ON i.iden_person_id = m.person_id"
+             if "ext_person_identity" in tables else "")
+    names = "i.iden_forename, i.iden_surname" if ident else "NULL, NULL"
+    disab = ("""(SELECT CASE WHEN count(*) FILTER (WHERE disa_disability_code <> 'NONE') > 0
+                THEN 'Y' ELSE 'N' END FROM ssd_disability WHERE disa_person_id = m.person_id)"""
+             if "ssd_disability" in tables else "NULL")
+    imd = ("""(SELECT addr_imd_decile FROM ssd_address WHERE addr_person_id = m.person_id
+               AND addr_address_start_date <= m.as_of ORDER BY addr_address_start_date DESC
+               LIMIT 1)""" if "ssd_address" in tables else "NULL")
+    df = con.execute(f"""
+        SELECT m.person_id, m.family_id, {names}, p.pers_dob, p.pers_sex, p.pers_is_child,
+               p.pers_ethnicity, {disab} AS disability, {imd} AS imd_decile
+        FROM _ew_members m LEFT JOIN ssd_person p ON p.pers_person_id = m.person_id {ident}
+    """).fetchall()
+    out = []
+    for pid, fam, fn, sn, dob, sex, is_child, eth, dis, imd_dec in df:
+        out.append({
+            "person_id": str(pid), "family_id": fam, "forename": fn, "surname": sn,
+            "birth_month": _as_date(dob), "sex": sex, "is_child": is_child == "Y",
+            "ethnic_group": ETHNICITY_MAJOR_GROUP.get(eth) if eth else None,
+            "disability": dis, "imd_quintile": math.ceil(imd_dec / 2) if imd_dec else None,
+        })
+    return out
+
+
+def _relationships(con, tables: set[str]) -> list[dict]:  # noqa: ANN001
+    if "ext_person_relationship" not in tables:
+        return []
+    rows = con.execute("""
+        SELECT rela_person_id, rela_related_person_id, rela_relationship, rela_same_household
+        FROM ext_person_relationship r JOIN _ew_flags f ON f.person_id = r.rela_person_id
+        WHERE rela_start_date <= f.as_of
+    """).fetchall()
+    return [{"person_id": a, "related_person_id": b, "relationship": c,
+             "same_household": d == "Y"} for a, b, c, d in rows]
+
+
+def _chronology(con, tables: set[str]) -> list[dict]:  # noqa: ANN001
+    out: list[dict] = []
+    for spec in EVENT_SPECS:
+        if spec.table not in tables:
+            continue
+        cols = "".join(f', t."{c}"' for c in spec.columns)
+        extra = f"AND ({spec.where})" if spec.where else ""
+        rows = con.execute(f"""
+            SELECT m.family_id, t."{spec.person_col}", t."{spec.date_col}" {cols}
+            FROM "{spec.table}" t JOIN _ew_members m ON m.person_id = t."{spec.person_col}"
+            WHERE t."{spec.date_col}" <= m.as_of
+              AND t."{spec.date_col}" > m.as_of - INTERVAL {CHRONOLOGY_YEARS} YEAR {extra}
+        """).fetchall()
+        for fam, pid, date, *vals in rows:
+            text = spec.sentence(dict(zip(spec.columns, vals, strict=True)))
+            if text and fam is not None:
+                out.append({"family_id": str(fam), "person_id": str(pid),
+                            "event_date": _as_date(date), "agency": spec.agency, "text": text})
+    out.sort(key=lambda e: (e["family_id"], e["event_date"]), reverse=True)
+    kept: list[dict] = []
+    per_family: dict[str, int] = {}
+    for e in out:
+        n = per_family.get(e["family_id"], 0)
+        if n < MAX_EVENTS_PER_FAMILY:
+            kept.append(e)
+            per_family[e["family_id"]] = n + 1
+    return kept
+
+
+def _services(con, tables: set[str]) -> list[dict]:  # noqa: ANN001
+    if "ext_service_involvement" not in tables:
+        return []
+    df = con.execute("""
+        SELECT DISTINCT serv_involvement_id AS id, m.family_id, serv_person_id AS person_id,
+               serv_service AS service, serv_agency AS agency, serv_status AS status,
+               serv_start_date AS start_date, serv_end_date AS end_date,
+               serv_lead_name AS lead_name, serv_lead_role AS lead_role,
+               serv_lead_email AS lead_email, serv_lead_phone AS lead_phone
+        FROM ext_service_involvement s JOIN _ew_members m ON m.person_id = s.serv_person_id
+        WHERE s.serv_start_date <= m.as_of
+    """).df()
+    recs = _records(df.drop_duplicates("id"))
+    for r in recs:
+        r["start_date"] = _as_date(r["start_date"])
+        r["end_date"] = _as_date(r["end_date"])
+    return recs
+
+
+def _voice(con, tables: set[str]) -> list[dict]:  # noqa: ANN001
+    if "ext_family_voice" not in tables:
+        return []
+    df = con.execute("""
+        SELECT DISTINCT voic_note_id AS id, m.family_id, voic_person_id AS person_id,
+               voic_author_role AS author_role, voic_text AS text, voic_recorded_at AS recorded_at
+        FROM ext_family_voice v JOIN _ew_members m ON m.person_id = v.voic_person_id
+        WHERE v.voic_consent = 'Y' AND CAST(v.voic_recorded_at AS DATE) <= m.as_of
+    """).df()
+    return _records(df.drop_duplicates("id"))
