@@ -108,7 +108,8 @@ def flag_provenance(
             coverage = None
             if cov_name is not None and cov_name in rows.columns:
                 value = rows[cov_name].iloc[i]
-                coverage = None if pd.isna(value) else float(value)
+                # Linked periods open now: 1 or more is full coverage.
+                coverage = None if pd.isna(value) else min(max(float(value), 0.0), 1.0)
             total = float(contributions[i, idx].sum())
             label = GROUP_LABELS.get(agency, agency)
             if coverage is not None and coverage <= 0:

@@ -3,9 +3,9 @@
 A flag's reasons are built in three steps:
 
 1. **Group** each model feature under its source agency, read from the feature
-   dictionary (``feature_dictionary.json``). Context features (age, household
-   size...) form one group of their own, ``context``, because they are not one
-   agency's records.
+   dictionary (``feature_dictionary.json``). Context features that are not an
+   agency's records (age, neighbourhood deprivation: dictionary ``group``
+   ``context``) form one group of their own, ``context``.
 2. **Sum** the features' SHAP contributions (log-odds) within each group. SHAP
    values are additive, so a group's sum is exactly what that agency's data
    moves the model's raw score by. A group whose sum is positive is a *risk*
@@ -18,7 +18,9 @@ A flag's reasons are built in three steps:
 Missing data is stated as such: when a group has a coverage feature (direction
 ``coverage``) and the child's coverage is zero, the group is reported as a
 ``missing_data`` reason ("No housing data for this family: coverage 0%"), and
-none of that agency's zero counts is read as "no risk".
+none of that agency's zero counts is read as "no risk". A coverage feature
+counts the linked periods open at the as-of date, so any value of 1 or more is
+full coverage; a fraction between 0 and 1 is read as partial coverage.
 """
 
 from __future__ import annotations
@@ -96,11 +98,20 @@ class FeatureEntry:
     window_days: int | None = None
     table: str = ""
     aggregate: str = ""
+    spec_group: str = ""
 
     @property
     def group(self) -> str:
-        """The reason group this feature is merged into."""
-        return CONTEXT_GROUP if self.direction == "context" else self.source_agency
+        """The reason group this feature is merged into.
+
+        The agency, except for context features that are nobody's records
+        (dictionary ``group`` ``context``; without a ``group`` key, any
+        feature whose direction is ``context``).
+        """
+        if self.spec_group == CONTEXT_GROUP or (not self.spec_group
+                                               and self.direction == "context"):
+            return CONTEXT_GROUP
+        return self.source_agency
 
 
 @dataclass(frozen=True)
@@ -146,7 +157,7 @@ class FeatureDictionary:
                 name=rec["name"], meaning=rec["meaning"], source_agency=rec["source_agency"],
                 direction=rec["direction"], subject=rec.get("subject") or "child",
                 window_days=rec.get("window_days"), table=rec.get("table") or "",
-                aggregate=rec.get("aggregate") or "")
+                aggregate=rec.get("aggregate") or "", spec_group=rec.get("group") or "")
         return cls(entries=entries, source=source)
 
     @classmethod
@@ -330,9 +341,9 @@ def build_reasons(
         no_data: set[str] = set()
         for g, j in groups.coverage.items():
             cov = vals[i, j]
-            cov = 0.0 if math.isnan(cov) else cov
-            subject = "child" if groups.entries[j].subject == "child" else "family"
-            where = f"{_in_sentence(_group_label(g))} data for this {subject}: coverage {cov:.0%}"
+            cov = 0.0 if math.isnan(cov) else min(max(cov, 0.0), 1.0)
+            # Coverage is recorded per family and source (ext_source_coverage).
+            where = f"{_in_sentence(_group_label(g))} data for this family: coverage {cov:.0%}"
             if cov <= 0:
                 no_data.add(g)
                 total = totals[i, groups.names.index(g)]

@@ -210,3 +210,33 @@ def test_rows_are_explained_independently_of_row_order(model, table, dictionary)
     key = ["key", "order"]
     pd.testing.assert_frame_equal(a.sort_values(key).reset_index(drop=True),
                                   b.sort_values(key).reset_index(drop=True))
+
+
+def test_linked_period_counts_are_full_coverage_and_context_keeps_its_agency():
+    from earlywarning.models._reasons import build_reasons
+
+    d = FeatureDictionary.from_records([
+        {"name": "police_da_count_365d", "meaning": "{value} DA notifications",
+         "source_agency": "police", "direction": "risk", "group": "family_police"},
+        {"name": "coverage_police_open_now", "meaning": "{value} linked periods",
+         "source_agency": "police", "direction": "coverage", "group": "coverage"},
+        {"name": "early_help_episodes_count_365d", "meaning": "{value} Early Help episodes",
+         "source_agency": "early_help", "direction": "context", "group": "early_help"},
+        {"name": "child_age_years_now", "meaning": "{value} years: the child's age",
+         "source_agency": "csc", "direction": "context", "group": "context"},
+    ])
+    values = pd.DataFrame({"police_da_count_365d": [3.0, 0.0],
+                           "coverage_police_open_now": [2.0, 0.0],
+                           "early_help_episodes_count_365d": [1.0, 1.0],
+                           "child_age_years_now": [15.0, 15.0]})
+    contrib = np.array([[0.8, 0.05, -0.3, 0.2], [-0.2, -0.1, -0.3, 0.2]])
+    reasons = build_reasons(["a", "b"], values, contrib, d)
+    a = reasons[reasons.key == "a"].set_index("agency")
+    assert "missing_data" not in set(a.direction)
+    assert a.loc["police", "text"] == "3 DA notifications (raises risk)"
+    assert a.loc["police", "contribution"] == pytest.approx(0.85)
+    assert a.loc["early_help", "direction"] == "protective"
+    assert a.loc["context", "text"] == "15 years: the child's age (raises risk)"
+    b = reasons[reasons.key == "b"].set_index("agency")
+    assert b.loc["police", "direction"] == "missing_data"
+    assert b.loc["police", "text"] == "No police data for this family: coverage 0%"
