@@ -5,7 +5,15 @@ from __future__ import annotations
 import duckdb
 import numpy as np
 
-from ._engine import Grid, Records, interval_max, interval_sum, slots_for
+from ._engine import (
+    Grid,
+    Records,
+    first_slots,
+    interval_max,
+    interval_sum,
+    started_sum,
+    stop_slots,
+)
 from ._sql import spec_sql_text
 from .specs import FeatureSpec, feature_column
 
@@ -40,13 +48,16 @@ def compute_spec(con: duckdb.DuckDBPyConnection, spec: FeatureSpec, grid: Grid, 
         the value is missing (the spec's declared ``empty`` value is applied).
     """
     rec = records if records is not None else fetch_records(con, spec, known_by=known_by)
+    agg = spec.aggregate
+    spell = agg == "open"
+    windows = (None,) if spell else (spec.windows or (None,))
+    first = first_slots(rec, grid)
+    started = started_sum(rec.cidx, first, grid) if agg in ("count", "any", "open") else None
     out: dict[str, np.ndarray] = {}
-    windows = (None,) if spec.aggregate == "open" else (spec.windows or (None,))
     for window in windows:
-        first, stop = slots_for(rec, grid, window=window, spell=spec.aggregate == "open")
-        agg = spec.aggregate
+        stop = stop_slots(rec, grid, window=window, spell=spell)
         if agg in ("count", "any", "open"):
-            v = interval_sum(rec.cidx, first, stop, grid)
+            v = interval_sum(rec.cidx, first, stop, grid, started=started)
             if agg == "any":
                 v = (v > 0).astype(np.float64)
         elif agg == "sum":

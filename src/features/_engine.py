@@ -21,7 +21,10 @@ import numpy as np
 
 from ._timeline import first_slot_on_or_after
 
-__all__ = ["Records", "Grid", "interval_count", "interval_sum", "interval_max", "slots_for"]
+__all__ = [
+    "Records", "Grid", "first_slots", "stop_slots", "slots_for", "started_sum", "interval_sum",
+    "interval_count", "interval_max",
+]
 
 
 @dataclass(frozen=True)
@@ -39,14 +42,18 @@ class Grid:
 
 @dataclass(frozen=True)
 class Records:
-    """Columns of a spec query as numpy arrays (days since 1970-01-01)."""
+    """Columns of a spec query as numpy arrays (days since 1970-01-01).
+
+    ``until_day`` is given for spells only, ``link_from``/``link_until`` for
+    subjects other than the child (``None`` = unbounded).
+    """
 
     cidx: np.ndarray
     known_day: np.ndarray
     event_day: np.ndarray
-    until_day: np.ndarray
-    link_from: np.ndarray
-    link_until: np.ndarray
+    until_day: np.ndarray | None = None
+    link_from: np.ndarray | None = None
+    link_until: np.ndarray | None = None
     value: np.ndarray | None = None
     denom: np.ndarray | None = None
 
@@ -59,9 +66,9 @@ class Records:
             return np.asarray(cols[name], dtype=dtype)
 
         return cls(
-            cidx=arr("cidx", np.int64), known_day=arr("known_day", np.int64),
-            event_day=arr("event_day", np.int64), until_day=arr("until_day", np.int64),
-            link_from=arr("link_from", np.int64), link_until=arr("link_until", np.int64),
+            cidx=arr("cidx", np.int64), known_day=arr("known_day", np.int32),
+            event_day=arr("event_day", np.int32), until_day=arr("until_day", np.int32),
+            link_from=arr("link_from", np.int32), link_until=arr("link_until", np.int32),
             value=arr("value", np.float64), denom=arr("denom", np.float64),
         )
 
@@ -69,9 +76,16 @@ class Records:
         return int(len(self.cidx))
 
 
-def slots_for(rec: Records, grid: Grid, *, window: int | None, spell: bool) -> tuple[
-        np.ndarray, np.ndarray]:
-    """Return the slot interval ``[first, stop)`` in which each record counts.
+def first_slots(rec: Records, grid: Grid) -> np.ndarray:
+    """First slot at which each record counts: known, and its subject linked."""
+    first = first_slot_on_or_after(grid.slot_days, rec.known_day)
+    if rec.link_from is not None:
+        first = np.maximum(first, first_slot_on_or_after(grid.slot_days, rec.link_from))
+    return first
+
+
+def stop_slots(rec: Records, grid: Grid, *, window: int | None, spell: bool) -> np.ndarray:
+    """Slot at which each record stops counting (exclusive).
 
     Parameters
     ----------
@@ -82,38 +96,62 @@ def slots_for(rec: Records, grid: Grid, *, window: int | None, spell: bool) -> t
         ``None``: it counts for all later slots.
     spell : bool
         Count while the spell is open (stops at ``until_day``) instead of by window.
-
-    Returns
-    -------
-    first, stop : ndarray of int32
     """
     sd = grid.slot_days
-    first = np.maximum(first_slot_on_or_after(sd, rec.known_day),
-                       first_slot_on_or_after(sd, rec.link_from))
-    stop = first_slot_on_or_after(sd, rec.link_until)
-    if spell:
-        stop = np.minimum(stop, first_slot_on_or_after(sd, rec.until_day))
+    stop = np.full(len(rec), grid.n_slots, dtype=np.int32)
+    if spell and rec.until_day is not None:
+        stop = first_slot_on_or_after(sd, rec.until_day)
     elif window is not None:
-        stop = np.minimum(stop, first_slot_on_or_after(sd, rec.event_day + window))
-    return first, stop
+        stop = first_slot_on_or_after(sd, rec.event_day.astype(np.int64) + window)
+    if rec.link_until is not None:
+        stop = np.minimum(stop, first_slot_on_or_after(sd, rec.link_until))
+    return stop
+
+
+def slots_for(rec: Records, grid: Grid, *, window: int | None, spell: bool) -> tuple[
+        np.ndarray, np.ndarray]:
+    """Return the slot interval ``[first, stop)`` in which each record counts."""
+    return first_slots(rec, grid), stop_slots(rec, grid, window=window, spell=spell)
+
+
+def _cumulative(slot: np.ndarray, cidx: np.ndarray, grid: Grid,
+                weights: np.ndarray | None) -> np.ndarray:
+    """Sum additions at ``(cidx, slot)`` cumulatively over slots (slot ``n_slots`` dropped).
+
+    Accumulates in slot-major layout (adding whole rows is fast) and returns the
+    transposed view, shape (n_children, n_slots).
+    """
+    n = grid.n_children
+    counts = np.bincount(slot.astype(np.int64) * n + cidx, weights=weights,
+                         minlength=(grid.n_slots + 1) * n)
+    dense = counts.reshape(grid.n_slots + 1, n)[: grid.n_slots]
+    np.add.accumulate(dense, axis=0, out=dense)
+    return dense.T
 
 
 def interval_sum(cidx: np.ndarray, first: np.ndarray, stop: np.ndarray, grid: Grid,
-                 weights: np.ndarray | None = None) -> np.ndarray:
+                 weights: np.ndarray | None = None, *,
+                 started: np.ndarray | None = None) -> np.ndarray:
     """Sum of ``weights`` (1 by default) over records whose interval covers each slot.
+
+    A record adds at ``first`` and takes away again at ``max(first, stop)``, so an
+    empty interval cancels out without filtering. ``started`` (the running sum of
+    the additions, from :func:`started_sum`) can be shared by several windows of
+    the same records.
 
     Returns
     -------
-    ndarray of float64, shape (n_children, n_slots)
+    ndarray, shape (n_children, n_slots)
     """
-    keep = first < stop
-    width = grid.n_slots + 1
-    size = grid.n_children * width
-    w = None if weights is None else weights[keep]
-    base = cidx[keep] * width
-    deltas = np.bincount(base + first[keep], weights=w, minlength=size).astype(np.float64)
-    deltas -= np.bincount(base + stop[keep], weights=w, minlength=size)
-    return np.cumsum(deltas.reshape(grid.n_children, width), axis=1)[:, : grid.n_slots]
+    if started is None:
+        started = _cumulative(first, cidx, grid, weights)
+    return started - _cumulative(np.maximum(first, stop), cidx, grid, weights)
+
+
+def started_sum(cidx: np.ndarray, first: np.ndarray, grid: Grid,
+                weights: np.ndarray | None = None) -> np.ndarray:
+    """Return the running sum of :func:`interval_sum`'s additions (shared across windows)."""
+    return _cumulative(first, cidx, grid, weights)
 
 
 def interval_count(cidx: np.ndarray, first: np.ndarray, stop: np.ndarray,

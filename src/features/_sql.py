@@ -11,9 +11,10 @@ Each spec query returns one row per (child, record) with integer day numbers
     cidx          the child's index in the registered ``_children`` table
     known_day     the day the record became known: max(event date, recorded date)
     event_day     the event date
-    until_day     end of the spell (exclusive); 9999-12-31 when open or not a spell
-    link_from     first day the subject (parent, sibling...) was linked to the child
-    link_until    first day the link no longer holds (exclusive)
+    until_day     (``open`` specs) end of the spell, exclusive; 9999-12-31 while open
+    link_from     (non-child subjects) first day the subject (parent, sibling...) was
+                  linked to the child
+    link_until    (non-child subjects) first day the link no longer holds (exclusive)
     value, denom  numbers for sum / max / mean / ratio
 
 The engine (:mod:`earlywarning.features._engine`) turns those days into as-of
@@ -279,16 +280,12 @@ def spec_query(spec: FeatureSpec, *, known_by: str = "recorded") -> exp.Select:
     days = [
         exp.cast(_days(_col("_known", "s")), "INT").as_("known_day"),
         exp.cast(_days(_col("_event", "s")), "INT").as_("event_day"),
-        exp.cast(_days(_col("_until", "s")), "INT").as_("until_day"),
     ]
+    if spec.aggregate == "open":
+        days.append(exp.cast(_days(_col("_until", "s")), "INT").as_("until_day"))
     children = exp.to_table(CHILDREN_TABLE).as_("c")
     if spec.subject == "child":
-        never = exp.cast(_days(_date_lit(NEVER)), "INT")
-        return exp.select(
-            _col("cidx", "c"), *days,
-            exp.cast(_lit(-(10**6)), "INT").as_("link_from"), never.as_("link_until"),
-            *selected,
-        ).from_(src.subquery("s")).join(
+        return exp.select(_col("cidx", "c"), *days, *selected).from_(src.subquery("s")).join(
             children, on=exp.EQ(this=_col("_person", "s"), expression=_col("person_id", "c")))
     links = link_query(spec.subject, known_by=known_by)
     return exp.select(
