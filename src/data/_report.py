@@ -246,16 +246,17 @@ class LoadReport:
 
     def print(self, console) -> None:  # noqa: ANN001 - rich is imported by the caller
         """Print the report as rich tables on ``console``."""
+        from rich import box
+        from rich.markup import escape
         from rich.table import Table as RichTable
 
-        tables = RichTable(title="Load report: tables")
-        for col in ("table", "file", "status", "read", "accepted", "rejected"):
-            tables.add_column(col, justify="right" if col in ("read", "accepted",
-                                                              "rejected") else "left")
+        tables = RichTable(title="Load report: tables", box=box.SIMPLE_HEAD)
+        for col in ("table", "status", "read", "accepted", "rejected"):
+            tables.add_column(col, no_wrap=True, justify="right" if col in (
+                "read", "accepted", "rejected") else "left")
         colour = {"ok": "green", "rejected rows": "yellow", "failed": "red"}
         for t in self.tables:
-            tables.add_row(t.table, t.source_file or "-",
-                           f"[{colour[t.status]}]{t.status}",
+            tables.add_row(t.table, f"[{colour[t.status]}]{t.status}",
                            "-" if t.rows_read is None else f"{t.rows_read:,}",
                            f"{t.rows_accepted:,}", f"{t.rows_rejected:,}")
         console.print(tables)
@@ -263,18 +264,20 @@ class LoadReport:
             Issue(t.table, r.rule, r.column, r.n_rows, r.first_message)
             for t in self.tables for r in t.rule_counts]
         if problems:
-            rules = RichTable(title="Failures and rejected rows by rule")
-            for col in ("table", "rule", "column", "rows", "first message"):
-                rules.add_column(col, overflow="fold")
+            rules = RichTable(title="Failures and rejected rows by rule", box=box.SIMPLE_HEAD)
+            for col in ("table", "rule", "column", "rows"):
+                rules.add_column(col, overflow="fold", no_wrap=col in ("table", "rule"))
             for i in problems:
                 rules.add_row(i.table or "-", i.rule, i.column or "-",
-                              "-" if i.n_rows is None else f"{i.n_rows:,}", i.message)
+                              "-" if i.n_rows is None else f"{i.n_rows:,}")
             console.print(rules)
+            for i in problems:
+                console.print(f"[red]x[/red] {escape(i.message)}", highlight=False)
         if self.coverage:
-            cov = RichTable(title="Coverage by agency")
+            cov = RichTable(title="Coverage by agency", box=box.SIMPLE_HEAD)
             for col in ("agency", "families linked", "events", "people", "first", "last",
                         "extract date"):
-                cov.add_column(col)
+                cov.add_column(col, no_wrap=col in ("first", "last", "extract date"))
             for c in self.coverage:
                 share = "" if c["share"] is None else f" ({c['share']:.0%})"
                 cov.add_row(c["name"], f"{c['families_linked']:,}{share}", f"{c['events']:,}",
@@ -282,10 +285,10 @@ class LoadReport:
                             str(c["extract_date"] or "-"))
             console.print(cov)
         for n in list(self.ignored) + [n for t in self.tables for n in t.notes]:
-            console.print(f"[dim]note:[/dim] {n.message}", highlight=False)
+            console.print(f"[dim]note:[/dim] {escape(n.message)}", highlight=False)
         verdict = ("[green]published" if self.published
                    else "[red]NOT published: the previous warehouse is unchanged")
-        console.print(f"Warehouse {self.warehouse}: {verdict}  mode={self.mode}  "
+        console.print(f"Warehouse {escape(self.warehouse)}: {verdict}  mode={self.mode}  "
                       f"fingerprint={self.fingerprint or '-'}")
 
 

@@ -52,6 +52,10 @@ UNREADABLE_FILE = "unreadable_file"
 
 # --- message templates ({name} fields; row-level ones are rendered in SQL) -----------------
 MSG_WRONG_TYPE = "{file} row {row}: {table}.{column} = {value} is not a valid {dtype} (rule {rule})"
+MSG_IMPLAUSIBLE_DATE = (
+    "{file} row {row}: {table}.{column} = {value} is not a valid {dtype}: it is before "
+    "{earliest} (rule {rule})"
+)
 MSG_MISSING_VALUE = "{file} row {row}: {table}.{column} is required but empty (rule {rule})"
 MSG_UNKNOWN_CODE = (
     "{file} row {row}: {table}.{column} = {value} is not an allowed code; allowed: {allowed} "
@@ -92,6 +96,9 @@ MSG_WRONG_ENCODING = (
     "(line {line}, data row {row}) cannot be decoded (rule {rule})"
 )
 MSG_UNREADABLE_FILE = "{file}: table {table}: the file cannot be read: {error} (rule {rule})"
+
+EARLIEST_DATE = date(1900, 1, 1)
+"""Dates before this are placeholders or typing errors, never real records."""
 
 _VALUE_WIDTH = 60
 REDACTED = "<redacted>"
@@ -333,6 +340,12 @@ def violations(src: TableSource, dup_alias: str = "__dup") -> list[Violation]:
             missing = f"{raw} IS NULL"
         else:
             missing = f"{q} IS NULL"
+        if c.dtype in ("date", "timestamp") and present:
+            out.append(Violation(
+                c.name, WRONG_TYPE, _safe(f"{q} < {sql_literal(EARLIEST_DATE)}"),
+                message_sql(MSG_IMPLAUSIBLE_DATE, **fields, value=_shown_value(q, c),
+                            dtype=c.dtype, earliest=EARLIEST_DATE.isoformat(),
+                            rule=WRONG_TYPE)))
         if c.dtype == "json" and present:
             shape = f"json_valid({q})" + (f" AND json_type({q}) = 'ARRAY'" if c.codes else "")
             out.append(Violation(

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from datetime import date
 from pathlib import Path
 
@@ -84,3 +86,138 @@ def test_an_existing_duckdb_file_loads_like_its_extracts(clean_load, tmp_path):
     assert result.report.fingerprint == clean_load.report.fingerprint
     ignored = [i.message for i in result.report.ignored]
     assert any("_quarantine" in m for m in ignored)
+
+
+@pytest.fixture(scope="module")
+def real_style_load(tmp_path_factory):
+    """An SSD-style extract: names and UPN in ssd_person, no identity file, police
+    events without recorded_at."""
+    tables = corpus.clean_tables()
+    for i, row in enumerate(tables["ssd_person"]):
+        row.update(pers_forename=f"Forename{i}", pers_surname=f"Surname{i}",
+                   pers_upn=f"A{i:012d}")
+    del tables["ext_person_identity"]
+    for row in tables["ext_police_event"]:
+        del row["poli_recorded_at"]
+    folder = tmp_path_factory.mktemp("real") / "src"
+    corpus.write_extracts(folder, "csv", tables)
+    columns = [*TABLES["ssd_person"].column_names, "pers_forename", "pers_surname", "pers_upn"]
+    corpus.write_csv(folder / "ssd_person.csv", columns, tables["ssd_person"])
+    police = [c for c in TABLES["ext_police_event"].column_names if c != "poli_recorded_at"]
+    corpus.write_csv(folder / "ext_police_event.csv", police, tables["ext_police_event"])
+    return _load(folder, tmp_path_factory.mktemp("real_wh") / "warehouse.duckdb")
+
+
+def test_identifying_person_columns_move_to_the_identity_table(real_style_load):
+    assert real_style_load.published
+    with wh.connect(real_style_load.warehouse) as con:
+        person_cols = {r[0] for r in con.execute("DESCRIBE ssd_person").fetchall()}
+        identity = con.execute("SELECT iden_person_id, iden_forename, iden_upn FROM "
+                               "ext_person_identity ORDER BY 1").fetchall()
+    assert not person_cols & {"pers_forename", "pers_surname", "pers_upn"}
+    assert len(identity) == corpus.N_PEOPLE
+    assert identity[0] == ("pers_0000", "Forename0", f"A{0:012d}")
+    notes = [n for n in real_style_load.report.table("ssd_person").notes
+             if n.rule == "pseudonymised"]
+    assert {n.column for n in notes} == {"pers_forename", "pers_surname", "pers_upn"}
+
+
+def test_names_never_reach_the_report_files(real_style_load):
+    folder = real_style_load.warehouse.parent
+    text = (folder / "load_report.json").read_text() + (folder / "load_report.md").read_text()
+    assert "Forename" not in text and "Surname" not in text
+
+
+def test_missing_recorded_at_is_derived_from_the_extract_date(real_style_load):
+    with wh.connect(real_style_load.warehouse) as con:
+        stamps = con.execute("SELECT DISTINCT poli_recorded_at FROM ext_police_event"
+                             ).fetchall()
+    assert [s[0].date() for s in stamps] == [corpus.EXTRACT_DATE]
+    notes = real_style_load.report.table("ext_police_event").notes
+    assert [n.rule for n in notes] == ["derived_recorded_at"]
+    assert "extract date in ext_source_metadata 2024-04-01" in notes[0].message
+
+
+def test_a_failure_mid_load_leaves_the_previous_warehouse_intact(clean_csv, tmp_path,
+                                                                  monkeypatch):
+    import earlywarning.data.load as loader
+
+    target = tmp_path / "warehouse.duckdb"
+    assert _load(clean_csv, target).published
+    before = target.read_bytes()
+    real = loader._load_table
+
+    def failing(con, extract, state):
+        if extract.table.name == "ssd_cp_plans":
+            raise RuntimeError("disk unplugged")
+        return real(con, extract, state)
+
+    monkeypatch.setattr(loader, "_load_table", failing)
+    with pytest.raises(RuntimeError, match="disk unplugged"):
+        _load(clean_csv, target, quarantine=True)
+    assert target.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "load_report.json", "load_report.md", "warehouse.duckdb"]
+
+
+def test_a_killed_load_leaves_the_previous_warehouse_and_its_leftovers_are_cleared(
+        clean_csv, tmp_path):
+    target = tmp_path / "warehouse.duckdb"
+    assert _load(clean_csv, target).published
+    before = target.read_bytes()
+    script = (
+        "import os, sys\n"
+        "import earlywarning.data.load as loader\n"
+        "real = loader._load_table\n"
+        "def crash(con, extract, state):\n"
+        "    if extract.table.name == 'ssd_cp_plans':\n"
+        "        os._exit(9)\n"
+        "    return real(con, extract, state)\n"
+        "loader._load_table = crash\n"
+        "loader.load(sys.argv[1], sys.argv[2])\n")
+    proc = subprocess.run([sys.executable, "-c", script, str(clean_csv), str(target)])
+    assert proc.returncode == 9
+    assert target.read_bytes() == before
+    assert any(".building-" in p.name for p in tmp_path.iterdir())
+    assert _load(clean_csv, target).published
+    assert not any(".building-" in p.name for p in tmp_path.iterdir())
+
+
+def test_cli_prints_the_report_and_exits_non_zero_when_nothing_is_published(clean_csv,
+                                                                           tmp_path):
+    from earlywarning.cli import app
+    from typer.testing import CliRunner
+
+    folder = corpus.write_extracts(tmp_path / "src", "csv")
+    corpus.break_orphan_person(folder)
+    runner = CliRunner()
+    strict = runner.invoke(app, ["load", str(folder), "--warehouse",
+                                 str(tmp_path / "w.duckdb")], terminal_width=200)
+    assert strict.exit_code == 1
+    printed = " ".join(strict.output.split())  # rich wraps lines at the terminal width
+    assert "(rule orphan_reference)" in printed and "NOT published" in printed
+    assert not (tmp_path / "w.duckdb").exists()
+    loose = runner.invoke(app, ["load", str(folder), "--warehouse", str(tmp_path / "w.duckdb"),
+                                "--quarantine", "--report-dir", str(tmp_path / "rep")],
+                          terminal_width=200)
+    assert loose.exit_code == 0, loose.output
+    assert (tmp_path / "rep" / "load_report.md").exists()
+    missing = runner.invoke(app, ["load", str(tmp_path / "nowhere")])
+    assert missing.exit_code == 2 and "no such folder" in " ".join(missing.output.split())
+
+
+def test_connect_names_the_command_that_builds_a_missing_warehouse(tmp_path):
+    with pytest.raises(FileNotFoundError, match="earlywarning load"):
+        wh.connect(tmp_path / "none.duckdb")
+
+
+def test_dates_before_1900_in_typed_extracts_are_rejected(tmp_path):
+    tables = corpus.clean_tables()
+    tables["ssd_missing"][0]["miss_missing_episode_start_date"] = date(1850, 1, 1)
+    tables["ssd_missing"][0]["miss_missing_episode_end_date"] = None
+    folder = corpus.write_extracts(tmp_path / "pq", "parquet", tables)
+    result = _load(folder, tmp_path / "w.duckdb", quarantine=True)
+    rules = result.report.table("ssd_missing").rule_counts
+    assert [(r.rule, r.column, r.n_rows) for r in rules] == [
+        ("wrong_type", "miss_missing_episode_start_date", 1)]
+    assert rules[0].first_message.startswith("ssd_missing.parquet row 1: ")
