@@ -54,6 +54,24 @@ def schema(
 
 
 @app.command()
+def generate(
+    out: Annotated[Path, typer.Argument(help="Folder to write the synthetic LA into.")],
+    children: Annotated[int | None, typer.Option("--children", help="Children aged 0-17 at "
+                                                 "the end date (default 60,000).")] = None,
+    years: Annotated[int | None, typer.Option("--years", help="Years of records.")] = None,
+    seed: Annotated[int | None, typer.Option("--seed", help="Random seed.")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="parquet or csv.")] = "parquet",
+    config: Annotated[Path | None, typer.Option("--config", help="YAML file of "
+                                                "SyntheticConfig knobs.")] = None,
+) -> None:
+    """Generate a synthetic local authority (tables, ground truth, generation.json)."""
+    from earlywarning.data.synthetic._cli import run_generate
+
+    run_generate(out, children=children, years=years, seed=seed, fmt=fmt, config=config,
+                 console=console)
+
+
+@app.command()
 def load(
     path: Annotated[Path, typer.Argument(help="Folder of <table>.csv|.parquet extracts, or a "
                                               "DuckDB file.")],
@@ -103,6 +121,37 @@ def features(
     raise typer.Exit(run_features(pipeline, console))
 
 
+@app.command()
+def score(
+    pipeline: Annotated[Path, typer.Argument(help="Pipeline file, e.g. pipelines/demo.yaml.")],
+    as_of: Annotated[str | None, typer.Option(
+        "--as-of", help="As-of date to score (default: scoring.as_of / as_of.score).")] = None,
+    allow_candidate: Annotated[bool, typer.Option(
+        "--allow-candidate", help="Score with the unapproved 'candidate' model (testing only).")
+    ] = False,
+) -> None:
+    """Score the cohort with the approved model: flags with risk, band, reasons, provenance."""
+    from earlywarning.models._score_cli import score_command
+
+    raise typer.Exit(score_command(console, pipeline, as_of, allow_candidate))
+
+
+@app.command()
+def explain(
+    pipeline: Annotated[Path, typer.Argument(help="Pipeline file, e.g. pipelines/demo.yaml.")],
+    person_id: Annotated[str, typer.Option("--person-id", help="Pseudonymous person id.")],
+    as_of: Annotated[str | None, typer.Option(
+        "--as-of", help="Explain at this date instead of the latest stored flag.")] = None,
+    allow_candidate: Annotated[bool, typer.Option(
+        "--allow-candidate", help="Use the unapproved 'candidate' model (testing only).")
+    ] = False,
+) -> None:
+    """Print the reasons for and against one child's risk, with sources and limits."""
+    from earlywarning.models._score_cli import explain_command
+
+    raise typer.Exit(explain_command(console, pipeline, person_id, as_of, allow_candidate))
+
+
 @app.command("app-init")
 def app_init(
     warehouse: Annotated[Path | None, typer.Option(
@@ -129,6 +178,59 @@ def serve(
     from earlywarning.app._cli import serve_command
 
     raise typer.Exit(serve_command(console, host, port, demo))
+
+
+@app.command()
+def audit(
+    run_dir: Annotated[Path, typer.Argument(help="Run folder, e.g. runs/demo/20250101-120000.")],
+    replicates: Annotated[int | None, typer.Option(
+        help="Bootstrap replicates (default: the pipeline's audit.bootstrap_replicates).")] = None,
+    mlflow_log: Annotated[bool, typer.Option(
+        "--mlflow/--no-mlflow", help="Log the audit to the run in MLflow.")] = True,
+) -> None:
+    """Fairness audit of a run: ethics report, model card, ATRS record, datasheets."""
+    from earlywarning.fairness._cli import audit_command
+
+    raise typer.Exit(audit_command(console, run_dir, replicates, mlflow_log))
+
+
+@app.command("audit-scores")
+def audit_scores(
+    file: Annotated[Path, typer.Argument(help="CSV or Parquet of scores, outcomes and groups.")],
+    group_cols: Annotated[list[str], typer.Option(
+        "--group-cols", help="Group columns (repeat or comma-separate).")],
+    score_col: Annotated[str, typer.Option(help="Score column (0-1).")] = "score",
+    label_col: Annotated[str, typer.Option(help="Outcome column (0/1).")] = "label",
+    flagged_col: Annotated[str | None, typer.Option(help="Column of flags at capacity.")] = None,
+    threshold: Annotated[float | None, typer.Option(help="Flag scores at or above this.")] = None,
+    top_fraction: Annotated[float | None, typer.Option(
+        help="Flag the highest-scoring fraction.")] = None,
+    intersection: Annotated[list[str], typer.Option(
+        help="Pair of group columns audited jointly, e.g. 'ethnicity*imd'.")] = [],  # noqa: B006
+    min_group_size: Annotated[int, typer.Option(help="Smaller groups: too few to say.")] = 30,
+    replicates: Annotated[int, typer.Option(help="Bootstrap replicates.")] = 1000,
+    seed: Annotated[int, typer.Option(help="Bootstrap seed.")] = 0,
+    out: Annotated[Path | None, typer.Option(help="Output folder.")] = None,
+) -> None:
+    """Audit another tool's risk scores with the same ethics report."""
+    from earlywarning.fairness._cli import audit_scores_command
+
+    raise typer.Exit(audit_scores_command(
+        console, file, score_col, label_col, group_cols, flagged_col, threshold, top_fraction,
+        intersection, min_group_size, replicates, seed, out))
+
+
+@app.command()
+def approve(
+    run_dir: Annotated[Path, typer.Argument(help="Audited run folder.")],
+    decision: Annotated[str, typer.Option(help="approve or refuse.")],
+    reason: Annotated[str, typer.Option(help="Why the board decided so.")],
+    by: Annotated[str | None, typer.Option(help="Who decided (default: your user name).")] = None,
+) -> None:
+    """Record an ethics board decision; only approval moves the 'champion' alias."""
+    from earlywarning.fairness._cli import approve_command
+
+    raise typer.Exit(approve_command(console, run_dir, decision, reason, by))
 
 
 def main() -> None:

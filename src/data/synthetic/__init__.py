@@ -1,0 +1,205 @@
+"""The synthetic local authority: a stated causal model of children and their families.
+
+A product feature, not a test fixture: users try the platform on it before
+linking real data, and because its truth is known it measures what no real LA
+can (the gap to the oracle, whether explanations name the true drivers,
+whether a fairness audit finds bias that was put in). The model is documented
+where it is implemented:
+
+1. places, families and people: ``_population``;
+2. latent family adversity and its problem domains: ``_adversity``;
+3. the escalation hazard and the true probability kept as ground truth: ``_hazard``;
+4. what happens after a referral: ``_pathways``;
+5. agency events (noisy records of the domains): ``_events``, ``_agency``, ``_schools``;
+6. coverage and recording lag of each agency: ``_frames``.
+
+Every knob is in :class:`SyntheticConfig`. Defaults reproduce England's rates
+(``REFERENCE.md``) for a 60,000-child LA; :func:`calibration_report` measures them.
+
+Public API
+----------
+- :func:`build_tables` - tables and ground truth in memory;
+- :func:`generate_la` - the same, written to a folder (the ``earlywarning generate`` command);
+- :func:`calibration_report` - measured rates beside England's.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from earlywarning.data.synthetic._calibration import TARGETS, calibration_report
+from earlywarning.data.synthetic._config import (
+    AgencyConfig,
+    BiasConfig,
+    CoverageGap,
+    DefectConfig,
+    GroupSelector,
+    SyntheticConfig,
+    load_config,
+)
+
+__all__ = [
+    "AgencyConfig",
+    "BiasConfig",
+    "CoverageGap",
+    "DefectConfig",
+    "GenerationSummary",
+    "GroupSelector",
+    "SyntheticConfig",
+    "TARGETS",
+    "build_tables",
+    "calibration_report",
+    "generate_la",
+    "load_config",
+]
+
+ProgressCallback = Callable[[str, float, float], None]
+
+
+@dataclass
+class GenerationSummary:
+    """What :func:`generate_la` wrote and measured."""
+
+    out: Path
+    row_counts: dict[str, int]
+    ground_truth_rows: int
+    defects: int
+    calibration: pd.DataFrame
+    model: dict
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def agency_event_rows(self) -> int:
+        """Rows across the partner-agency and social-care event tables."""
+        from earlywarning.data.schema import event_tables
+
+        names = {t.name for t in event_tables()}
+        people = {"ssd_family", "ext_person_relationship", "ssd_address",
+                  "ssd_immigration_status", "ext_service_involvement", "ssd_involvements"}
+        return sum(n for t, n in self.row_counts.items() if t in names and t not in people)
+
+
+def _with_ancillary(tables: dict[str, pd.DataFrame], config: SyntheticConfig) -> dict:
+    from earlywarning.data.synthetic._ancillary import add_ancillary_tables
+
+    return add_ancillary_tables(tables, config, np.random.default_rng([config.seed, 20]))
+
+
+def build_tables(config: SyntheticConfig) -> tuple[dict[str, pd.DataFrame],
+                                                   dict[str, pd.DataFrame]]:
+    """Generate a synthetic LA in memory (clean: no data-quality defects).
+
+    Parameters
+    ----------
+    config : SyntheticConfig
+
+    Returns
+    -------
+    tables : dict of str to pandas.DataFrame
+        One DataFrame per table of ``schema.py``, columns exactly as declared.
+    ground_truth : dict of str to pandas.DataFrame
+        ``child_month`` (person_id, month, adversity, p_true, driver_1..3,
+        unobserved_share, p_need) and ``family`` (baseline adversity, groups).
+    """
+    from earlywarning.data.synthetic._build import build
+
+    built = build(config)
+    return _with_ancillary(built.tables, config), built.ground_truth
+
+
+def generate_la(config: SyntheticConfig, out: Path, fmt: str = "parquet",
+                progress: ProgressCallback | None = None) -> GenerationSummary:
+    """Generate a synthetic LA and write it to ``out`` (replaced atomically).
+
+    Writes one file per table (``<table>.parquet`` or ``.csv``), the
+    ``ground_truth/`` folder (``child_month.parquet``, ``family.parquet``,
+    ``defects.parquet``: the log of injected defects) and ``generation.json``
+    (config, seed, row counts, annual funnel and calibration checks, the
+    hazard's fitted intercepts and the measured unobserved share). Same config
+    and seed give byte-identical files.
+
+    Parameters
+    ----------
+    config : SyntheticConfig
+    out : Path
+        Output folder.
+    fmt : {"parquet", "csv"}
+        File format of the tables (ground truth is always Parquet).
+    progress : callable, optional
+        ``progress(stage, done, total)`` for progress bars.
+
+    Returns
+    -------
+    GenerationSummary
+    """
+    from earlywarning.data.synthetic._build import build, gt_columns
+    from earlywarning.data.synthetic._defects import inject_defects
+    from earlywarning.data.synthetic._write import (
+        GroundTruthWriter,
+        atomic_dir,
+        write_json,
+        write_table,
+    )
+
+    if fmt not in ("parquet", "csv"):
+        raise ValueError(f"format {fmt!r}: use 'parquet' or 'csv'")
+    out = Path(out)
+    timings: dict[str, float] = {}
+    with atomic_dir(out) as tmp:
+        (tmp / "ground_truth").mkdir()
+        writer = GroundTruthWriter(tmp / "ground_truth" / "child_month.parquet")
+
+        def sink_factory(idx, pop):  # noqa: ANN001, ANN202
+            def sink(day: int, cols: dict) -> None:
+                writer.write(gt_columns(idx, cols, np.full(len(cols["child"]), day)))
+            return sink
+
+        built = build(config, gt_sink=sink_factory, stage=progress)
+        writer.close()
+        timings.update(built.timings)
+        t = time.perf_counter()
+        tables = _with_ancillary(built.tables, config)
+        timings["ancillary"] = time.perf_counter() - t
+        t = time.perf_counter()
+        calib = calibration_report(tables)
+        timings["calibration"] = time.perf_counter() - t
+        t = time.perf_counter()
+        dirty, log = inject_defects(tables, config.defects.rate,
+                                    np.random.default_rng([config.seed, 21]),
+                                    kinds=list(config.defects.kinds),
+                                    extract_date=config.end_date)
+        timings["defects"] = time.perf_counter() - t
+        t = time.perf_counter()
+        names = sorted(dirty)
+        for i, name in enumerate(names):
+            write_table(name, dirty[name], tmp, fmt)
+            if progress is not None:
+                progress("write", i + 1, len(names))
+        write_table_gt(built.ground_truth["family"], tmp / "ground_truth" / "family.parquet")
+        write_table_gt(log.reset_index(drop=True), tmp / "ground_truth" / "defects.parquet")
+        counts = {n: len(dirty[n]) for n in names}
+        write_json(tmp / "generation.json", {
+            "config": config.model_dump(mode="json"), "seed": config.seed, "format": fmt,
+            "row_counts": counts, "ground_truth_rows": writer.rows, "defects_injected": len(log),
+            "hazard_model": built.calibration,
+            "calibration": calib.replace({np.nan: None}).to_dict(orient="records"),
+        })
+        timings["write"] = time.perf_counter() - t
+    return GenerationSummary(out=out, row_counts=counts, ground_truth_rows=writer.rows,
+                             defects=len(log), calibration=calib, model=built.calibration,
+                             timings=timings)
+
+
+def write_table_gt(df: pd.DataFrame, path: Path) -> None:
+    """Write a ground-truth DataFrame deterministically (no pandas metadata)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from earlywarning.data.synthetic._write import PARQUET_OPTIONS
+
+    table = pa.Table.from_pandas(df, preserve_index=False).replace_schema_metadata(None)
+    pq.write_table(table, path, **PARQUET_OPTIONS)

@@ -1,0 +1,296 @@
+"""Partner-agency tables (``ext_*``) from the simulated events, with coverage and lags.
+
+Family events are given to the people they involve at the time: a
+domestic-abuse incident has the main carer as victim, the partner or second
+carer at home as suspect (none when the abuser no longer lives there) and
+each child at home present with probability 0.7, all sharing one incident id;
+housing events belong to the main carer; adult social care to a carer or the
+grandparent; adult mental-health and drug & alcohol contacts to an adult at
+home. Every row then passes through its agency's coverage and lag
+(``_frames.Agencies``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from earlywarning.data.schema import HEALTH_SERVICE_AGENCY, get_table
+from earlywarning.data.synthetic._events import CHILD_KIND, FAM_KIND
+from earlywarning.data.synthetic._frames import Agencies, dates, frame, ids
+from earlywarning.data.synthetic._people import Ids, take
+from earlywarning.data.synthetic._population import ROLE_GRANDPARENT, Population
+from earlywarning.data.synthetic._timeline import DAYS_PER_YEAR, NEVER, Timeline
+
+__all__ = ["agency_tables", "children_at_home"]
+
+EIGHTEEN = int(18 * DAYS_PER_YEAR)
+
+
+def children_at_home(pop: Population, fam: np.ndarray, day: np.ndarray,
+                     p: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """(event row, child) pairs for children aged 0-17 in the family on the day, kept w.p. ``p``."""
+    order = np.argsort(pop.ch_family, kind="stable")
+    cnt = np.bincount(pop.ch_family, minlength=pop.n_families)
+    start = np.concatenate([[0], np.cumsum(cnt)[:-1]])
+    k = cnt[fam]
+    row = np.repeat(np.arange(len(fam)), k)
+    offs = np.arange(k.sum()) - np.repeat(np.cumsum(k) - k, k)
+    child = order[np.repeat(start[fam], k) + offs]
+    dob = pop.ch_dob[child]
+    d = day[row]
+    ok = (dob <= d) & (d < dob + EIGHTEEN) & (rng.random(len(child)) < p)
+    return row[ok], child[ok]
+
+
+def _adult_at_home(pop: Population, fam: np.ndarray, day: np.ndarray) -> dict[str, np.ndarray]:
+    c2 = pop.fam_carer2[fam]
+    c2_home = (c2 >= 0) & (day < pop.fam_sep[fam])
+    pa_ = pop.fam_partner[fam]
+    p_home = (pa_ >= 0) & (pop.fam_partner_start[fam] <= day) & (day < pop.fam_partner_end[fam])
+    other = np.where(p_home, pa_, np.where(c2_home, c2, -1))
+    return {"carer1": pop.fam_carer1[fam], "other": other,
+            "violent": p_home & pop.fam_partner_violent[fam]}
+
+
+def _end(day: np.ndarray, end: int) -> np.ndarray:
+    return np.where(day > end, NEVER, day)
+
+
+class _Rows:
+    """Accumulates (person kind, person index, family, day, columns) for one table."""
+
+    def __init__(self) -> None:
+        self.parts: list[dict] = []
+
+    def add(self, is_child: np.ndarray | bool, person: np.ndarray, fam: np.ndarray,
+            day: np.ndarray, **cols: np.ndarray) -> None:
+        n = len(person)
+        self.parts.append({"is_child": np.broadcast_to(is_child, (n,)).astype(bool),
+                           "person": person.astype(np.int64), "fam": fam.astype(np.int64),
+                           "day": day.astype(np.int64), **cols})
+
+    def result(self) -> dict[str, np.ndarray]:
+        keys = self.parts[0].keys()
+        return {k: np.concatenate([p[k] for p in self.parts]) for k in keys}
+
+
+def _finish(table: str, rows: dict, idx: Ids, ag: Agencies, agency: str | np.ndarray,
+            tl: Timeline, id_prefix: str, cols: dict, spell_end: str | None = None,
+            ) -> pd.DataFrame:
+    """Apply period, coverage and lag; sort; name ids; build the frame.
+
+    Point events are kept when dated inside the period; spells (``spell_end``
+    names their end column) when they start by the end date and are open at the
+    period start; the lag of a spell that began before the period runs from the
+    period start (the day the extract first holds it).
+    """
+    day = rows["day"]
+    if spell_end is None:
+        lag_day = day
+        in_p = (day <= tl.end) & (day >= tl.period_start)
+    else:
+        lag_day = np.maximum(day, tl.period_start)
+        in_p = (day <= tl.end) & (rows[spell_end] >= tl.period_start)
+    n = len(day)
+    keep = np.zeros(n, bool)
+    rec = np.empty(n, "datetime64[ns]")
+    agencies = np.broadcast_to(np.asarray(agency, dtype=object), (n,))
+    for name in np.unique(agencies):
+        m = np.flatnonzero((agencies == name) & in_p)
+        k, r = ag.observe(str(name), rows["fam"][m], lag_day[m])
+        keep[m[k]] = True
+        rec[m[k]] = r
+    sel = np.flatnonzero(keep)
+    o = sel[np.lexsort((rows["person"][sel], rows["is_child"][sel], day[sel]))]
+    glob = rows["person"][o] + np.where(rows["is_child"][o], 0, idx.n_children)
+    t = {k: (v(o) if callable(v) else v[o]) for k, v in cols.items()}
+    p = _prefix(table)
+    out = {f"{p}person_id": take(idx.person_pa, glob), f"{p}recorded_at": rec[o], **t}
+    out[get_table(table).column_names[0]] = ids(id_prefix, np.arange(1, len(o) + 1), 9)
+    return frame(table, out)
+
+
+def _prefix(table: str) -> str:
+    return get_table(table).prefix
+
+
+def agency_tables(cfg, tl: Timeline, pop: Population, sim, idx: Ids, ag: Agencies,  # noqa: ANN001
+                  sen: np.ndarray, rng: np.random.Generator) -> tuple[dict, dict]:
+    """Build every ``ext_*`` event table and ``ext_source_coverage``.
+
+    Returns
+    -------
+    tables : dict of str to pandas.DataFrame
+    police_da_children : dict
+        ``child`` and ``day`` of children present at domestic-abuse incidents
+        (some become contacts to children's social care).
+    """
+    out: dict[str, pd.DataFrame] = {}
+    fe, ce = sim.fam_events, sim.child_events
+    fam, day, kind = fe["fam"], fe["day"], fe["kind"]
+
+    # --- police -------------------------------------------------------------------
+    pol = _Rows()
+    da = np.flatnonzero(kind == FAM_KIND["police_da"])
+    wf = np.flatnonzero(kind == FAM_KIND["police_welfare"])
+    ot = np.flatnonzero(kind == FAM_KIND["police_other"])
+    n_inc = len(da) + len(wf) + len(ot)
+    inc_of = {"da": np.arange(len(da)), "wf": len(da) + np.arange(len(wf)),
+              "ot": len(da) + len(wf) + np.arange(len(ot))}
+    h = _adult_at_home(pop, fam[da], day[da])
+    c1_female = pop.ad_sex[h["carer1"]]
+    victim = np.where(c1_female | (h["other"] < 0), h["carer1"], h["other"])
+    suspect = np.where(c1_female, h["other"], np.where(h["other"] >= 0, h["carer1"], -1))
+
+    def police(person, rows_idx, inc, etype, role, is_child=False) -> None:  # noqa: ANN001
+        pol.add(is_child, person, fam[rows_idx], day[rows_idx], inc=inc,
+                etype=np.full(len(person), etype, dtype=object),
+                role=np.broadcast_to(np.asarray(role, dtype=object), (len(person),)))
+
+    police(victim, da, inc_of["da"], "domestic_abuse", "victim")
+    s = suspect >= 0
+    police(suspect[s], da[s], inc_of["da"][s], "domestic_abuse", "suspect")
+    r_, ch = children_at_home(pop, fam[da], day[da], 0.7, rng)
+    police(ch, da[r_], inc_of["da"][r_], "domestic_abuse", "child_present", True)
+    da_children = {"child": ch, "day": day[da][r_]}
+    police(pop.fam_carer1[fam[wf]], wf, inc_of["wf"], "concern_for_welfare", "subject")
+    r_, ch = children_at_home(pop, fam[wf], day[wf], 0.5, rng)
+    police(ch, wf[r_], inc_of["wf"][r_], "concern_for_welfare", "child_present", True)
+    h = _adult_at_home(pop, fam[ot], day[ot])
+    who = np.where((h["other"] >= 0) & (rng.random(len(ot)) < 0.6), h["other"], h["carer1"])
+    u = rng.random(len(ot))
+    et = np.where(u < 0.3, "asb", np.where(u < 0.55, "arrest", np.where(u < 0.7, "violent_crime",
+                                                                          "other_crime")))
+    role = np.where(et == "asb", "subject", np.where(et == "arrest", "suspect", np.where(
+        rng.random(len(ot)) < 0.5, "victim", np.where(et == "violent_crime", "suspect",
+                                                      "witness"))))
+    pol.add(False, who, fam[ot], day[ot], inc=inc_of["ot"], etype=et.astype(object),
+            role=role.astype(object))
+    cchild, cday, ckind = ce["child"], ce["day"], ce["kind"]
+    mi = np.flatnonzero((ckind == CHILD_KIND["missing"]) & (rng.random(len(ckind)) < 0.9))
+    yj = np.flatnonzero(ckind == CHILD_KIND["youth_justice"])
+    extra = n_inc + np.arange(len(mi) + len(yj))
+    pol.add(True, cchild[mi], pop.ch_family[cchild[mi]], cday[mi], inc=extra[: len(mi)],
+            etype=np.full(len(mi), "missing_person", dtype=object),
+            role=np.full(len(mi), "subject", dtype=object))
+    arrest_day = cday[yj] - rng.integers(7, 60, len(yj))
+    pol.add(True, cchild[yj], pop.ch_family[cchild[yj]], arrest_day, inc=extra[len(mi):],
+            etype=np.full(len(yj), "arrest", dtype=object),
+            role=np.full(len(yj), "suspect", dtype=object))
+    p = pol.result()
+    out["ext_police_event"] = _finish("ext_police_event", p, idx, ag, "police", tl, "PE", {
+        "poli_incident_id": lambda o: ids("PI", p["inc"][o] + 1, 9),
+        "poli_event_date": lambda o: dates(p["day"][o]),
+        "poli_event_type": p["etype"], "poli_role": p["role"]})
+
+    # --- housing ------------------------------------------------------------------
+    hs = np.flatnonzero(kind == FAM_KIND["housing"])
+    ta = np.flatnonzero(kind == FAM_KIND["temporary_accommodation"])
+    u = rng.random(len(hs))
+    ht = np.where(u < 0.45, "rent_arrears", np.where(u < 0.65, "eviction_notice", np.where(
+        u < 0.9, "homelessness_application", "asb_case")))
+    hr = _Rows()
+    both = np.concatenate([hs, ta])
+    hr.add(False, pop.fam_carer1[fam[both]], fam[both], day[both],
+           etype=np.concatenate([ht, np.full(len(ta), "temporary_accommodation")]).astype(object),
+           end=np.concatenate([day[hs], fe["end"][ta]]),
+           is_ta=np.repeat([False, True], [len(hs), len(ta)]))
+    h_ = hr.result()
+    out["ext_housing_event"] = _finish("ext_housing_event", h_, idx, ag, "housing", tl, "HE", {
+        "hous_event_date": lambda o: dates(h_["day"][o]), "hous_event_type": h_["etype"],
+        "hous_end_date": lambda o: dates(np.where(h_["is_ta"][o], _end(h_["end"][o], tl.end),
+                                                  NEVER))},
+        spell_end="end")
+
+    # --- adult social care ------------------------------------------------------------
+    asc = np.flatnonzero(kind == FAM_KIND["asc"])
+    h = _adult_at_home(pop, fam[asc], day[asc])
+    gp_idx = _grandparent_of(pop)[fam[asc]]
+    u = rng.random(len(asc))
+    who = np.where((u < 0.25) & (gp_idx >= 0), gp_idx,
+                   np.where((u < 0.45) & (h["other"] >= 0), h["other"], h["carer1"]))
+    svc = np.array(["assessment", "home_care", "day_care", "carer_support", "reablement",
+                    "residential", "safeguarding_adults"], dtype=object)
+    ar = _Rows()
+    ar.add(False, who, fam[asc], day[asc], svc=svc[rng.choice(7, len(asc), p=[
+        0.35, 0.2, 0.1, 0.15, 0.1, 0.02, 0.08])], end=fe["end"][asc])
+    a_ = ar.result()
+    out["ext_asc_involvement"] = _finish("ext_asc_involvement", a_, idx, ag, "asc", tl, "AC", {
+        "asci_service_type": a_["svc"], "asci_start_date": lambda o: dates(a_["day"][o]),
+        "asci_end_date": lambda o: dates(_end(a_["end"][o], tl.end))}, spell_end="end")
+
+    out["ext_health_event"] = _health(cfg, tl, pop, fe, ce, idx, ag, rng)
+    out.update(_school_and_more(cfg, tl, pop, sim, idx, ag, sen, rng))
+    cov = ag.coverage_rows(np.concatenate([pop.fam_start]))
+    n = len(cov["fam"])
+    o = np.lexsort((cov["src"], cov["fam"]))
+    out["ext_source_coverage"] = frame("ext_source_coverage", {
+        "cove_coverage_id": ids("CV", np.arange(1, n + 1), 9),
+        "cove_family_id": take(idx.family_pa, cov["fam"][o]),
+        "cove_source": np.array(cov["names"], dtype=object)[cov["src"][o]],
+        "cove_start_date": dates(cov["start"][o]),
+    })
+    return out, da_children
+
+
+def _grandparent_of(pop: Population) -> np.ndarray:
+    out = np.full(pop.n_families, -1, np.int64)
+    m = pop.ad_role == ROLE_GRANDPARENT
+    out[pop.ad_family[m]] = np.flatnonzero(m)
+    return out
+
+
+def _health(cfg, tl, pop, fe, ce, idx, ag, rng) -> pd.DataFrame:  # noqa: ANN001
+    fam, day, kind = fe["fam"], fe["day"], fe["kind"]
+    hr = _Rows()
+    for k, service in (("adult_mental_health", "adult_mental_health"),
+                       ("drug_alcohol", "drug_alcohol")):
+        ev = np.flatnonzero(kind == FAM_KIND[k])
+        h = _adult_at_home(pop, fam[ev], day[ev])
+        who = np.where((h["other"] >= 0) & (rng.random(len(ev)) < 0.3), h["other"], h["carer1"])
+        u = rng.random(len(ev))
+        et = np.where(u < 0.35, "referral", np.where(u < 0.85, "contact", "discharge"))
+        hr.add(False, who, fam[ev], day[ev], svc=np.full(len(ev), service, dtype=object),
+               et=et.astype(object))
+    gp = np.flatnonzero(kind == FAM_KIND["gp_concern"])
+    r_, ch = children_at_home(pop, fam[gp], day[gp], 1.0, rng)
+    # one child per concern when there is one at home, else the main carer
+    first = np.unique(r_, return_index=True)[1]
+    r_, ch = r_[first], ch[first]
+    child_pick = rng.random(len(r_)) < 0.5
+    on_child = np.zeros(len(gp), bool)
+    on_child[r_[child_pick]] = True
+    hr.add(True, ch[child_pick], fam[gp][r_[child_pick]], day[gp][r_[child_pick]],
+           svc=np.full(int(child_pick.sum()), "gp_concern", dtype=object),
+           et=np.full(int(child_pick.sum()), "concern", dtype=object))
+    hr.add(False, pop.fam_carer1[fam[gp][~on_child]], fam[gp][~on_child], day[gp][~on_child],
+           svc=np.full(int((~on_child).sum()), "gp_concern", dtype=object),
+           et=np.full(int((~on_child).sum()), "concern", dtype=object))
+    cchild, cday, ckind = ce["child"], ce["day"], ce["kind"]
+    for k, service, et in (("a_and_e", "a_and_e", "attendance"),
+                           ("hv_concern", "health_visiting", "concern")):
+        m = np.flatnonzero(ckind == CHILD_KIND[k])
+        hr.add(True, cchild[m], pop.ch_family[cchild[m]], cday[m],
+               svc=np.full(len(m), service, dtype=object), et=np.full(len(m), et, dtype=object))
+    born = np.flatnonzero((pop.ch_dob >= tl.period_start - 900) & (pop.ch_dob <= tl.end))
+    for offset in (12, 49, 365, 800):
+        d = pop.ch_dob[born] + offset + rng.integers(-5, 6, len(born))
+        ok = (d <= tl.end) & (rng.random(len(born)) < 0.9)
+        hr.add(True, born[ok], pop.ch_family[born[ok]], d[ok],
+               svc=np.full(int(ok.sum()), "health_visiting", dtype=object),
+               et=np.full(int(ok.sum()), "contact", dtype=object))
+    h_ = hr.result()
+    agency = np.array([HEALTH_SERVICE_AGENCY[s] for s in HEALTH_SERVICE_AGENCY],
+                      dtype=object)
+    svc_names = np.array(list(HEALTH_SERVICE_AGENCY), dtype=object)
+    lookup = dict(zip(svc_names, agency, strict=True))
+    agencies = np.vectorize(lookup.get, otypes=[object])(h_["svc"])
+    return _finish("ext_health_event", h_, idx, ag, agencies, tl, "HL", {
+        "heal_service": h_["svc"], "heal_event_type": h_["et"],
+        "heal_event_date": lambda o: dates(h_["day"][o])})
+
+
+def _school_and_more(cfg, tl, pop, sim, idx, ag, sen, rng) -> dict[str, pd.DataFrame]:  # noqa: ANN001
+    from earlywarning.data.synthetic._schools import school_tables
+
+    return school_tables(cfg, tl, pop, sim, idx, ag, sen, rng, _Rows, _finish)

@@ -1,0 +1,204 @@
+"""Orchestration: config -> population -> simulation -> schema-exact tables + ground truth."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from earlywarning.data.synthetic._adversity import DRIVER_NAMES
+from earlywarning.data.synthetic._agency import agency_tables, children_at_home
+from earlywarning.data.synthetic._config import SyntheticConfig
+from earlywarning.data.synthetic._csc import SOURCES, csc_tables, recent
+from earlywarning.data.synthetic._events import CHILD_KIND, FAM_KIND
+from earlywarning.data.synthetic._frames import Agencies, dates
+from earlywarning.data.synthetic._people import Ids, draw_uasc, make_ids, people_tables, take
+from earlywarning.data.synthetic._population import ETH_GROUPS, build_population
+from earlywarning.data.synthetic._simulate import group_mask, simulate
+from earlywarning.data.synthetic._timeline import DAYS_PER_YEAR, NEVER, Timeline
+
+__all__ = ["Built", "Stage", "build"]
+
+Stage = Callable[[str, float, float], None]
+"""Progress callback: ``stage(name, done, total)``."""
+
+
+@dataclass
+class Built:
+    """Tables, ground truth and what the generator measured about itself."""
+
+    tables: dict[str, pd.DataFrame]
+    ground_truth: dict[str, pd.DataFrame]
+    calibration: dict
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def _stream(seed: int, k: int) -> np.random.Generator:
+    """Return an independent random stream per stage, so stages do not disturb each other."""
+    return np.random.default_rng([seed, k])
+
+
+def _uasc_referrals(tl: Timeline, uasc, nc: int, rng: np.random.Generator) -> dict:  # noqa: ANN001
+    n = len(uasc.dob)
+    arrival = uasc.arrival
+    care_start = arrival + rng.integers(0, 4, n)
+    eighteen = uasc.dob + int(18 * DAYS_PER_YEAR)
+    care_end = np.maximum(eighteen, care_start + 1)
+    never = np.full(n, NEVER)
+    f = np.zeros(n, bool)
+    t = np.ones(n, bool)
+    return {
+        "child": nc + np.arange(n), "day": arrival, "age": (arrival - uasc.dob) / DAYS_PER_YEAR,
+        "eta": np.zeros(n, np.float32), "dom": np.zeros((n, 5), np.float32),
+        "terms": np.zeros((n, len(DRIVER_NAMES) - 1), np.float32),
+        "esc": t, "direct": t, "nfa": f, "s47": f, "s47_day": never, "s47_end": never,
+        "icpc": f, "icpc_day": never, "cp": f, "cp_start": never, "cp_end": never, "care": t,
+        "care_start": care_start, "care_end": care_end, "assess": t,
+        "assess_start": arrival + 1, "assess_auth": arrival + 1 + rng.integers(10, 40, n),
+        "close": care_end, "close_reason": np.full(n, 7, np.int8), "step_down": f,
+        "out_day": care_start, "state_end": care_end, "uasc": t,
+    }
+
+
+def _family_groups(cfg: SyntheticConfig, pop) -> dict[str, np.ndarray]:  # noqa: ANN001
+    sels = [g.group for g in cfg.bias.coverage_gaps]
+    return {s.model_dump_json(): group_mask(pop, s, ETH_GROUPS) for s in sels}
+
+
+def build(cfg: SyntheticConfig, gt_sink=None, stage: Stage | None = None) -> Built:  # noqa: ANN001
+    """Generate every clean table of the synthetic LA (no defects).
+
+    Parameters
+    ----------
+    cfg : SyntheticConfig
+    gt_sink : callable, optional
+        Receives ground truth month by month (see ``_simulate.simulate``); when
+        omitted it is returned in memory.
+    stage : callable, optional
+        Progress callback ``stage(name, done, total)``.
+
+    Returns
+    -------
+    Built
+    """
+    def tick(name: str, done: float = 1, total: float = 1) -> None:
+        if stage is not None:
+            stage(name, done, total)
+
+    timings: dict[str, float] = {}
+    t = time.perf_counter()
+    tl = Timeline.from_config(cfg)
+    pop = build_population(cfg, tl, _stream(cfg.seed, 1))
+    uasc = draw_uasc(cfg, tl, _stream(cfg.seed, 2))
+    idx = make_ids(pop, uasc, _stream(cfg.seed, 3))
+    timings["population"] = time.perf_counter() - t
+    tick("population")
+    t = time.perf_counter()
+    sink = gt_sink(idx, pop) if gt_sink is not None else None
+    sim = simulate(cfg, pop, tl, _stream(cfg.seed, 4), gt_sink=sink,
+                   progress=lambda d, n: tick("simulate", d, n))
+    timings["simulate"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    ag = Agencies(cfg, tl, _family_groups(cfg, pop), pop.n_families, _stream(cfg.seed, 5))
+    rng = _stream(cfg.seed, 6)
+    nc = pop.n_children
+    sen = np.where(rng.random(nc) < np.where(pop.ch_disability > 0, 0.3, 0.015), 2,
+                   np.where(rng.random(nc) < np.where(pop.ch_disability > 0, 0.5, 0.12), 1, 0))
+    tables = people_tables(cfg, tl, pop, uasc, idx, sim.moves, sen, ag, rng)
+    tick("people")
+    agency, da_children = agency_tables(cfg, tl, pop, sim, idx, ag, sen, _stream(cfg.seed, 7))
+    tables.update(agency)
+    tick("agencies")
+
+    rng = _stream(cfg.seed, 8)
+    ref = dict(sim.referrals)
+    ref["uasc"] = np.zeros(len(ref["day"]), bool)
+    ur = _uasc_referrals(tl, uasc, nc, rng)
+    ref = {k: np.concatenate([ref[k], ur[k]]) for k in ur}
+    fam_all = np.concatenate([pop.ch_family, pop.n_families + np.arange(len(uasc.dob))])
+    fe, ce = sim.fam_events, sim.child_events
+    q_fam, q_day = fam_all[ref["child"]], ref["day"]
+    ce_fam = pop.ch_family[ce["child"]]
+
+    def ev(fams: np.ndarray, days: np.ndarray) -> np.ndarray:
+        return recent(fams, days, q_fam, q_day, 60)
+
+    police = np.isin(fe["kind"], [FAM_KIND["police_da"], FAM_KIND["police_welfare"],
+                                  FAM_KIND["police_other"]])
+    health_f = np.isin(fe["kind"], [FAM_KIND["adult_mental_health"], FAM_KIND["gp_concern"]])
+    health_c = np.isin(ce["kind"], [CHILD_KIND["a_and_e"], CHILD_KIND["hv_concern"]])
+    housing = np.isin(fe["kind"], [FAM_KIND["housing"], FAM_KIND["temporary_accommodation"]])
+    school = ce["kind"] == CHILD_KIND["suspension"]
+    evidence = {
+        "police": ev(fe["fam"][police], fe["day"][police]),
+        "health": ev(fe["fam"][health_f], fe["day"][health_f]) | ev(ce_fam[health_c],
+                                                                    ce["day"][health_c]),
+        "housing": ev(fe["fam"][housing], fe["day"][housing]),
+        "school": ev(ce_fam[school], ce["day"][school]),
+        "early_help": ev(sim.early_help["fam"], sim.early_help["start"]),
+    }
+    co = sim.contact_only
+    base = np.array([s[2] for s in SOURCES])
+    da_take = rng.random(len(da_children["child"])) < cfg.events.contacts_per_da_child_present
+    extra = {
+        "child": np.concatenate([co["child"], da_children["child"][da_take]]),
+        "day": np.concatenate([co["day"], da_children["day"][da_take]
+                               + rng.integers(1, 4, int(da_take.sum()))]),
+        "source": np.concatenate([rng.choice(len(base), len(co["child"]), p=base / base.sum()),
+                                  np.zeros(int(da_take.sum()), np.int64)]),
+    }
+    eh = sim.early_help
+    row, kid = children_at_home(pop, eh["fam"], eh["start"], 1.0, rng)
+    eh_full = dict(eh)
+    eh_full["kids"] = {"episode": row, "child": kid}
+    missing = ce["kind"] == CHILD_KIND["missing"]
+    person = pd.concat([idx.child, idx.uasc], ignore_index=True)
+    tables.update(csc_tables(
+        tl, ref, person, fam_all,
+        np.concatenate([pop.ch_disability > 0, np.zeros(len(uasc.dob), bool)]),
+        np.concatenate([pop.ch_dob, uasc.dob]), evidence, extra,
+        {"child": ce["child"][missing], "day": ce["day"][missing]}, eh_full, ag, rng, cfg.children,
+    ))
+    tick("social care")
+    timings["tables"] = time.perf_counter() - t
+    ground_truth = _ground_truth_frames(cfg, pop, idx, sim)
+    return Built(tables=tables, ground_truth=ground_truth, calibration=sim.calibration,
+                 timings=timings)
+
+
+def gt_columns(idx: Ids, cols: dict[str, np.ndarray], month_day: np.ndarray) -> dict:
+    """Ground-truth columns in contract order from the simulation's arrays."""
+    names = np.array(DRIVER_NAMES, dtype=object)
+    return {
+        "person_id": take(idx.child_pa, cols["child"]),
+        "month": dates(month_day),
+        "adversity": cols["adversity"], "p_true": cols["p_true"],
+        "driver_1": names[cols["driver_1"]], "driver_2": names[cols["driver_2"]],
+        "driver_3": names[cols["driver_3"]], "unobserved_share": cols["unobserved_share"],
+        "p_need": cols["p_need"],
+    }
+
+
+def _ground_truth_frames(cfg: SyntheticConfig, pop, idx: Ids, sim) -> dict[str, pd.DataFrame]:  # noqa: ANN001
+    out: dict[str, pd.DataFrame] = {}
+    if sim.ground_truth is not None:
+        g = sim.ground_truth
+        out["child_month"] = pd.DataFrame(gt_columns(idx, g, g["month"]))
+    dec = pop.fam_decile0()
+    gap_any = np.zeros(pop.n_families, bool)
+    for gap in cfg.bias.coverage_gaps:
+        gap_any |= group_mask(pop, gap.group, ETH_GROUPS)
+    out["family"] = pd.DataFrame({
+        "family_id": idx.family,
+        "baseline_adversity": pop.fam_baseline,
+        "ethnicity_group": np.array(ETH_GROUPS, dtype=object)[pop.fam_eth],
+        "imd_decile": dec.astype(np.int64),
+        "imd_quintile": ((dec.astype(np.int64) + 1) // 2),
+        "surveillance_group": group_mask(pop, cfg.bias.surveillance_group, ETH_GROUPS),
+        "label_group": group_mask(pop, cfg.bias.label_group, ETH_GROUPS),
+        "coverage_gap_group": gap_any,
+    })
+    return out

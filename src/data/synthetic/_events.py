@@ -1,0 +1,266 @@
+"""Agency events drawn each month: noisy records of the latent problem domains.
+
+Causal model, part 5 (what agencies see)
+----------------------------------------
+Every agency event type is a point process whose monthly rate is
+``base / 12 * exp(gamma * (x - mean) - gamma**2 * var / 2) * surveillance``,
+where ``x`` is the problem domain (or child propensity) the event records,
+``gamma`` is ``events.gradient`` and the last factor keeps the population mean
+rate at ``base`` (:class:`EventRatesConfig`). Events are drawn for the whole
+LA at once: the number of events is Poisson with the total rate and each is
+given to a family/child with probability proportional to its rate (an exact
+draw of the same point process, and much faster than one draw per family).
+
+- family events: police domestic-abuse incidents (domestic abuse domain),
+  concern-for-welfare (mental health), other police contact (substance use),
+  housing events and temporary accommodation (housing crisis), adult social
+  care (ASC need), adult mental health and drug & alcohol service contacts,
+  GP-reported concerns;
+- child events: A&E attendances, health-visiting concerns (under 5),
+  suspensions and permanent exclusions (pupils, mostly secondary), missing
+  episodes (10-17, ``missing_in_care_multiplier`` times more in care), youth
+  justice outcomes (10-17), young-carer assessments (8-17, ASC and mental
+  health need at home);
+- termly school attendance for pupils aged 5-15 on 31 August: sessions missed
+  are binomial with a logit-normal absence rate driven by the child's absence
+  propensity and family adversity;
+- household moves (more with housing crisis; evictions and temporary
+  accommodation force one) and Early Help episodes (more with adversity).
+
+Families in the surveillance-bias group get every partner-agency rate
+multiplied by ``bias.surveillance_multiplier`` (their true need is unchanged).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import numpy as np
+from earlywarning.data.synthetic._config import SyntheticConfig
+from earlywarning.data.synthetic._population import ETH_GROUPS
+
+__all__ = [
+    "CHILD_KINDS", "CONTACT_ONLY_RATIO", "ETH", "FAM_KINDS", "EventNorms", "attendance",
+    "child_events", "draw", "early_help", "family_events", "moves", "start_early_help",
+]
+
+ETH = ETH_GROUPS
+CONTACT_ONLY_RATIO = 1.1
+"""Contacts that do not become referrals, per non-escalating referral hazard."""
+
+FAM_KINDS = (
+    ("police_da", 0, "police_da_per_family", 1.0),
+    ("police_welfare", 1, "police_welfare_per_family", 0.8),
+    ("police_other", 2, "police_other_per_family", 0.8),
+    ("housing", 3, "housing_per_family", 1.0),
+    ("temporary_accommodation", 3, "temporary_accommodation_per_family", 1.3),
+    ("asc", 4, "asc_per_family", 1.0),
+    ("adult_mental_health", 1, "mental_health_per_family", 1.0),
+    ("drug_alcohol", 2, "drug_alcohol_per_family", 1.2),
+    ("gp_concern", 1, "gp_concern_per_family", 0.7),
+)
+"""(name, domain index, rate knob, gradient multiplier)."""
+FAM_KIND = {k[0]: i for i, k in enumerate(FAM_KINDS)}
+CHILD_KINDS = (
+    "a_and_e", "hv_concern", "suspension", "permanent_exclusion", "missing", "youth_justice",
+    "young_carer",
+)  # fmt: skip
+CHILD_KIND = {k: i for i, k in enumerate(CHILD_KINDS)}
+TERMS = {12: ((9, 1), (12, 19), 140), 3: ((1, 5), (3, 27), 118), 7: ((4, 14), (7, 21), 122)}
+"""Month a term ends -> (start month/day, end month/day, sessions possible)."""
+
+
+@dataclass
+class EventNorms:
+    """Means and variances that keep population-average rates at their base values."""
+
+    mu_d: np.ndarray
+    var_d: np.ndarray
+    mu_a: float
+    var_a: float
+    lsoa_order: np.ndarray
+    lsoa_start: np.ndarray
+    lsoa_count: np.ndarray
+
+    @classmethod
+    def from_state(cls, cfg: SyntheticConfig, d0: np.ndarray, a0: np.ndarray,
+                   lsoa_decile: np.ndarray) -> EventNorms:
+        """Measure the initial state (deterministic given the seed)."""
+        order = np.argsort(lsoa_decile, kind="stable")
+        count = np.bincount(lsoa_decile.astype(int), minlength=11)
+        start = np.concatenate([[0], np.cumsum(count)[:-1]])
+        return cls(d0.mean(axis=1), d0.var(axis=1), float(a0.mean()), float(a0.var()),
+                   order, start, count)
+
+    def factor(self, x: np.ndarray, mu: float, var: float, gamma: float) -> np.ndarray:
+        """``exp(gamma (x - mu) - gamma^2 var / 2)`` as float32."""
+        return np.exp(np.float32(gamma) * (x - np.float32(mu))
+                      - np.float32(0.5 * gamma * gamma * var)).astype(np.float32)
+
+
+def draw(rate: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Return event indices of a Poisson process with per-unit rates ``rate`` (with repeats)."""
+    cum = np.cumsum(rate, dtype=np.float64)
+    if not len(cum) or cum[-1] <= 0:
+        return np.zeros(0, np.int64)
+    n = rng.poisson(cum[-1])
+    return np.searchsorted(cum, rng.random(n) * cum[-1], side="right").astype(np.int64)
+
+
+def _days(rng: np.random.Generator, t0: int, ndays: int, n: int) -> np.ndarray:
+    return t0 + (rng.random(n) * ndays).astype(np.int64)
+
+
+def _ln(rng: np.random.Generator, median: float, sigma: float, n: int) -> np.ndarray:
+    return np.maximum(1, np.round(median * np.exp(sigma * rng.standard_normal(n)))).astype(np.int64)
+
+
+def family_events(cfg: SyntheticConfig, rng: np.random.Generator, rec, state: dict,  # noqa: ANN001
+                  norms: EventNorms, d: np.ndarray, A: np.ndarray, active: np.ndarray,
+                  surv: np.ndarray, t0: int, ndays: int) -> None:
+    """Draw this month's family-level partner-agency events."""
+    r = cfg.events
+    g = r.gradient
+    base_mask = active * surv
+    for k, (name, dom, knob, gmul) in enumerate(FAM_KINDS):
+        rate = (getattr(r, knob) / 12.0) * base_mask * norms.factor(
+            d[dom], norms.mu_d[dom], norms.var_d[dom], g * gmul)
+        fams = draw(rate, rng)
+        if not len(fams):
+            continue
+        day = _days(rng, t0, ndays, len(fams))
+        end = np.full(len(fams), 10**6, np.int64)
+        if name == "temporary_accommodation":
+            end = day + _ln(rng, 300, 0.7, len(fams))
+            state["ta_fams"], state["ta_days"] = fams, day
+        elif name == "asc":
+            end = day + _ln(rng, 240, 1.0, len(fams))
+        rec.add("fam_ev", fam=fams, day=day, kind=np.full(len(fams), k, np.int8), end=end)
+
+
+def moves(cfg: SyntheticConfig, rng: np.random.Generator, rec, state: dict, pop,  # noqa: ANN001
+          d: np.ndarray, norms: EventNorms, active: np.ndarray, shocked: np.ndarray,
+          kind: np.ndarray, t0: int, ndays: int) -> None:
+    """Household moves: at random (more with housing crisis), after evictions and into TA."""
+    rate = (cfg.family.moves_per_year / 12.0) * active * norms.factor(
+        d[3], norms.mu_d[3], norms.var_d[3], 0.6)
+    fams = draw(rate, rng)
+    fams = np.unique(fams)
+    day = _days(rng, t0, ndays, len(fams))
+    ev_f = shocked[kind == 1]
+    ta_f = state.pop("ta_fams", np.zeros(0, np.int64))
+    ta_d = state.pop("ta_days", np.zeros(0, np.int64))
+    all_f = np.concatenate([fams, ev_f, ta_f])
+    all_d = np.concatenate([day, _days(rng, t0, ndays, len(ev_f)), ta_d])
+    typ = np.concatenate([np.zeros(len(fams) + len(ev_f), np.int8), np.ones(len(ta_f), np.int8)])
+    if not len(all_f):
+        return
+    _, first = np.unique(all_f, return_index=True)
+    all_f, all_d, typ = all_f[first], all_d[first], typ[first]
+    cur = pop.lsoa_decile[state["lsoa"][all_f]].astype(np.int64)
+    target = np.clip(cur + rng.integers(-1, 2, len(all_f)), 1, 10)
+    target = np.where(norms.lsoa_count[target] > 0, target, cur)
+    pick = norms.lsoa_order[norms.lsoa_start[target]
+                            + (rng.random(len(all_f)) * norms.lsoa_count[target]).astype(np.int64)]
+    state["lsoa"][all_f] = pick
+    state["last_move"][all_f] = all_d
+    rec.add("move", fam=all_f, day=all_d, lsoa=pick.astype(np.int32), temp=typ)
+
+
+def start_early_help(cfg: SyntheticConfig, rng: np.random.Generator, rec, state: dict,  # noqa: ANN001
+                     fams: np.ndarray, start: np.ndarray, reason: int) -> None:
+    """Open Early Help episodes for ``fams`` from ``start`` (reason 0 need, 1 step-down)."""
+    end = start + _ln(rng, 180, 0.5, len(fams))
+    state["eh_until"][fams] = np.maximum(state["eh_until"][fams], end)
+    state["eh_start"][fams] = start
+    state["eh_recent"][fams] = end + 182
+    rec.add("eh", fam=fams, start=start, end=end, reason=np.full(len(fams), reason, np.int8))
+
+
+def early_help(cfg: SyntheticConfig, rng: np.random.Generator, rec, state: dict,  # noqa: ANN001
+               norms: EventNorms, A: np.ndarray, active: np.ndarray, t0: int, ndays: int) -> None:
+    """Early Help episodes opened because of need (targeted at adversity)."""
+    free = active & (state["eh_until"] <= t0)
+    rate = (cfg.events.early_help_per_family / 12.0) * free * norms.factor(
+        A, norms.mu_a, norms.var_a, 0.9)
+    fams = np.unique(draw(rate, rng))
+    if len(fams):
+        start_early_help(cfg, rng, rec, state, fams, _days(rng, t0, ndays, len(fams)), 0)
+
+
+def child_events(cfg: SyntheticConfig, rng: np.random.Generator, rec, norms: EventNorms,  # noqa: ANN001
+                 lat, sl: slice, age: np.ndarray, dob: np.ndarray, cf: np.ndarray,
+                 A: np.ndarray, d: np.ndarray, in_care: np.ndarray, surv: np.ndarray,
+                 t0: int, ndays: int) -> None:
+    """Draw this month's child-level events for the children in ``sl``."""
+    r = cfg.events
+    g = r.gradient
+    a_dev = A[cf] - np.float32(norms.mu_a)
+    va = norms.var_a
+    csd2 = cfg.adversity.child_sd ** 2
+    sv = surv[cf]
+    pupil = (age >= 5) & (age < 16)
+    teen = (age >= 10) & (age < 18)
+    secondary = np.where(age >= 11, 2.2, 0.3).astype(np.float32)
+    beh = 0.5 * lat.c_abs[sl] + 0.5 * lat.c_yo[sl] + 0.5 * a_dev
+    v_beh = 0.5 * csd2 + 0.25 * va
+    home = ~in_care
+    specs = (
+        ("a_and_e", r.a_and_e_per_child * np.where(age < 5, 1.4, 1.0).astype(np.float32) * sv,
+         lat.c_ev[sl] + 0.4 * a_dev, 0.25 + 0.16 * va, 1.0),
+        ("hv_concern", r.health_visiting_concern_per_infant * (age < 5) * sv * home,
+         a_dev, va, g),
+        ("suspension", r.suspensions_per_pupil * pupil * secondary * sv, beh, v_beh, 1.3),
+        ("permanent_exclusion", r.permanent_exclusions_per_pupil * pupil * secondary * sv, beh,
+         v_beh, 1.3),
+        ("missing", r.missing_per_adolescent * teen
+         * np.where(in_care, r.missing_in_care_multiplier, 1.0).astype(np.float32),
+         lat.c_miss[sl] + 0.5 * a_dev, csd2 + 0.25 * va, 1.2),
+        ("youth_justice", r.youth_justice_per_adolescent * teen * sv,
+         lat.c_yo[sl] + 0.5 * a_dev, csd2 + 0.25 * va, 1.2),
+        ("young_carer", r.young_carer_per_child * (age >= 8) * home * sv,
+         d[4][cf] - np.float32(norms.mu_d[4]) + 0.5 * (d[1][cf] - np.float32(norms.mu_d[1])),
+         norms.var_d[4] + 0.25 * norms.var_d[1], g),
+    )
+    for name, base, x, var, gamma in specs:
+        rate = (base / 12.0) * norms.factor(x, 0.0, var, gamma)
+        idx = draw(rate, rng)
+        if not len(idx):
+            continue
+        day = np.maximum(_days(rng, t0, ndays, len(idx)), dob[idx])
+        rec.add("child_ev", child=(sl.start + idx).astype(np.int64), day=day,
+                kind=np.full(len(idx), CHILD_KIND[name], np.int8))
+
+
+def attendance(cfg: SyntheticConfig, rng: np.random.Generator, rec, lat, sl: slice,  # noqa: ANN001
+               dob: np.ndarray, cf: np.ndarray, A: np.ndarray, in_care: np.ndarray,
+               t0: int, t1: int) -> None:
+    """Termly attendance rows for pupils aged 5-15 on 31 August, written when a term ends."""
+    month = (np.datetime64(t0, "D").astype(object)).month
+    if month not in TERMS:
+        return
+    year = (np.datetime64(t0, "D").astype(object)).year
+    (sm, sd), (em, ed), possible = TERMS[month]
+    start = int(np.datetime64(dt.date(year if sm <= em else year, sm, sd), "D").astype(np.int64))
+    end = int(np.datetime64(dt.date(year, em, ed), "D").astype(np.int64))
+    acad = year if month == 12 else year - 1
+    aug31 = int(np.datetime64(dt.date(acad, 8, 31), "D").astype(np.int64))
+    age31 = (aug31 - dob) / 365.25
+    pupils = np.flatnonzero((age31 >= 5) & (age31 < 16))
+    if not len(pupils):
+        return
+    r = cfg.events
+    a_dev = A[cf[pupils]]
+    z = lat.c_abs[sl][pupils] + 0.6 * a_dev
+    z = (z - z.mean()) / max(float(z.std()), 1e-6)
+    base = np.log(r.absence_rate / (1 - r.absence_rate)) - 0.25 * r.absence_sd**2
+    logit = base + r.absence_sd * z - 0.4 * in_care[pupils]
+    p = 1.0 / (1.0 + np.exp(-logit))
+    poss = np.full(len(pupils), possible, np.int64)
+    missed = rng.binomial(poss, p)
+    unauth = rng.binomial(missed, 1.0 / (1.0 + np.exp(0.8 - 0.6 * z)))
+    n = len(pupils)
+    rec.add("att", child=(sl.start + pupils).astype(np.int64), start=np.full(n, start, np.int64),
+            end=np.full(n, end, np.int64), possible=poss.astype(np.int16),
+            missed=missed.astype(np.int16), unauth=unauth.astype(np.int16))

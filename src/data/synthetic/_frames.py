@@ -1,0 +1,155 @@
+"""Turning simulation arrays into schema-exact DataFrames: ids, dates, coverage, lags.
+
+Causal model, part 6 (how records reach the platform)
+-----------------------------------------------------
+- **Coverage.** For each agency, a family is linked with probability
+  ``agencies[a].coverage`` (times a coverage-gap multiplier for a chosen
+  group), from ``linked_from_year`` years after the period start. Events of an
+  unlinked family, or before the link, are not written; ``ext_source_coverage``
+  says who is linked from when, so features can tell "no record" from "not seen".
+- **Recording lag.** ``recorded_at = event date + lag`` with a log-normal lag of
+  median ``agencies[a].lag_days_median`` days. A partner-agency row recorded
+  after the end date is not yet in the extract and is dropped; children's
+  social care rows recorded after it are stamped at the end of the end date.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+from earlywarning.data.schema import get_table
+from earlywarning.data.synthetic._config import SyntheticConfig
+from earlywarning.data.synthetic._timeline import NEVER, Timeline
+
+__all__ = ["Agencies", "dates", "frame", "ids", "stamps"]
+
+_EMPTY = {"string": "str", "json": "str", "date": "datetime64[ns]",
+          "timestamp": "datetime64[ns]", "int": "Int64", "float": "float64"}
+
+
+def ids(prefix: str, nums: np.ndarray, width: int = 7) -> pd.Series:
+    """Fixed-width string ids ``prefix + zero-padded number`` built without Python loops."""
+    nums = np.asarray(nums, dtype=np.int64)
+    n, p = len(nums), prefix.encode()
+    size = len(p) + width
+    buf = np.empty((n, size), dtype=np.uint8)
+    buf[:, : len(p)] = np.frombuffer(p, dtype=np.uint8)
+    x = nums.astype(np.uint32) if nums.size == 0 or nums.max() < 2**32 else nums.copy()
+    for k in range(width - 1, -1, -1):
+        buf[:, len(p) + k] = x % 10 + 48
+        x = x // 10
+    offs = np.arange(0, n * size + 1, size, dtype=np.int64)
+    arr = pa.LargeStringArray.from_buffers(n, pa.py_buffer(offs), pa.py_buffer(buf))
+    return arr.cast(pa.string()).to_pandas()
+
+
+def dates(days: np.ndarray) -> np.ndarray:
+    """Day numbers to ``datetime64[ns]``; ``NEVER`` (or more) becomes ``NaT``."""
+    days = np.asarray(days, dtype=np.int64)
+    out = days.astype("datetime64[D]").astype("datetime64[ns]")
+    out[days >= NEVER] = np.datetime64("NaT")
+    return out
+
+
+def stamps(seconds: np.ndarray) -> np.ndarray:
+    """Seconds since 1970 to ``datetime64[ns]``."""
+    return np.asarray(seconds, dtype=np.int64).astype("datetime64[s]").astype("datetime64[ns]")
+
+
+def frame(table: str, cols: dict) -> pd.DataFrame:
+    """Return a DataFrame with exactly the columns of ``table`` in schema order.
+
+    Columns not given are all-null of the schema's type.
+
+    Raises
+    ------
+    KeyError
+        If ``cols`` names a column the table does not declare.
+    """
+    t = get_table(table)
+    names = t.column_names
+    unknown = sorted(set(cols) - set(names))
+    if unknown:
+        raise KeyError(f"{table}: generator wrote undeclared columns {unknown}")
+    n = len(next(iter(cols.values()))) if cols else 0
+    data = {}
+    for c in t.columns:
+        if c.name in cols:
+            v = cols[c.name]
+            if c.dtype == "int":
+                v = pd.array(np.asarray(v), dtype="Int64")
+            elif c.dtype in ("string", "json") and not isinstance(v, pd.Series):
+                v = pd.Series(v, dtype="str")
+            data[c.name] = v.reset_index(drop=True) if isinstance(v, pd.Series) else v
+        else:
+            data[c.name] = pd.Series([None] * n, dtype=_EMPTY[c.dtype]) if n else pd.Series(
+                [], dtype=_EMPTY[c.dtype])
+    return pd.DataFrame(data, columns=names)
+
+
+class Agencies:
+    """Coverage and recording lag of each agency for this LA."""
+
+    def __init__(self, cfg: SyntheticConfig, tl: Timeline, fam_groups: dict[str, np.ndarray],
+                 n_families: int, rng: np.random.Generator) -> None:
+        self.cfg, self.tl, self.rng = cfg, tl, rng
+        self.linked: dict[str, np.ndarray] = {}
+        self.from_day: dict[str, int] = {}
+        for name in sorted(cfg.agencies):
+            a = cfg.agencies[name]
+            cov = np.full(n_families, a.coverage, dtype=np.float32)
+            for gap in cfg.bias.coverage_gaps:
+                if gap.source == name:
+                    cov[fam_groups[gap.group.model_dump_json()]] *= gap.coverage_multiplier
+            self.linked[name] = rng.random(n_families, dtype=np.float32) < cov
+            self.from_day[name] = tl.period_start + int(round(a.linked_from_year * 365.25))
+        self.end_sec = (tl.end + 1) * 86400 - 1
+
+    def observe(self, agency: str, fam: np.ndarray, day: np.ndarray,
+                csc: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """Which rows the platform holds, and when each was recorded.
+
+        Parameters
+        ----------
+        agency : str
+            Agency code.
+        fam : numpy.ndarray
+            Family index of each row (``-1`` for people without a family: always linked).
+        day : numpy.ndarray
+            Event day (the day the lag runs from).
+        csc : bool
+            Children's social care rows are always kept; late ones are stamped at
+            the end of the end date.
+
+        Returns
+        -------
+        keep : numpy.ndarray of bool
+        recorded_at : numpy.ndarray of datetime64[ns]
+            For the kept rows only.
+        """
+        a = self.cfg.agencies[agency]
+        n = len(day)
+        lag = a.lag_days_median * np.exp(a.lag_sigma * self.rng.standard_normal(n))
+        sec = day.astype(np.int64) * 86400 + (lag * 86400).astype(np.int64)
+        sec += self.rng.integers(8 * 3600, 18 * 3600, n)
+        if csc:
+            keep = np.ones(n, bool)
+            sec = np.minimum(sec, self.end_sec)
+            sec = np.maximum(sec, day.astype(np.int64) * 86400)
+        else:
+            linked = np.where(fam >= 0, self.linked[agency][np.maximum(fam, 0)], True)
+            keep = linked & (day >= self.from_day[agency]) & (sec <= self.end_sec)
+        return keep, stamps(sec[keep])
+
+    def coverage_rows(self, fam_start: np.ndarray) -> dict[str, np.ndarray]:
+        """Rows of ``ext_source_coverage``: every linked family and agency from the link date."""
+        fams, srcs, starts = [], [], []
+        for k, name in enumerate(sorted(self.cfg.agencies)):
+            f = np.flatnonzero(self.linked[name])
+            fams.append(f)
+            srcs.append(np.full(len(f), k, np.int16))
+            starts.append(np.maximum(np.full(len(f), self.from_day[name]),
+                                     np.minimum(fam_start[f], self.tl.end)))
+        return {"fam": np.concatenate(fams), "src": np.concatenate(srcs),
+                "start": np.concatenate(starts), "names": sorted(self.cfg.agencies)}

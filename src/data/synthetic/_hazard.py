@@ -1,0 +1,149 @@
+"""The escalation hazard, its terms, and the true probability kept as ground truth.
+
+Causal model, part 3 (escalation hazard)
+----------------------------------------
+Each month a child aged 0-17 who is not pending escalation, on a CP plan or
+looked after has two referral hazards driven by the same need score ``eta``
+(the sum of the :data:`DRIVERS` terms, see ``_adversity``):
+
+- escalating referrals (leading to a CP plan or care):
+  ``h_e = exp(alpha_e + k_e * eta) * label_bias``;
+- other referrals (only while no referral is open):
+  ``h_o = exp(alpha_o + k_o * eta)``, with ``k_o < k_e`` so escalation
+  concentrates on the most severe need.
+
+A referral of each kind happens in the month with probability ``1 - exp(-h)``.
+The intercepts ``alpha`` are set during the burn-in so the whole LA makes
+``escalation.referrals_per_10k`` referrals a year (``escalating_share`` of them
+escalating), then frozen for the period, so the hazard is a fixed function of
+the state throughout the period.
+
+True probability (``p_true``)
+-----------------------------
+For a child in the cohort at month start ``t`` (aged < 18, not on a plan,
+not looked after), ``p_true`` is the probability that a CP plan or care
+episode starts in ``(t, t + 365 days]`` given the state at ``t``:
+
+``p_true = 1 - prod_k (1 - (1 - exp(-E[h_e(t + k)])) * w_k)``, ``k = 0..11``
+
+where ``w_k`` is the probability that an escalating referral in month ``k``
+reaches its plan/care start inside the window (from the pathway delays) and
+``E[h_e(t + k)]`` projects the state forward exactly for its Gaussian parts:
+the AR(1) drift and the unrecorded latent revert towards 0 (``rho**k``) with
+their log-normal variance correction, shock loads decay (``decay**k``) and new
+shocks arrive at the family's rate (closed-form Poisson expectation), and the
+age terms are re-evaluated at the child's age at ``t + k`` (zero after 18).
+Everything else (history, Early Help, address stability, carers) is held at
+its value at ``t``; non-escalating referrals inside the window (which would add
+history) are not projected. The sum over ``k`` is evaluated per quarter at
+its middle month. A child whose escalating referral is already under way
+(drawn before ``t``) and whose plan/care starts inside the window has
+``p_true = 1``. ``p_need`` is the same without label bias.
+
+Drivers are the three terms with the largest absolute contribution
+``k_e * term`` to that child's log-hazard (a negative school term is named
+``school_attendance_good``); ``unobserved_share`` is the absolute
+contribution of ``latent_unrecorded`` over the sum of absolute contributions.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from earlywarning.data.synthetic._adversity import DRIVERS, shock_jensen
+from earlywarning.data.synthetic._config import SyntheticConfig
+
+__all__ = ["FAMILY_TERMS", "CHILD_TERMS", "age_terms", "Projector", "top_drivers"]
+
+FAMILY_TERMS = (
+    "domestic_abuse", "parental_mental_health", "parental_substance_misuse",
+    "housing_crisis", "adult_social_care", "deprivation", "latent_unrecorded",
+    "early_help_engagement", "stable_address", "second_carer_support",
+)  # fmt: skip
+CHILD_TERMS = (
+    "school_absence", "missing_episodes", "youth_offending", "prior_csc_history",
+    "sibling_csc_history", "young_age", "adolescence",
+)  # fmt: skip
+TERM_ROWS = np.array([DRIVERS.index(t) for t in (*FAMILY_TERMS, *CHILD_TERMS)])
+SCHOOL = DRIVERS.index("school_absence")
+LATENT = DRIVERS.index("latent_unrecorded")
+ATTENDANCE_GOOD = len(DRIVERS)
+
+
+def age_terms(cfg: SyntheticConfig, age: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Young-age and adolescence terms for ages in years (babies most, then under-5s)."""
+    c = cfg.escalation.coef
+    young = np.where(age < 1, 1.0, np.where(age < 5, 0.25, 0.0)) * c["young_age"]
+    adol = np.where(age >= 12, 1.0, 0.0) * c["adolescence"]
+    return young.astype(np.float32), adol.astype(np.float32)
+
+
+def top_drivers(contrib: np.ndarray) -> np.ndarray:
+    """Return the 3 largest absolute contributions per column of ``contrib`` (terms x n).
+
+    The school term is reported as ``school_attendance_good`` (index
+    ``len(DRIVERS)``) when its contribution is negative.
+    """
+    a = np.abs(contrib)
+    out = np.empty((3, contrib.shape[1]), dtype=np.int8)
+    cols = np.arange(contrib.shape[1])
+    for r in range(3):
+        idx = np.argmax(a, axis=0)
+        a[idx, cols] = -1.0
+        out[r] = idx
+    school_neg = contrib[SCHOOL] < 0
+    for r in range(3):
+        out[r] = np.where((out[r] == SCHOOL) & school_neg, ATTENDANCE_GOOD, out[r])
+    return out
+
+
+class Projector:
+    """Closed-form 12-month projection of the escalating hazard (see module doc)."""
+
+    def __init__(self, cfg: SyntheticConfig, weights: np.ndarray, k_e: float, b_a: float,
+                 b_house: float, b_mh: float, beta_l: float) -> None:
+        a = cfg.adversity
+        self.cfg = cfg
+        self.k_e = k_e
+        self.mid = np.array([1, 4, 7, 10])
+        self.w = weights.reshape(4, 3)
+        ks = self.mid.astype(float)
+        self.ru = a.drift_rho ** ks - 1
+        self.rs = a.shock_decay ** ks - 1
+        self.rl = a.unobserved_rho ** ks - 1
+        self.jensen = 0.5 * k_e**2 * (b_a**2 * a.drift_sd**2 * (1 - a.drift_rho ** (2 * ks))
+                                      + beta_l**2 * (1 - a.unobserved_rho ** (2 * ks)))
+        self.g = shock_jensen(cfg, k_e * b_a, k_e * b_house, k_e * b_mh, ks)
+
+    def p_true(self, log_h: np.ndarray, age: np.ndarray, c_u: np.ndarray, c_s: np.ndarray,
+               c_l: np.ndarray, shock_rate: np.ndarray) -> np.ndarray:
+        """Probability of a plan or care start within 12 months.
+
+        Parameters
+        ----------
+        log_h : numpy.ndarray
+            Current log escalating hazard (intercept, bias and all terms).
+        age : numpy.ndarray
+            Age in years at the month start.
+        c_u, c_s, c_l : numpy.ndarray
+            Log-hazard contributions of the drift, the shock loads and the latent.
+        shock_rate : numpy.ndarray
+            Monthly shock rate of the child's family.
+
+        Returns
+        -------
+        numpy.ndarray of float32
+        """
+        y0, a0 = age_terms(self.cfg, age)
+        base = log_h - self.k_e * (y0 + a0)
+        log_surv = np.zeros(len(log_h), dtype=np.float32)
+        for q, k in enumerate(self.mid):
+            ak = age + k / 12.0
+            yk, adk = age_terms(self.cfg, ak)
+            eta = (base + np.float32(self.ru[q]) * c_u + np.float32(self.rs[q]) * c_s
+                   + np.float32(self.rl[q]) * c_l + np.float32(self.k_e) * (yk + adk)
+                   + np.float32(self.jensen[q]) + np.float32(self.g[q]) * shock_rate)
+            p_month = -np.expm1(-np.exp(np.minimum(eta, 20.0)))
+            p_month = np.where(ak < 18, p_month, 0.0)
+            for wk in self.w[q]:
+                log_surv += np.log1p(-p_month * np.float32(wk)).astype(np.float32)
+        return (-np.expm1(log_surv)).astype(np.float32)

@@ -1,0 +1,294 @@
+"""People, household membership, relationships, addresses, disability, immigration.
+
+Also draws the unaccompanied asylum-seeking children (UASC): about
+``escalation.uasc_per_10k`` arrivals a year, mostly boys aged 16-17, with no
+prior history, who come into care within days of arrival. They have their own
+one-person family, a placement address and a ``UASC`` immigration status, and
+are excluded from the ground truth (escalation models exclude them).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+from earlywarning.data.schema import DISABILITY_CODES
+from earlywarning.data.synthetic._config import SyntheticConfig
+from earlywarning.data.synthetic._frames import Agencies, dates, frame, ids
+from earlywarning.data.synthetic._population import (
+    ROLE_CARER1,
+    ROLE_CARER2,
+    ROLE_GRANDPARENT,
+    ROLE_PARTNER,
+    Population,
+)
+from earlywarning.data.synthetic._timeline import DAYS_PER_YEAR, NEVER, Timeline
+
+__all__ = ["Ids", "Uasc", "draw_uasc", "make_ids", "people_tables", "ragged_pairs"]
+
+NATIONALITIES = ("Afghanistan", "Sudan", "Eritrea", "Iran", "Vietnam", "Syria", "Albania",
+                 "Iraq", "Ethiopia")
+UASC_CODES = ("AOTH", "BAFR", "OOTH", "WOTH", "BOTH")
+
+
+@dataclass
+class Uasc:
+    """Unaccompanied asylum-seeking children arriving in the LA."""
+
+    dob: np.ndarray
+    arrival: np.ndarray
+    male: np.ndarray
+    eth: np.ndarray
+    nationality: np.ndarray
+
+
+@dataclass
+class Ids:
+    """Pseudonymous id strings for children, adults, UASC and families."""
+
+    child: pd.Series
+    adult: pd.Series
+    uasc: pd.Series
+    family: pd.Series
+    uasc_family: pd.Series
+    child_pa: pa.Array
+    adult_pa: pa.Array
+    family_pa: pa.Array
+    person_pa: pa.Array
+    n_children: int
+
+
+def draw_uasc(cfg: SyntheticConfig, tl: Timeline, rng: np.random.Generator) -> Uasc:
+    """Arrivals of unaccompanied asylum-seeking children over the simulation."""
+    years = (tl.end - tl.sim_start) / DAYS_PER_YEAR
+    n = int(rng.poisson(cfg.escalation.uasc_per_10k * cfg.children / 10_000 * years))
+    arrival = np.sort(rng.integers(tl.sim_start, tl.end + 1, n))
+    age = np.where(rng.random(n) < 0.8, rng.uniform(16, 17.9, n), rng.uniform(12, 16, n))
+    return Uasc(
+        dob=arrival - (age * DAYS_PER_YEAR).astype(np.int64), arrival=arrival,
+        male=rng.random(n) < 0.9, eth=rng.integers(0, len(UASC_CODES), n),
+        nationality=rng.integers(0, len(NATIONALITIES), n),
+    )
+
+
+def make_ids(pop: Population, uasc: Uasc, rng: np.random.Generator) -> Ids:
+    """Random pseudonymous numbers for everyone (ids carry no order or meaning)."""
+    nc, na, nu = pop.n_children, len(pop.ad_family), len(uasc.dob)
+    nums = rng.permutation(nc + na + nu) + 1
+    width = max(7, len(str(nc + na + nu)))
+    every = ids("P", nums, width)
+    fn = rng.permutation(pop.n_families + nu) + 1
+    fam = ids("F", fn, max(7, len(str(len(fn)))))
+    arr = pa.array(every, type=pa.string())
+    farr = pa.array(fam, type=pa.string())
+    return Ids(
+        child=every.iloc[:nc].reset_index(drop=True),
+        adult=every.iloc[nc:nc + na].reset_index(drop=True),
+        uasc=every.iloc[nc + na:].reset_index(drop=True),
+        family=fam.iloc[: pop.n_families].reset_index(drop=True),
+        uasc_family=fam.iloc[pop.n_families:].reset_index(drop=True),
+        child_pa=arr.slice(0, nc), adult_pa=arr.slice(nc, na),
+        family_pa=farr.slice(0, pop.n_families), person_pa=arr, n_children=nc,
+    )
+
+
+def take(arr: pa.Array, idx: np.ndarray) -> pd.Series:
+    """Strings of ``arr`` at positions ``idx`` as a pandas ``str`` Series."""
+    return arr.take(pa.array(np.asarray(idx, dtype=np.int64))).to_pandas()
+
+
+def ragged_pairs(group: np.ndarray, n_groups: int) -> tuple[np.ndarray, np.ndarray]:
+    """All ordered pairs (i, j), i != j, of items sharing a group, without Python loops."""
+    order = np.argsort(group, kind="stable")
+    cnt = np.bincount(group, minlength=n_groups)
+    start = np.concatenate([[0], np.cumsum(cnt)[:-1]])
+    k = cnt[group]
+    left = np.repeat(np.arange(len(group)), k)
+    offs = np.arange(k.sum()) - np.repeat(np.cumsum(k) - k, k)
+    right = order[np.repeat(start[group], k) + offs]
+    keep = left != right
+    return left[keep], right[keep]
+
+
+def _month(days: np.ndarray) -> np.ndarray:
+    d = np.asarray(days, dtype=np.int64).astype("datetime64[D]")
+    return d.astype("datetime64[M]").astype("datetime64[D]").astype(np.int64)
+
+
+def people_tables(cfg: SyntheticConfig, tl: Timeline, pop: Population, uasc: Uasc, idx: Ids,
+                  moves: dict, sen: np.ndarray, ag: Agencies,
+                  rng: np.random.Generator) -> dict[str, pd.DataFrame]:
+    """Build the people, household, relationship, address and status tables.
+
+    Returns ``ssd_person``, ``ssd_family``, ``ext_person_relationship``,
+    ``ssd_address``, ``ssd_disability`` and ``ssd_immigration_status``.
+    """
+    out: dict[str, pd.DataFrame] = {}
+    nc, na, nu = pop.n_children, len(pop.ad_family), len(uasc.dob)
+    codes = np.array(pop.eth_codes)
+    female_carer = (pop.ad_sex & (pop.ad_role != ROLE_GRANDPARENT))
+    out["ssd_person"] = frame("ssd_person", {
+        "pers_person_id": pd.concat([idx.child, idx.adult, idx.uasc], ignore_index=True),
+        "pers_sex": np.concatenate([np.where(pop.ch_sex, "M", "F"), np.where(pop.ad_sex, "F", "M"),
+                                    np.where(uasc.male, "M", "F")]),
+        "pers_gender": np.concatenate([np.where(pop.ch_sex, "01", "02"),
+                                       np.where(pop.ad_sex, "02", "01"),
+                                       np.where(uasc.male, "01", "02")]),
+        "pers_ethnicity": np.concatenate([codes[pop.ch_eth], codes[pop.ad_eth],
+                                          np.array(UASC_CODES)[uasc.eth]]),
+        "pers_dob": dates(_month(np.concatenate([pop.ch_dob, pop.ad_dob, uasc.dob]))),
+        "pers_is_child": np.repeat(np.array(["Y", "N", "Y"]), [nc, na, nu]),
+        "pers_send_flag": np.concatenate([np.where(sen == 2, "Y", "N"), np.full(na, None),
+                                          np.full(nu, "N")]),
+        "pers_is_mother": np.concatenate([np.full(nc, None), np.where(female_carer, "Y", "N"),
+                                          np.full(nu, None)]),
+        "pers_nationality": np.concatenate([np.full(nc + na, None),
+                                            np.array(NATIONALITIES)[uasc.nationality]]),
+    })
+
+    # --- household membership spells ---------------------------------------------
+    in_home = (pop.ad_start < NEVER)
+    mem_fam = np.concatenate([pop.ch_family, pop.ad_family[in_home], np.arange(nu)])
+    mem_start = np.concatenate([pop.ch_dob, pop.ad_start[in_home], uasc.arrival])
+    mem_end = np.concatenate([np.full(nc, NEVER), pop.ad_end[in_home], np.full(nu, NEVER)])
+    mem_pid = pd.concat([idx.child, idx.adult[in_home], idx.uasc], ignore_index=True)
+    mem_is_uasc = np.repeat([False, True], [nc + int(in_home.sum()), nu])
+    fam_ids = pd.concat([idx.family, idx.uasc_family], ignore_index=True)
+    keep = ((mem_end >= tl.period_start) | (mem_end >= NEVER)) & (mem_start <= tl.end)
+    mem_end = np.where(mem_end > tl.end, NEVER, mem_end)
+    fam_all = np.where(mem_is_uasc, pop.n_families + mem_fam, mem_fam)
+    _, rec = ag.observe("csc", np.full(int(keep.sum()), -1), mem_start[keep], csc=True)
+    n = int(keep.sum())
+    out["ssd_family"] = frame("ssd_family", {
+        "fami_table_id": ids("FM", np.arange(1, n + 1), 8),
+        "fami_family_id": fam_ids.take(fam_all[keep]).reset_index(drop=True),
+        "fami_person_id": mem_pid[keep].reset_index(drop=True),
+        "fami_start_date": dates(mem_start[keep]), "fami_end_date": dates(mem_end[keep]),
+        "fami_recorded_at": rec,
+    })
+    out["ext_person_relationship"] = _relationships(tl, pop, idx, ag)
+    out["ssd_address"] = _addresses(cfg, tl, pop, uasc, idx, moves, mem_fam, mem_start,
+                                    mem_end, mem_pid, mem_is_uasc, ag, rng)
+    dis = np.flatnonzero(pop.ch_disability > 0)
+    out["ssd_disability"] = frame("ssd_disability", {
+        "disa_table_id": ids("DI", np.arange(1, len(dis) + 1), 8),
+        "disa_person_id": idx.child.take(dis).reset_index(drop=True),
+        "disa_disability_code": np.array(DISABILITY_CODES)[pop.ch_disability[dis]],
+    })
+    eighteen = uasc.dob + int(18 * DAYS_PER_YEAR)
+    keep_u = (eighteen >= tl.period_start)
+    _, rec_u = ag.observe("csc", np.full(int(keep_u.sum()), -1), uasc.arrival[keep_u], csc=True)
+    end_u = np.where(eighteen[keep_u] > tl.end, NEVER, eighteen[keep_u])
+    out["ssd_immigration_status"] = frame("ssd_immigration_status", {
+        "immi_immigration_status_id": ids("IM", np.arange(1, int(keep_u.sum()) + 1), 8),
+        "immi_person_id": idx.uasc[keep_u].reset_index(drop=True),
+        "immi_immigration_status": np.full(int(keep_u.sum()), "UASC"),
+        "immi_immigration_status_start_date": dates(uasc.arrival[keep_u]),
+        "immi_immigration_status_end_date": dates(end_u), "immi_recorded_at": rec_u,
+    })
+    return out
+
+
+def _relationships(tl: Timeline, pop: Population, idx: Ids, ag: Agencies) -> pd.DataFrame:
+    """Child -> parent / step-parent / partner / sibling / half-sibling / grandparent rows."""
+    nf = pop.n_families
+    fam_ad = ragged_pairs(np.concatenate([pop.ch_family, pop.ad_family]), nf)
+    nc = pop.n_children
+    ci, aj = fam_ad
+    sel = (ci < nc) & (aj >= nc)
+    ci, aj = ci[sel], aj[sel] - nc
+    role = pop.ad_role[aj]
+    dob = pop.ch_dob[ci]
+    is_father = pop.ch_father[ci] == aj
+    eighteen = dob + int(18 * DAYS_PER_YEAR)
+    start = dob.copy()
+    end = np.full(len(ci), NEVER)
+    kind = np.full(len(ci), "parent", dtype=object)
+    home = np.ones(len(ci), bool)
+    c2 = role == ROLE_CARER2
+    home = np.where(c2, pop.ad_end[aj] >= NEVER, home)
+    partner = (role == ROLE_PARTNER) & ~is_father
+    kind = np.where(partner, np.where(pop.ad_partner_type[aj] == 1, "step_parent",
+                                      "partner_of_parent"), kind)
+    start = np.where(role == ROLE_PARTNER, np.maximum(dob, pop.ad_start[aj]), start)
+    end = np.where(role == ROLE_PARTNER, pop.ad_end[aj], end)
+    home = np.where(role == ROLE_PARTNER, pop.ad_end[aj] >= NEVER, home)
+    gp = role == ROLE_GRANDPARENT
+    kind = np.where(gp, "grandparent", kind)
+    home = np.where(gp, pop.ad_start[aj] < NEVER, home)
+    valid = (role == ROLE_CARER1) | gp | ((role == ROLE_CARER2) & is_father) | (
+        (role == ROLE_PARTNER) & (is_father | (pop.ad_start[aj] < eighteen)) & (start <= end))
+    sib_i, sib_j = ragged_pairs(pop.ch_family, nf)
+    same = pop.ch_father[sib_i] == pop.ch_father[sib_j]
+    person = np.concatenate([ci[valid], sib_i])
+    s_all = np.concatenate([start[valid], np.maximum(pop.ch_dob[sib_i], pop.ch_dob[sib_j])])
+    e_all = np.concatenate([end[valid], np.full(len(sib_i), NEVER)])
+    e_all = np.where(e_all > tl.end, NEVER, e_all)
+    keep = ((e_all >= tl.period_start) & (s_all <= tl.end))
+    related = pd.concat([take(idx.adult_pa, aj[valid]), take(idx.child_pa, sib_j)],
+                        ignore_index=True)
+    kinds = np.concatenate([kind[valid].astype(str),
+                            np.where(same, "sibling", "half_sibling")])
+    homes = np.concatenate([np.where(home[valid], "Y", "N"), np.full(len(sib_i), "Y")])
+    n = int(keep.sum())
+    _, rec = ag.observe("csc", np.full(n, -1), s_all[keep], csc=True)
+    return frame("ext_person_relationship", {
+        "rela_relationship_id": ids("RL", np.arange(1, n + 1), 9),
+        "rela_person_id": take(idx.child_pa, person[keep]),
+        "rela_related_person_id": related[keep].reset_index(drop=True),
+        "rela_relationship": kinds[keep], "rela_same_household": homes[keep],
+        "rela_start_date": dates(s_all[keep]), "rela_end_date": dates(e_all[keep]),
+        "rela_recorded_at": rec,
+    })
+
+
+def _addresses(cfg, tl, pop, uasc, idx, moves, mem_fam, mem_start, mem_end, mem_pid,  # noqa: ANN001
+               mem_is_uasc, ag, rng) -> pd.DataFrame:
+    """Address spells: each family's homes (moves from the simulation) x its members."""
+    nf, nu = pop.n_families, len(uasc.dob)
+    sp_fam = np.concatenate([np.arange(nf), moves["fam"], nf + np.arange(nu)])
+    sp_day = np.concatenate([np.minimum(pop.fam_start, tl.sim_start), moves["day"],
+                             uasc.arrival])
+    sp_lsoa = np.concatenate([pop.fam_lsoa0, moves["lsoa"],
+                              rng.integers(0, len(pop.lsoa_decile), nu)])
+    sp_type = np.concatenate([np.zeros(nf, np.int8), moves["temp"], np.full(nu, 2, np.int8)])
+    o = np.lexsort((sp_day, sp_fam))
+    sp_fam, sp_day, sp_lsoa, sp_type = sp_fam[o], sp_day[o], sp_lsoa[o], sp_type[o]
+    nxt_same = np.append(sp_fam[1:] == sp_fam[:-1], False)
+    sp_end = np.where(nxt_same, np.append(sp_day[1:], NEVER) - 1, NEVER)
+    sp_fam_all = sp_fam
+    mem_fam_all = np.where(mem_is_uasc, nf + mem_fam, mem_fam)
+    spells = pd.DataFrame({"f": sp_fam_all, "s": sp_day, "e": sp_end, "l": sp_lsoa,
+                           "t": sp_type, "sp": np.arange(len(sp_fam_all))})
+    mems = pd.DataFrame({"f": mem_fam_all, "ms": mem_start, "me": mem_end,
+                         "m": np.arange(len(mem_fam_all))})
+    j = spells.merge(mems, on="f", how="inner", sort=False)
+    s = np.maximum(j["s"].to_numpy(), j["ms"].to_numpy())
+    e = np.minimum(j["e"].to_numpy(), j["me"].to_numpy())
+    keep = (s <= e) & (s <= tl.end) & (e >= tl.period_start)
+    j = j[keep]
+    s, e = s[keep], e[keep]
+    o = np.lexsort((s, j["m"].to_numpy()))
+    j = j.iloc[o]
+    s, e = s[o], e[o]
+    e = np.where(e > tl.end, NEVER, e)
+    n = len(j)
+    lsoa = j["l"].to_numpy()
+    n_lsoa = len(pop.lsoa_decile)
+    lsoa_codes = ids("E01", rng.permutation(n_lsoa) + 10_000, 6)
+    sector = pop.lsoa_sector
+    area = cfg.places.postcode_area
+    pcs = np.array([f"{area}{s // 10 + 1} {s % 10}" for s in range(int(sector.max()) + 1)])
+    _, rec = ag.observe("csc", np.full(n, -1), s, csc=True)
+    return frame("ssd_address", {
+        "addr_table_id": ids("AD", np.arange(1, n + 1), 9),
+        "addr_person_id": mem_pid.take(j["m"].to_numpy()).reset_index(drop=True),
+        "addr_address_type": np.array(["home", "temporary", "placement"])[j["t"].to_numpy()],
+        "addr_address_start_date": dates(s), "addr_address_end_date": dates(e),
+        "addr_address_postcode": pcs[sector[lsoa]],
+        "addr_lsoa_code": lsoa_codes.take(lsoa).reset_index(drop=True),
+        "addr_imd_decile": pop.lsoa_decile[lsoa].astype(np.int64),
+        "addr_recorded_at": rec,
+    })

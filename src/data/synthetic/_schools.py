@@ -1,0 +1,139 @@
+"""School, youth justice, young carer and early-years tables.
+
+- Enrolment: reception at the September after a child turns 4, primary to
+  July of year 6, secondary to July of year 11; the school follows the
+  family's first neighbourhood (one primary per postcode sector half, one
+  secondary per three sectors). SEN status N/K/E (EHC plan) is more likely for
+  disabled children; a few disabled children attend special schools.
+- Attendance: termly rows from the simulation (known after the term ends).
+- Exclusions: suspensions (mostly 1-3 days) and permanent exclusions.
+- Youth justice outcomes, young-carer assessments (support lasts about a year).
+- Early years: funded places for two-year-olds (taken up mostly in deprived
+  areas) and universal places at three and four.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from earlywarning.data.synthetic._events import CHILD_KIND
+from earlywarning.data.synthetic._frames import dates, ids
+from earlywarning.data.synthetic._timeline import NEVER
+
+__all__ = ["school_tables", "reception_year"]
+
+
+def reception_year(dob: np.ndarray) -> np.ndarray:
+    """Calendar year of the September a child starts reception (aged 4 on 31 August)."""
+    d = np.asarray(dob, dtype=np.int64).astype("datetime64[D]")
+    year = d.astype("datetime64[Y]").astype(np.int64) + 1970
+    month = (d.astype("datetime64[M]").astype(np.int64) % 12) + 1
+    return year + 4 + (month >= 9)
+
+
+def _day(year: np.ndarray, month: int, day: int) -> np.ndarray:
+    base = (np.asarray(year, dtype=np.int64) - 1970).astype("datetime64[Y]")
+    return (base.astype("datetime64[M]") + (month - 1)).astype("datetime64[D]").astype(
+        np.int64) + day - 1
+
+
+def _end(day: np.ndarray, end: int) -> np.ndarray:
+    return np.where(day > end, NEVER, day)
+
+
+def school_tables(cfg, tl, pop, sim, idx, ag, sen, rng, Rows, finish) -> dict[str, pd.DataFrame]:  # noqa: ANN001, N803
+    """Build the school, youth justice, young carer and early-years tables.
+
+    Returns ``ext_school_enrolment``, ``ext_school_attendance``,
+    ``ext_school_exclusion``, ``ext_youth_justice``, ``ext_young_carer`` and
+    ``ext_early_years``.
+    """
+    out: dict[str, pd.DataFrame] = {}
+    nc = pop.n_children
+    rec_y = reception_year(pop.ch_dob)
+    sector = pop.lsoa_sector[pop.fam_lsoa0[pop.ch_family]].astype(np.int64)
+    special = (pop.ch_disability > 0) & (rng.random(nc) < 0.15)
+    er = Rows()
+    for phase, y0, y1, urn in (
+        ("primary", rec_y, rec_y + 7, 100_000 + 2 * sector + (rng.random(nc) < 0.5)),
+        ("secondary", rec_y + 7, rec_y + 12, 200_000 + sector // 3),
+    ):
+        s, e = _day(y0, 9, 1), _day(y1, 7, 22)
+        ok = (s <= tl.end) & (e >= tl.period_start)
+        ph = np.where(special, "special", phase)
+        school = np.where(special, 300_000 + sector // 6, urn)
+        c = np.flatnonzero(ok)
+        er.add(True, c, pop.ch_family[c], s[c], phase=ph[c].astype(object), urn=school[c],
+               end=e[c], sen=np.array(["N", "K", "E"], dtype=object)[sen[c]])
+    r = er.result()
+    out["ext_school_enrolment"] = finish("ext_school_enrolment", r, idx, ag, "school", tl, "SE", {
+        "scho_school_id": lambda o: ids("URN", r["urn"][o], 6), "scho_phase": r["phase"],
+        "scho_start_date": lambda o: dates(r["day"][o]),
+        "scho_end_date": lambda o: dates(_end(r["end"][o], tl.end)),
+        "scho_sen_status": r["sen"]}, spell_end="end")
+
+    att = sim.attendance
+    ar = Rows()
+    ar.add(True, att["child"], pop.ch_family[att["child"]], att["end"], start=att["start"],
+           possible=att["possible"], missed=att["missed"], unauth=att["unauth"])
+    a = ar.result()
+    out["ext_school_attendance"] = finish("ext_school_attendance", a, idx, ag, "school", tl, "AT", {
+        "atte_term_start_date": lambda o: dates(a["start"][o]),
+        "atte_term_end_date": lambda o: dates(a["day"][o]),
+        "atte_sessions_possible": lambda o: a["possible"][o].astype(np.int64),
+        "atte_sessions_missed": lambda o: a["missed"][o].astype(np.int64),
+        "atte_sessions_unauthorised": lambda o: a["unauth"][o].astype(np.int64)})
+
+    ce = sim.child_events
+    child, day, kind = ce["child"], ce["day"], ce["kind"]
+    ex = np.flatnonzero((kind == CHILD_KIND["suspension"])
+                        | (kind == CHILD_KIND["permanent_exclusion"]))
+    perm = kind[ex] == CHILD_KIND["permanent_exclusion"]
+    days = np.where(perm, np.nan, np.choose(rng.choice(4, len(ex), p=[0.1, 0.5, 0.25, 0.15]),
+                                            [0.5, 1.0, 2.0, 4.0]))
+    xr = Rows()
+    xr.add(True, child[ex], pop.ch_family[child[ex]], day[ex],
+           typ=np.where(perm, "permanent", "suspension").astype(object), days=days)
+    x = xr.result()
+    out["ext_school_exclusion"] = finish("ext_school_exclusion", x, idx, ag, "school", tl, "EX", {
+        "excl_exclusion_date": lambda o: dates(x["day"][o]), "excl_type": x["typ"],
+        "excl_days": x["days"]})
+
+    yj = np.flatnonzero(kind == CHILD_KIND["youth_justice"])
+    outcomes = np.array(["triage", "youth_caution", "youth_conditional_caution",
+                         "referral_order", "youth_rehabilitation_order", "custody"], dtype=object)
+    yr = Rows()
+    yr.add(True, child[yj], pop.ch_family[child[yj]], day[yj],
+           outcome=outcomes[rng.choice(6, len(yj), p=[0.3, 0.2, 0.15, 0.2, 0.12, 0.03])])
+    y = yr.result()
+    out["ext_youth_justice"] = finish("ext_youth_justice", y, idx, ag, "youth_justice", tl, "YJ", {
+        "yjus_event_date": lambda o: dates(y["day"][o]), "yjus_outcome": y["outcome"]})
+
+    yc = np.flatnonzero(kind == CHILD_KIND["young_carer"])
+    cr = Rows()
+    cr.add(True, child[yc], pop.ch_family[child[yc]], day[yc],
+           end=day[yc] + np.round(365 * np.exp(0.5 * rng.standard_normal(len(yc)))).astype(int))
+    c = cr.result()
+    out["ext_young_carer"] = finish("ext_young_carer", c, idx, ag, "young_carers", tl, "YC", {
+        "ycar_assessment_date": lambda o: dates(c["day"][o]),
+        "ycar_support_end_date": lambda o: dates(_end(c["end"][o], tl.end))}, spell_end="end")
+
+    dec = pop.lsoa_decile[pop.fam_lsoa0[pop.ch_family]]
+    two = rng.random(nc) < np.where(dec <= 4, 0.45, 0.08)
+    universal = rng.random(nc) < 0.9
+    eyr = Rows()
+    for take_up, s, e, funded in (
+        (two, pop.ch_dob + 790, pop.ch_dob + 1095, "Y"),
+        (universal, pop.ch_dob + 1155, _day(rec_y, 7, 22), "N"),
+    ):
+        ok = take_up & (s <= tl.end) & (e >= tl.period_start) & (e > s)
+        c_ = np.flatnonzero(ok)
+        eyr.add(True, c_, pop.ch_family[c_], s[c_], end=e[c_],
+                setting=400_000 + sector[c_] // 2, funded=np.full(len(c_), funded, dtype=object))
+    e_ = eyr.result()
+    out["ext_early_years"] = finish("ext_early_years", e_, idx, ag, "early_years", tl, "EY", {
+        "eyrs_setting_id": lambda o: ids("EYS", e_["setting"][o], 6),
+        "eyrs_start_date": lambda o: dates(e_["day"][o]),
+        "eyrs_end_date": lambda o: dates(_end(e_["end"][o], tl.end)),
+        "eyrs_two_year_old_funded": e_["funded"]}, spell_end="end")
+    return out

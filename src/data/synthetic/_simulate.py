@@ -1,0 +1,330 @@
+"""The monthly simulation: latent adversity -> agency events and escalation.
+
+One loop over months (never over children): each step advances every
+family's latent state (``_adversity``), computes every child's need score
+and escalation hazards (``_hazard``), draws referrals and their pathways
+(``_pathways``), agency events (``_events``), moves and Early Help, updates
+each child's CSC history, and hands the ground truth of the month to a sink.
+Children are held sorted by date of birth, so the children aged 0-17 in a
+month are one contiguous slice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+from earlywarning.data.synthetic import _events as ev
+from earlywarning.data.synthetic._adversity import DOMAINS, DRIVERS, init_latent, step_latent
+from earlywarning.data.synthetic._config import SyntheticConfig
+from earlywarning.data.synthetic._hazard import (
+    CHILD_TERMS,
+    FAMILY_TERMS,
+    LATENT,
+    TERM_ROWS,
+    Projector,
+    age_terms,
+    top_drivers,
+)
+from earlywarning.data.synthetic._pathways import delay_weights, sample_escalating, sample_other
+from earlywarning.data.synthetic._population import Population
+from earlywarning.data.synthetic._timeline import DAYS_PER_YEAR, NEVER, Timeline
+
+__all__ = ["SimOutput", "simulate", "group_mask"]
+
+GroundTruthSink = Callable[[int, dict[str, np.ndarray]], None]
+EIGHTEEN = int(18 * DAYS_PER_YEAR)
+
+
+class Recorder:
+    """Collects dicts of equal-length arrays and concatenates them at the end."""
+
+    def __init__(self) -> None:
+        self.parts: dict[str, list[dict[str, np.ndarray]]] = {}
+
+    def add(self, stream: str, **cols: np.ndarray) -> None:
+        """Append rows to ``stream`` (skipped when empty)."""
+        if len(next(iter(cols.values()))):
+            self.parts.setdefault(stream, []).append(cols)
+
+    def result(self, stream: str, like: dict[str, np.dtype] | None = None) -> dict:
+        """Concatenated columns of ``stream`` (empty arrays when nothing was added)."""
+        parts = self.parts.get(stream, [])
+        if not parts:
+            return {k: np.zeros(0, dtype=v) for k, v in (like or {}).items()}
+        keys = parts[0].keys()
+        return {k: np.concatenate([p[k] for p in parts]) for k in keys}
+
+
+@dataclass
+class SimOutput:
+    """Everything the table builders need from the simulation."""
+
+    referrals: dict
+    fam_events: dict
+    child_events: dict
+    attendance: dict
+    moves: dict
+    early_help: dict
+    contact_only: dict
+    fam_lsoa_final: np.ndarray
+    calibration: dict = field(default_factory=dict)
+    ground_truth: dict | None = None
+
+
+def group_mask(pop: Population, sel, eth_groups: tuple[str, ...]) -> np.ndarray:  # noqa: ANN001
+    """Families in a :class:`GroupSelector` group (all False when ``sel`` is None)."""
+    if sel is None:
+        return np.zeros(pop.n_families, bool)
+    if sel.by == "ethnicity":
+        return pop.fam_eth == eth_groups.index(sel.value)
+    quint = (pop.fam_decile0().astype(int) + 1) // 2
+    return quint == int(sel.value)
+
+
+def _fam_terms(cfg, pop, lat, d, t0, state, beta_l) -> np.ndarray:  # noqa: ANN001
+    c = cfg.escalation.coef
+    dec = pop.lsoa_decile[state["lsoa"]].astype(np.float32)
+    c2 = pop.fam_carer2 >= 0
+    partner_home = (pop.fam_partner_start <= t0) & (t0 < pop.fam_partner_end)
+    support = (c2 & (t0 < pop.fam_sep)) | (partner_home & ~pop.fam_partner_violent)
+    out = np.empty((len(FAMILY_TERMS), pop.n_families), np.float32)
+    for j, name in enumerate(DOMAINS):
+        out[j] = c[name] * (d[j] - state["d_mean"][j])
+    out[5] = c["deprivation"] * (5.5 - dec) / 4.5
+    out[6] = beta_l * lat.ell
+    out[7] = -c["early_help_engagement"] * ((state["eh_start"] <= t0) & (state["eh_recent"] > t0))
+    out[8] = -c["stable_address"] * (t0 - state["last_move"] > 730)
+    out[9] = -c["second_carer_support"] * support
+    return out
+
+
+def simulate(cfg: SyntheticConfig, pop: Population, tl: Timeline, rng: np.random.Generator,
+             gt_sink: GroundTruthSink | None = None,
+             progress: Callable[[int, int], None] | None = None) -> SimOutput:
+    """Run the monthly simulation.
+
+    Parameters
+    ----------
+    cfg, pop, tl, rng
+        Configuration, population, calendar and the random generator.
+    gt_sink : callable, optional
+        Called ``gt_sink(month_start_day, columns)`` for every ground-truth month;
+        when omitted the ground truth is kept in memory in ``SimOutput.ground_truth``.
+    progress : callable, optional
+        Called ``progress(month_done, n_months)``.
+
+    Returns
+    -------
+    SimOutput
+    """
+    e, a = cfg.escalation, cfg.adversity
+    lat = init_latent(cfg, pop, rng)
+    nf, nc = pop.n_families, pop.n_children
+    rec = Recorder()
+    if gt_sink is None:
+        def gt_sink(day: int, cols: dict[str, np.ndarray]) -> None:
+            rec.add("gt", month=np.full(len(cols["child"]), day, np.int64), **cols)
+    label_grp = group_mask(pop, cfg.bias.label_group, ev.ETH)
+    label_mult = np.where(label_grp, cfg.bias.label_multiplier, 1.0).astype(np.float32)
+    surv_grp = group_mask(pop, cfg.bias.surveillance_group, ev.ETH)
+    surv_mult = np.where(surv_grp, cfg.bias.surveillance_multiplier, 1.0).astype(np.float32)
+
+    A0 = lat.adversity(pop.fam_baseline)
+    vp0 = np.zeros(nf, np.float32)
+    d0 = lat.domains(pop, cfg, A0, vp0)
+    state = {
+        "lsoa": pop.fam_lsoa0.copy(), "last_move": np.full(nf, -NEVER, np.int64),
+        "eh_until": np.full(nf, -NEVER, np.int64), "eh_recent": np.full(nf, -NEVER, np.int64),
+        "eh_start": np.full(nf, NEVER, np.int64),
+        "d_mean": d0.mean(axis=1), "hist_n": np.zeros(nf, np.int32),
+    }
+    norms = ev.EventNorms.from_state(cfg, d0, A0, pop.lsoa_decile)
+    hist = np.zeros(nc, np.int8)
+    hist_cp = np.zeros(nc, np.int8)
+    busy = np.full(nc, -NEVER, np.int64)
+    state_end = np.full(nc, -NEVER, np.int64)
+    out_day = np.full(nc, NEVER, np.int64)
+    in_care_until = np.full(nc, -NEVER, np.int64)
+    care_from = np.full(nc, NEVER, np.int64)
+    c = e.coef
+    dom_coef = np.array([c[dname] for dname in DOMAINS])
+    loads = np.array([a.domain_loading[dname] for dname in DOMAINS])
+    b_a = float(dom_coef @ loads)
+    k_e, k_o = e.need_scale_escalating, e.need_scale_other
+    rate_ref = e.referrals_per_10k / 10_000 / 12
+    alpha_e = alpha_o = 0.0
+    beta_l = 0.0
+    projector: Projector | None = None
+    wts = delay_weights(cfg, np.random.default_rng([cfg.seed, 99]))
+    eta_var = []
+
+    for m in range(tl.n_months):
+        t0, t1 = int(tl.month_starts[m]), int(tl.month_starts[m + 1])
+        ndays = t1 - t0
+        lo = int(np.searchsorted(pop.ch_dob, t0 - EIGHTEEN, side="right"))
+        hi = int(np.searchsorted(pop.ch_dob, t1, side="left"))
+        sl = slice(lo, hi)
+        cf = pop.ch_family[sl]
+        dob = pop.ch_dob[sl]
+        fam_active = np.zeros(nf, bool)
+        fam_active[cf] = True
+        shocked, kind = step_latent(cfg, lat, rng, fam_active)
+        A = lat.adversity(pop.fam_baseline)
+        vp = (pop.fam_partner_violent & (pop.fam_partner_start <= t0)
+              & (t0 < pop.fam_partner_end)).astype(np.float32)
+        d = lat.domains(pop, cfg, A, vp)
+        in_period = m >= tl.period_m0
+
+        fam_terms = _fam_terms(cfg, pop, lat, d, t0, state, beta_l if in_period else 0.0)
+        fam_eta = fam_terms.sum(axis=0)
+        age = ((t0 + ndays // 2 - dob) / DAYS_PER_YEAR).astype(np.float32)
+        ch_terms = _child_terms(cfg, lat, sl, age, hist, hist_cp, state["hist_n"], cf)
+        eta = fam_eta[cf] + ch_terms.sum(axis=0)
+        elig = state_end[sl] <= t0
+        if not in_period:
+            # burn-in: set the latent coefficient and the intercepts from the state
+            v_obs = float(np.var(eta[elig])) if elig.any() else 1.0
+            share = a.unobserved_share
+            beta_l = float(np.sqrt(share / (1 - share) * v_obs)) if share > 0 else 0.0
+            eta = eta + beta_l * lat.ell[cf]
+            n_act = hi - lo
+            idle = elig & (busy[sl] <= t0)
+            alpha_e = float(np.log(rate_ref * e.escalating_share * n_act
+                                   / max(np.exp(k_e * eta[elig]).sum(), 1e-9)))
+            alpha_o = float(np.log(rate_ref * (1 - e.escalating_share) * n_act
+                                   / max(np.exp(k_o * eta[idle]).sum(), 1e-9)))
+        elif projector is None:
+            projector = Projector(cfg, wts, k_e, b_a, c["housing_crisis"],
+                                  c["parental_mental_health"], beta_l)
+        if in_period:
+            eta_var.append((float(np.var(eta[elig])), float(np.var(beta_l * lat.ell[cf][elig]))))
+        log_h_need = alpha_e + k_e * eta
+        log_he = log_h_need + np.log(label_mult[cf])
+        gt_every = cfg.ground_truth_every_months
+        if in_period and (m - tl.period_m0) % gt_every == 0:
+            _ground_truth(cfg, gt_sink, projector, t0, lo, sl, cf, age, dob, elig, out_day,
+                          fam_terms, ch_terms, log_he, log_h_need, lat, A, k_e, b_a, beta_l)
+
+        # --- referrals -------------------------------------------------------------
+        pe = -np.expm1(-np.exp(log_he))
+        po = -np.expm1(-np.exp(alpha_o + k_o * eta))
+        idle = elig & (busy[sl] <= t0)
+        pe = np.where(elig, pe, 0.0)
+        po = np.where(idle, po, 0.0)
+        u = rng.random(len(eta))
+        esc = np.flatnonzero(u < pe)
+        oth = np.flatnonzero((u >= pe) & (u < pe + po))
+        pc = po * ev.CONTACT_ONLY_RATIO
+        cont = np.flatnonzero((u >= pe + po) & (u < pe + po + pc))
+        rec.add("contact_only", child=(lo + cont).astype(np.int64),
+                day=np.maximum(t0 + (rng.random(len(cont)) * ndays).astype(np.int64), dob[cont]))
+        for idx, sampler in ((esc, "esc"), (oth, "oth")):
+            if not len(idx):
+                continue
+            gi = lo + idx
+            day = np.maximum(t0 + (rng.random(len(idx)) * ndays).astype(np.int64), dob[idx])
+            if sampler == "esc":
+                path = sample_escalating(cfg, rng, day, age[idx], dob[idx])
+            else:
+                path = sample_other(cfg, rng, day)
+            terms = np.concatenate([fam_terms[:, cf[idx]], ch_terms[:, idx]])
+            full = np.empty((len(DRIVERS), len(idx)), np.float32)
+            full[TERM_ROWS] = terms
+            rec.add("ref", child=gi, day=day, age=age[idx], eta=eta[idx],
+                    dom=d[:, cf[idx]].T.copy(), terms=full.T.copy(), **path)
+            new = hist[gi] == 0
+            np.add.at(state["hist_n"], cf[idx][new], 1)
+            hist[gi] = 1
+            busy[gi] = np.maximum(busy[gi], path["close"])
+            if sampler == "esc":
+                hist_cp[gi] = 1
+                state_end[gi] = path["state_end"]
+                out_day[gi] = path["out_day"]
+                care = path["care"]
+                in_care_until[gi[care]] = path["care_end"][care]
+                care_from[gi[care]] = path["care_start"][care]
+            sd = path["step_down"]
+            if sd.any():
+                fams = cf[idx][sd]
+                ev.start_early_help(cfg, rng, rec, state, fams, path["close"][sd], reason=1)
+
+        # --- agency events, moves, Early Help -------------------------------------------
+        ev.family_events(cfg, rng, rec, state, norms, d, A, fam_active, surv_mult, t0, ndays)
+        ev.moves(cfg, rng, rec, state, pop, d, norms, fam_active, shocked, kind, t0, ndays)
+        ev.early_help(cfg, rng, rec, state, norms, A, fam_active, t0, ndays)
+        in_care = (care_from[sl] <= t0) & (in_care_until[sl] > t0)
+        ev.child_events(cfg, rng, rec, norms, lat, sl, age, dob, cf, A, d, in_care,
+                        surv_mult, t0, ndays)
+        ev.attendance(cfg, rng, rec, lat, sl, dob, cf, A, in_care, t0, t1)
+        if progress is not None:
+            progress(m + 1, tl.n_months)
+
+    ev_arr = np.array(eta_var) if eta_var else np.zeros((1, 2))
+    calib = {
+        "alpha_escalating": alpha_e, "alpha_other": alpha_o, "beta_latent": beta_l,
+        "need_scale_escalating": k_e, "need_scale_other": k_o,
+        "unobserved_share_target": a.unobserved_share,
+        "unobserved_share_measured": float(ev_arr[:, 1].mean() / max(ev_arr[:, 0].mean(), 1e-9)),
+        "delay_weights": [round(float(w), 4) for w in wts],
+    }
+    return SimOutput(
+        referrals=rec.result("ref"), fam_events=rec.result("fam_ev"),
+        child_events=rec.result("child_ev"), attendance=rec.result("att"),
+        moves=rec.result("move", {"fam": np.int64, "day": np.int64, "lsoa": np.int32,
+                                  "temp": np.int8}),
+        early_help=rec.result("eh", {"fam": np.int64, "start": np.int64, "end": np.int64,
+                                     "reason": np.int8}),
+        contact_only=rec.result("contact_only", {"child": np.int64, "day": np.int64}),
+        fam_lsoa_final=state["lsoa"], calibration=calib,
+        ground_truth=rec.result("gt") if "gt" in rec.parts else None,
+    )
+
+
+def _child_terms(cfg, lat, sl, age, hist, hist_cp, hist_n, cf) -> np.ndarray:  # noqa: ANN001
+    c = cfg.escalation.coef
+    out = np.empty((len(CHILD_TERMS), len(age)), np.float32)
+    school = (age >= 5) & (age < 16)
+    teen = (age >= 10) & (age < 18)
+    out[0] = c["school_absence"] * lat.c_abs[sl] * school
+    out[1] = c["missing_episodes"] * np.maximum(lat.c_miss[sl], 0) * teen
+    out[2] = c["youth_offending"] * np.maximum(lat.c_yo[sl], 0) * teen
+    h = hist[sl]
+    out[3] = c["prior_csc_history"] * (h + 0.5 * hist_cp[sl])
+    out[4] = c["sibling_csc_history"] * ((hist_n[cf] - h) > 0)
+    out[5], out[6] = age_terms(cfg, age)
+    return out
+
+
+def _ground_truth(cfg, sink, projector, t0, lo, sl, cf, age, dob, elig, out_day,  # noqa: ANN001
+                  fam_terms, ch_terms, log_he, log_h_need, lat, A, k_e, b_a, beta_l) -> None:
+    """Compute and emit the ground truth of the children in the cohort at ``t0``."""
+    pending = out_day[sl] > t0
+    pending &= ~elig
+    cohort = (elig | pending) & (dob <= t0) & (age < 18)
+    idx = np.flatnonzero(cohort)
+    f = cf[idx]
+    c = cfg.escalation.coef
+    c_u = np.float32(k_e * b_a) * lat.u[f]
+    c_s = np.float32(k_e) * (np.float32(b_a) * lat.s[f]
+                             + np.float32(c["housing_crisis"]) * lat.s_house[f]
+                             + np.float32(c["parental_mental_health"]) * lat.s_mh[f])
+    c_l = np.float32(k_e * beta_l) * lat.ell[f]
+    a_now = age[idx]
+    p_true = projector.p_true(log_he[idx], a_now, c_u, c_s, c_l, lat.shock_rate[f])
+    p_need = projector.p_true(log_h_need[idx], a_now, c_u, c_s, c_l, lat.shock_rate[f])
+    soon = pending[idx] & (out_day[sl][idx] <= t0 + 365)
+    p_true = np.where(soon, 1.0, p_true).astype(np.float32)
+    p_need = np.where(soon, 1.0, p_need).astype(np.float32)
+    contrib = np.empty((len(DRIVERS), len(idx)), np.float32)
+    contrib[TERM_ROWS] = np.concatenate([fam_terms[:, f], ch_terms[:, idx]]) * np.float32(k_e)
+    drivers = top_drivers(contrib)
+    absc = np.abs(contrib)
+    unobs = absc[LATENT] / np.maximum(absc.sum(axis=0), 1e-9)
+    sink(t0, {
+        "child": (lo + idx).astype(np.int64), "family": f.astype(np.int64),
+        "adversity": (A[f] + lat.ell[f]).astype(np.float32), "p_true": p_true,
+        "p_need": p_need, "driver_1": drivers[0], "driver_2": drivers[1], "driver_3": drivers[2],
+        "unobserved_share": unobs.astype(np.float32),
+    })
