@@ -448,11 +448,6 @@ def checked_from_sql(src: TableSource, typed: str, dup: str) -> str:
     return " ".join(joins)
 
 
-REJECTED_COLUMNS = ("__rn BIGINT, __raw VARCHAR, __reasons STRUCT(i INTEGER, \"column\" "
-                    "VARCHAR, rule VARCHAR, message VARCHAR)[]")
-"""Column definitions of the rejected-rows relation (for an empty one)."""
-
-
 def bad_row_numbers_sql(src: TableSource, typed: str, dup: str) -> str:
     """SELECT of the row numbers that break any rule (booleans only: the cheap pass)."""
     any_bad = " OR ".join(v.condition for v in violations(src)) or "FALSE"

@@ -24,7 +24,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from pathlib import Path
 
@@ -159,7 +159,6 @@ def load(
             con.execute(f"SET memory_limit = {val.sql_literal(memory_limit)}")
         if threads:
             con.execute(f"SET threads = {int(threads)}")
-        con.execute(f"ATTACH {val.sql_literal(str(built) + '.scratch')} AS __scratch")
         if kind == "duckdb":
             con.execute(f"ATTACH {val.sql_literal(str(source))} AS __srcdb (READ_ONLY)")
         _create_tables(con)
@@ -177,7 +176,6 @@ def load(
         publish = quarantine or report.clean
         report.published = publish
         _write_report_tables(con, report, source, load_date)
-        con.execute("DETACH __scratch")
         if kind == "duckdb":
             con.execute("DETACH __srcdb")
         con.execute("CHECKPOINT")
@@ -243,6 +241,7 @@ def _discover(source: Path) -> tuple[list[_Extract], list[Issue], str]:
 @dataclass
 class _LoadState:
     load_date: date
+    extract_dates: dict[str, date] = field(default_factory=dict)
     identity_sql: str | None = None
     identity_columns: tuple[str, ...] = ()
 
@@ -309,12 +308,12 @@ def _open_source(con: duckdb.DuckDBPyConnection, ex: _Extract,
                         f"file_row_number = true)")
         elif ex.kind == "csv":
             # Staged as text, in file order (so rowid + 1 is the data row number), in a
-            # scratch database on disk, so a file larger than memory spills.
-            con.execute(f"CREATE OR REPLACE TABLE __scratch.csv AS SELECT * FROM read_csv("
+            # temporary table, which DuckDB spills to disk beyond its memory limit.
+            con.execute(f"CREATE OR REPLACE TEMP TABLE __csv AS SELECT * FROM read_csv("
                         f"{lit}, all_varchar = true, header = true, "
                         f"buffer_size = {CSV_BUFFER_BYTES})")
             con.execute("CREATE OR REPLACE TEMP VIEW __src0 AS SELECT rowid + 1 AS __rn, * "
-                        "FROM __scratch.csv")
+                        "FROM __csv")
         else:
             con.execute(f"CREATE OR REPLACE TEMP VIEW __src0 AS SELECT rowid + 1 AS __rn, * "
                         f"FROM __srcdb.main.{val.quote_ident(ex.table.name)}")
@@ -347,10 +346,10 @@ def _open_source(con: duckdb.DuckDBPyConnection, ex: _Extract,
     return types
 
 
-def _extract_date(con: duckdb.DuckDBPyConnection, table: str) -> date | None:
-    row = con.execute(f"SELECT max(meta_extract_date) FROM {METADATA_TABLE} "
-                      "WHERE meta_table = ?", [table]).fetchone()
-    return row[0] if row else None
+def _extract_dates(con: duckdb.DuckDBPyConnection) -> dict[str, date]:
+    """Latest extract date of each table named in the (loaded) ``ext_source_metadata``."""
+    return dict(con.execute(f"SELECT meta_table, max(meta_extract_date) FROM {METADATA_TABLE} "
+                            "GROUP BY 1").fetchall())
 
 
 def _load_table(con: duckdb.DuckDBPyConnection, ex: _Extract, state: _LoadState) -> TableReport:
@@ -366,7 +365,7 @@ def _load_table(con: duckdb.DuckDBPyConnection, ex: _Extract, state: _LoadState)
     types = _open_source(con, ex, tr)
     if types is None:
         return tr
-    extract_date = _extract_date(con, t.name) if t.name != METADATA_TABLE else None
+    extract_date = state.extract_dates.get(t.name)
     if extract_date:
         reference, label = extract_date, "extract date"
     else:
@@ -404,6 +403,7 @@ def _load_table(con: duckdb.DuckDBPyConnection, ex: _Extract, state: _LoadState)
             _fail(tr, val.MISSING_COLUMN, val.MSG_MISSING_COLUMN, file=ex.file, column=col)
         con.execute(f"CREATE OR REPLACE TEMP TABLE __bad AS "
                     f"{val.missing_column_rows_sql(src, '__typed')}")
+        _quarantine(con, tr, ex.file)
     else:
         con.execute(f"CREATE OR REPLACE TEMP TABLE __dup AS "
                     f"{val.duplicate_keys_sql(src, '__typed')}")
@@ -413,18 +413,15 @@ def _load_table(con: duckdb.DuckDBPyConnection, ex: _Extract, state: _LoadState)
         if n_bad:  # reasons and messages are built for the rejected rows only
             con.execute(f"CREATE OR REPLACE TEMP TABLE __bad AS "
                         f"{val.rejected_rows_sql(src, '__typed', '__dup', '__badrn')}")
-        else:
-            con.execute(f"CREATE OR REPLACE TEMP TABLE __bad ({val.REJECTED_COLUMNS})")
+            _quarantine(con, tr, ex.file)
         cols = ", ".join(val.quote_ident(c) for c in t.column_names)
         keep = " WHERE __rn NOT IN (SELECT __rn FROM __badrn)" if n_bad else ""
-        con.execute(f"INSERT INTO main.{val.quote_ident(t.name)} ({cols}) SELECT {cols} "
-                    f"FROM __typed{keep}")
+        tr.rows_accepted = con.execute(
+            f"INSERT INTO main.{val.quote_ident(t.name)} ({cols}) SELECT {cols} "
+            f"FROM __typed{keep}").fetchone()[0]
         if moved:
             _stash_identity(src, moved, state, keep)
-    _quarantine(con, tr, ex.file)
     tr.rows_read = con.execute("SELECT count(*) FROM __src").fetchone()[0]
-    tr.rows_accepted = con.execute(f"SELECT count(*) FROM main.{val.quote_ident(t.name)}"
-                                   ).fetchone()[0]
     if tr.rows_accepted + tr.rows_rejected != tr.rows_read:
         raise RuntimeError(f"{ex.file}: table {t.name}: {tr.rows_accepted} accepted + "
                            f"{tr.rows_rejected} rejected != {tr.rows_read} read")
@@ -438,10 +435,9 @@ def _load_table(con: duckdb.DuckDBPyConnection, ex: _Extract, state: _LoadState)
     if t.name == IDENTITY_TABLE and state.identity_sql:
         _add_identity(con, tr, state)
     _profile(con, t, tr)
-    for view in ("__typed", "__src", "__src0"):
-        con.execute(f"DROP VIEW IF EXISTS {view}")
-    for temp in ("__bad", "__badrn", "__dup", "__scratch.csv"):
-        con.execute(f"DROP TABLE IF EXISTS {temp}")
+    if t.name == METADATA_TABLE:
+        state.extract_dates = _extract_dates(con)
+    con.execute("DROP TABLE IF EXISTS __csv")  # frees its memory or spill space
     return tr
 
 
@@ -473,8 +469,6 @@ def _add_identity(con: duckdb.DuckDBPyConnection, tr: TableReport, state: _LoadS
 
 def _quarantine(con: duckdb.DuckDBPyConnection, tr: TableReport, file: str) -> None:
     tr.rows_rejected = con.execute("SELECT count(*) FROM __bad").fetchone()[0]
-    if not tr.rows_rejected:
-        return
     con.execute(
         f"INSERT INTO {wh.QUARANTINE_TABLE} SELECT ?, ?, __rn, "
         f"array_to_string(list_transform(__reasons, lambda r: r.column), '; '), "
@@ -551,9 +545,13 @@ def _write_report_tables(con: duckdb.DuckDBPyConnection, report: LoadReport, sou
                          load_date: date) -> None:
     import earlywarning
 
-    rows = [(i.table, i.rule, i.column, i.n_rows, i.message) for i in report.issues()]
-    if rows:
-        con.executemany(f"INSERT INTO {wh.REPORT_TABLE} VALUES (?, ?, ?, ?, ?)", rows)
+    issues = report.issues()
+    columns = [[i.table for i in issues], [i.rule for i in issues], [i.column for i in issues],
+               [i.n_rows for i in issues], [i.message for i in issues]]
+    # One statement (a row-at-a-time executemany commits every row).
+    con.execute(f"INSERT INTO {wh.REPORT_TABLE} SELECT unnest(?::VARCHAR[]), "
+                f"unnest(?::VARCHAR[]), unnest(?::VARCHAR[]), unnest(?::BIGINT[]), "
+                f"unnest(?::VARCHAR[])", columns)
     meta = {
         "fingerprint": report.fingerprint,
         "loaded_at": report.loaded_at,
@@ -569,4 +567,5 @@ def _write_report_tables(con: duckdb.DuckDBPyConnection, report: LoadReport, sou
         "rows_rejected": str(sum(t.rows_rejected for t in report.tables)),
         "tables_failed": ",".join(t.table for t in report.tables if t.failed),
     }
-    con.executemany(f"INSERT INTO {wh.META_TABLE} VALUES (?, ?)", list(meta.items()))
+    con.execute(f"INSERT INTO {wh.META_TABLE} SELECT unnest(?::VARCHAR[]), "
+                f"unnest(?::VARCHAR[])", [list(meta), list(meta.values())])

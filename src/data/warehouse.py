@@ -149,9 +149,8 @@ def publish(built: str | os.PathLike, warehouse: str | os.PathLike) -> None:
 
 
 def discard(built: str | os.PathLike) -> None:
-    """Delete a build file, its write-ahead log, scratch database and spill folder."""
-    for path in (Path(built), Path(f"{built}.wal"), Path(f"{built}.scratch"),
-                 Path(f"{built}.scratch.wal")):
+    """Delete a build file, its write-ahead log and its spill folder, if present."""
+    for path in (Path(built), Path(f"{built}.wal")):
         if path.exists():
             path.unlink()
     spill = Path(f"{built}.tmp")
@@ -176,7 +175,7 @@ def remove_stale_builds(warehouse: str | os.PathLike) -> list[Path]:
     if not warehouse.parent.is_dir():
         return removed
     for path in warehouse.parent.glob(f".{warehouse.name}{_BUILD_MARK}*"):
-        if path.suffix in (".wal", ".tmp", ".scratch"):
+        if path.suffix in (".wal", ".tmp"):
             continue
         pid_text = path.name.split(_BUILD_MARK, 1)[1].split("-", 1)[0]
         if pid_text.isdigit() and not psutil.pid_exists(int(pid_text)):
