@@ -112,7 +112,10 @@ def _require_champion_gate(name: str, version: Any, uri: str) -> None:
         from earlywarning.fairness import require_champion  # type: ignore[attr-defined]
     except ImportError:
         return
-    require_champion(name, tracking_uri=uri)
+    try:
+        require_champion(name, tracking_uri=uri)
+    except (PermissionError, ValueError) as exc:
+        raise ScoringError(str(exc)) from exc
 
 
 def load_scoring_model(pipeline: str, allow_candidate: bool = False,
@@ -212,32 +215,63 @@ def load_dictionary_for(cfg: Any, loaded: LoadedModel) -> FeatureDictionary:
                                                 path=local))
 
 
+def _build_one_date(cfg: Any, as_of: dt.date) -> pd.DataFrame:
+    """Build the cohort's features at one date with the features stage (nothing written)."""
+    from earlywarning.features import FeatureBuildError, build_features
+
+    a = cfg.as_of
+    # The features stage builds training dates plus a score date. Keep one training date
+    # (already validated) and score at as_of; or, for a past date, build it alone.
+    if as_of > a.end:
+        as_of_cfg = a.model_copy(update={"start": a.end, "score": as_of})
+    else:
+        as_of_cfg = a.model_copy(update={"start": as_of, "end": as_of, "score": None})
+    one = cfg.model_copy(update={"as_of": as_of_cfg})
+    try:
+        frame = build_features(one, write=False).frame
+    except FeatureBuildError as exc:
+        raise ScoringError(f"cannot build features at as-of date {as_of}: {exc}") from exc
+    return frame[pd.to_datetime(frame["as_of"]).dt.date == as_of].reset_index(drop=True)
+
+
 def build_features_for(cfg: Any, as_of: dt.date) -> pd.DataFrame:
     """Feature rows for the cohort at ``as_of``.
 
-    Reads the pipeline's feature table (``data/features/<pipeline>/``) after
-    checking that its manifest was built from this config.
+    Reads them from the pipeline's feature table (``data/features/<pipeline>/``,
+    which holds the ``as_of.score`` date) after checking that its manifest was
+    built from this config; a date the table lacks is built from the
+    warehouse with the features stage, for that date only.
+
+    Parameters
+    ----------
+    cfg : PipelineConfig
+    as_of : date
+
+    Returns
+    -------
+    DataFrame
+
+    Raises
+    ------
+    ScoringError
+        The feature table comes from another config, or the warehouse cannot
+        give features at ``as_of`` (e.g. after the data ends).
     """
     from earlywarning.config import config_hash
-    from earlywarning.models.scoring import ERR_NO_AS_OF, ERR_OTHER_CONFIG
+    from earlywarning.models.scoring import ERR_OTHER_CONFIG
 
     folder = Path(cfg.features.output_dir) / cfg.name
     manifest_path, table = folder / "manifest.json", folder / "features.parquet"
-    if not table.exists() or not manifest_path.exists():
-        raise ScoringError(f"{folder}: no feature table (features.parquet and manifest.json); "
-                           "run `earlywarning features` first")
-    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    expected = config_hash(cfg)
-    if manifest.get("config_hash") != expected:
-        raise ScoringError(ERR_OTHER_CONFIG.format(
-            path=manifest_path, found=manifest.get("config_hash"), name=cfg.name,
-            expected=expected))
-    frame = pd.read_parquet(table, filters=[("as_of", "==", as_of)])
-    if frame.empty:
-        dates = [d["date"] for d in manifest.get("as_of_dates", [])]
-        raise ScoringError(ERR_NO_AS_OF.format(path=table, as_of=as_of,
-                                               dates=", ".join(map(str, dates)) or "none"))
-    return frame
+    if table.exists() and manifest_path.exists():
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        expected = config_hash(cfg)
+        if manifest.get("config_hash") != expected:
+            raise ScoringError(ERR_OTHER_CONFIG.format(
+                path=manifest_path, found=manifest.get("config_hash"), name=cfg.name,
+                expected=expected))
+        if any(d.get("date") == as_of.isoformat() for d in manifest.get("as_of_dates", [])):
+            return pd.read_parquet(table, filters=[("as_of", "==", as_of)])
+    return _build_one_date(cfg, as_of)
 
 
 def log_scoring_run(loaded: LoadedModel, folder: Path, result: Any, as_of: dt.date, cfg: Any,

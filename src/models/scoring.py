@@ -73,10 +73,6 @@ ERR_NO_ROWS = (
     "no cohort rows at as-of date {as_of} for pipeline {name!r}: the data has no children "
     "to score on that date ({detail}); pick an as-of date the warehouse covers"
 )
-ERR_NO_AS_OF = (
-    "{path}: the feature table has no rows for as-of date {as_of} (it has {dates}); build "
-    "features for that date with `earlywarning features`"
-)
 ERR_OTHER_CONFIG = (
     "{path}: the feature table was built from another config (manifest config_hash {found}, "
     "pipeline {name!r} hashes to {expected}); rebuild it with `earlywarning features`"
@@ -198,6 +194,8 @@ class ScoringResult:
         The Parquet folder (None when not written).
     mlflow_run_id : str or None
         The MLflow run that logged the outputs.
+    model_alias : str
+        ``champion`` (approved) or ``candidate`` (testing only).
     """
 
     flags: pd.DataFrame
@@ -207,6 +205,7 @@ class ScoringResult:
     contributions: pd.DataFrame
     out_dir: Path | None = None
     mlflow_run_id: str | None = None
+    model_alias: str = ""
 
 
 def score_features(
@@ -470,4 +469,5 @@ def score(
                 MlflowClient(tracking_uri=loaded.tracking_uri).set_terminated(run_id, "FAILED")
             raise
         _write_parquet(out_dir, result)
-    return ScoringResult(**{**result.__dict__, "out_dir": out_dir, "mlflow_run_id": run_id})
+    return ScoringResult(**{**result.__dict__, "out_dir": out_dir, "mlflow_run_id": run_id,
+                            "model_alias": loaded.alias})

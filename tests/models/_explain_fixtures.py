@@ -223,3 +223,37 @@ def make_warehouse(path, extract_date: str = "2024-01-15") -> None:
                                     "poor" if agency == "housing" else "easy",
                                     "late recording" if agency == "housing" else None])
     con.close()
+
+
+def approve_champion(tracking_uri: str, pipeline: str, version: str, root) -> None:
+    """Make ``version`` the champion the way an ethics board does (the fairness gate).
+
+    Falls back to setting the alias directly while the approval gate is not installed.
+    """
+    import hashlib
+    import json
+    from pathlib import Path
+
+    from mlflow import MlflowClient
+
+    name = f"earlywarning-{pipeline}"
+    client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+    try:
+        from earlywarning.fairness import approve
+    except ImportError:
+        client.set_registered_model_alias(name, "champion", version)
+        return
+    run_id = client.get_model_version(name, version).run_id
+    run_dir = Path(root) / "runs" / pipeline / f"20240101T0000{version:0>2}"
+    (run_dir / "fairness").mkdir(parents=True)
+    report = run_dir / "fairness" / "ethics_report.html"
+    report.write_text("<html><body>fixture ethics report</body></html>", encoding="utf-8")
+    digest = hashlib.sha256(report.read_bytes()).hexdigest()
+    (run_dir / "fairness" / "audit.json").write_text(json.dumps(
+        {"report_sha256": digest, "bar_passed": True, "model_name": name}))
+    (run_dir / "metrics.json").write_text(json.dumps(
+        {"pass_bar": {"passed": True, "headline": "PASSED (fixture)"}}))
+    (run_dir / "run.json").write_text(json.dumps(
+        {"pipeline": pipeline, "run_id": run_id, "registered_version": version}))
+    approve(run_dir, "approve", "fixture: approved for scoring tests", "test board",
+            tracking_uri=tracking_uri)

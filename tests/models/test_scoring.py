@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 from _explain_fixtures import (
     DICTIONARY,
+    approve_champion,
     make_feature_table,
     make_warehouse,
     pipeline_config,
@@ -52,9 +53,10 @@ def env(tmp_path_factory):
     (folder / "manifest.json").write_text(json.dumps({
         "pipeline": "fx", "config_hash": config_hash(cfg),
         "as_of_dates": [{"date": "2024-01-01"}, {"date": "2024-02-01"}]}))
-    version = register_model(model, train, uri, "fx", aliases=("candidate", "champion"),
+    version = register_model(model, train, uri, "fx", aliases=("candidate",),
                              artifacts={"feature_dictionary.json": DICTIONARY,
                                         "model_card.json": {"limitations": LIMITS}})
+    approve_champion(uri, "fx", version, root)
     register_model(model, train, uri, "unapproved", aliases=("candidate",),
                    artifacts={"feature_dictionary.json": DICTIONARY})
     return {"root": root, "uri": uri, "cfg": cfg, "model": model, "features": features,
@@ -172,6 +174,17 @@ def test_no_approved_model_is_refused_and_flags_stay(env, scored):
     _assert_unchanged(env, before)
 
 
+def test_champion_without_an_approval_record_is_refused(env, scored):
+    client = MlflowClient(tracking_uri=env["uri"], registry_uri=env["uri"])
+    client.set_registered_model_alias("earlywarning-unapproved", "champion", "1")
+    cfg = env["cfg"].model_copy(update={"name": "unapproved"})
+    try:
+        with pytest.raises(ScoringError, match="no approval record|no 'champion'"):
+            score(cfg, AS_OF, tracking_uri=env["uri"], runs_dir=env["runs"])
+    finally:
+        client.delete_registered_model_alias("earlywarning-unapproved", "champion")
+
+
 def test_candidate_is_used_only_when_allowed(env, scored):
     cfg = env["cfg"].model_copy(update={"name": "unapproved"})
     result = score(cfg, AS_OF, allow_candidate=True, features=env["features"],
@@ -199,8 +212,8 @@ def test_feature_rows_missing_a_model_column_are_refused(env, scored):
 
 def test_as_of_date_without_data_is_named_and_flags_stay(env, scored):
     before = _snapshot(env)
-    with pytest.raises(ScoringError, match="no rows for as-of date 2025-03-01 "
-                                           r"\(it has 2024-01-01, 2024-02-01\)"):
+    with pytest.raises(ScoringError, match="cannot build features at as-of date 2025-03-01: "
+                                           ".*not in the warehouse"):
         score(env["cfg"], "2025-03-01", tracking_uri=env["uri"], runs_dir=env["runs"])
     _assert_unchanged(env, before)
 
@@ -248,3 +261,64 @@ def test_flag_selection_does_not_depend_on_row_order(risks, capacity, rnd):
     assert list(chosen) == list(again)
     assert len(chosen) == min(capacity, len(risk))
     assert risk[np.isin(ids, chosen)].min() >= risk[~np.isin(ids, chosen)].max(initial=0)
+
+
+@pytest.fixture(scope="module")
+def cli(env, monkeypatch_module):
+    import yaml
+    from earlywarning.cli import app
+    from typer.testing import CliRunner
+
+    monkeypatch_module.setenv("MLFLOW_TRACKING_URI", env["uri"])
+    monkeypatch_module.chdir(env["root"])
+    path = env["root"] / "fx.yaml"
+    path.write_text(yaml.safe_dump(env["cfg"].model_dump(mode="json")))
+    runner = CliRunner()
+    return lambda *args: runner.invoke(app, [str(a) for a in args])
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_module():
+    mp = pytest.MonkeyPatch()
+    yield mp
+    mp.undo()
+
+
+def test_score_command_prints_the_flags_with_reasons(env, cli):
+    out = cli("score", env["root"] / "fx.yaml", "--as-of", "2024-02-01")
+    assert out.exit_code == 0, out.output
+    assert "40 flags for fx at 2024-02-01" in out.output
+    assert "(approved)" in out.output
+    assert "(raises risk)" in out.output
+
+
+def test_score_command_refuses_without_an_approved_model(env, cli):
+    cfg = env["cfg"].model_copy(update={"name": "unapproved"})
+    import yaml
+
+    path = env["root"] / "unapproved.yaml"
+    path.write_text(yaml.safe_dump(cfg.model_dump(mode="json")))
+    out = cli("score", path, "--as-of", "2024-02-01")
+    assert out.exit_code == 2
+    assert "no approved model" in out.output
+    assert "previous flags are unchanged" in out.output
+
+
+def test_explain_command_prints_a_flagged_childs_reasons_and_sources(env, cli):
+    cli("score", env["root"] / "fx.yaml", "--as-of", "2024-02-01")
+    person = _table(env, "flags").sort_values("as_of").iloc[-1]["person_id"]
+    out = cli("explain", env["root"] / "fx.yaml", "--person-id", person)
+    assert out.exit_code == 0, out.output
+    assert "Reasons for concern" in out.output
+    assert "Sources and limits" in out.output
+    assert LIMITS[0] in out.output
+
+
+def test_explain_command_explains_a_child_who_was_not_flagged(env, cli, scored):
+    rows = env["features"][pd.to_datetime(env["features"].as_of).dt.date == AS_OF]
+    person = sorted(set(rows.person_id) - set(scored.flags.person_id))[0]
+    out = cli("explain", env["root"] / "fx.yaml", "--person-id", person, "--as-of",
+              "2024-02-01")
+    assert out.exit_code == 0, out.output
+    assert "(not flagged)" in out.output
+    assert "Reasons" in out.output
