@@ -19,15 +19,19 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from earlywarning.data.schema import AGENCIES, HEALTH_SERVICE_AGENCY, TABLES, get_table
 from earlywarning.data.synthetic._context import (
     AncillaryContext,
+    arrow_strings,
     build_context,
     make_frame,
+    obj,
     to_days,
 )
 from earlywarning.data.synthetic._fake_identity import (
-    ORIGIN_OF_ETHNICITY,
+    ethnicity_origin_codes,
     fake_nhs_numbers,
     fake_upns,
     sample_forenames,
@@ -115,48 +119,65 @@ def build_person_identity(ctx: AncillaryContext, rng: np.random.Generator) -> pd
     """
     person = ctx.table("ssd_person")
     n = len(person)
-    pid = person["pers_person_id"].astype(object).to_numpy()
-    origin = person["pers_ethnicity"].astype(object).map(ORIGIN_OF_ETHNICITY).fillna("british")
-    is_child = person["pers_is_child"].astype(object).eq("Y").to_numpy()
-    family = pd.Series(pid).map(ctx.person_family)
+    origin = ethnicity_origin_codes(arrow_strings(person["pers_ethnicity"]))
+    is_child = _flag(pc.equal(arrow_strings(person["pers_is_child"]), "Y"))
+    sex = pc.index_in(arrow_strings(person["pers_sex"]), value_set=pa.array(["F", "M"]))
+    sex = sex.fill_null(-1).to_numpy(zero_copy_only=False)
+    family = ctx.person_family
 
-    fam_origin = pd.DataFrame({"family": family, "origin": origin.to_numpy(),
-                               "child": is_child}).dropna(subset=["family"])
-    fam_origin = fam_origin.sort_values(["family", "child"], kind="stable")
-    fam_origin = fam_origin.drop_duplicates("family")
-    fam_surname = pd.Series(sample_surnames(fam_origin["origin"].to_numpy(), rng),
-                            index=fam_origin["family"].to_numpy())
-    own_surname = sample_surnames(origin.to_numpy(), rng)
+    # the family's surname follows its first adult's origin (first member if no adult)
+    members = np.flatnonzero(family >= 0)
+    o = members[np.lexsort((is_child[members], family[members]))]
+    first = o[np.r_[True, family[o][1:] != family[o][:-1]]] if len(o) else o
+    fam_origin = np.zeros(len(ctx.family_index), dtype=np.int64)
+    fam_origin[family[first]] = origin[first]
+    fam_surname = sample_surnames(fam_origin, rng, as_arrow=True)
+    own_surname = sample_surnames(origin, rng, as_arrow=True)
 
     rel = ctx.table("ext_person_relationship")
-    joiners = set(rel.loc[rel["rela_relationship"].astype(object).isin(
-        ["step_parent", "partner_of_parent"]), "rela_related_person_id"].astype(object))
-    keeps_own = (family.isna().to_numpy() | pd.Series(pid).isin(joiners).to_numpy()
-                 | (~is_child & (rng.random(n) < 0.25)))
-    surname = np.where(keeps_own, own_surname, family.map(fam_surname).to_numpy(dtype=object))
-    forename = sample_forenames(origin.to_numpy(), person["pers_sex"].astype(object).to_numpy(),
-                                rng)
+    joins = _flag(pc.is_in(arrow_strings(rel["rela_relationship"]),
+                           value_set=pa.array(["step_parent", "partner_of_parent"])))
+    joiner = np.zeros(n, dtype=bool)
+    code = ctx.codes("ext_person_relationship", "rela_related_person_id")[joins]
+    joiner[code[code >= 0]] = True
+    keeps_own = (family < 0) | joiner | (~is_child & (rng.random(n) < 0.25))
+    surname = own_surname
+    if len(fam_surname):
+        surname = pc.if_else(pa.array(keeps_own), own_surname,
+                             fam_surname.take(pa.array(np.maximum(family, 0))))
+    forename = sample_forenames(origin, sex, rng, as_arrow=True)
 
-    dob = pd.to_datetime(person["pers_dob"]).dt.to_period("M").dt.start_time
-    day = np.floor(rng.random(n) * dob.dt.days_in_month.fillna(28).to_numpy()).astype(np.int64)
-    full_dob = dob + pd.to_timedelta(day, unit="D")
+    month = to_days(person["pers_dob"]).astype("datetime64[M]")
+    month_days = ((month + 1).astype("datetime64[D]") - month.astype("datetime64[D]")).astype(
+        np.float64)
+    day = np.floor(rng.random(n) * np.nan_to_num(month_days, nan=28.0)).astype(np.int64)
+    full_dob = month.astype("datetime64[D]") + day.astype("timedelta64[D]")
 
-    nhs = fake_nhs_numbers(n, rng)
-    nhs = np.where(rng.random(n) < 0.03, None, nhs)
+    nhs = fake_nhs_numbers(n, rng, as_arrow=True)
+    nhs = pc.if_else(pa.array(rng.random(n) < 0.03), pa.scalar(None, pa.large_string()), nhs)
 
-    enrolled = set(ctx.table("ext_school_enrolment")["scho_person_id"].astype(object))
-    dob_d = to_days(dob)
-    year = dob.dt.year.fillna(2000).to_numpy(np.int64) + np.where(
-        dob.dt.month.fillna(1).to_numpy() >= 9, 5, 4)
-    started = (year <= pd.Timestamp(ctx.extract_date).year) & ~np.isnat(dob_d)
-    pupil = is_child & (started | pd.Series(pid).isin(enrolled).to_numpy())
-    upn = np.full(n, None, dtype=object)
-    upn[pupil] = fake_upns(np.minimum(year[pupil], pd.Timestamp(ctx.extract_date).year), rng)
+    extract_year = int(str(ctx.extract_date)[:4])
+    birth_year = month.astype("datetime64[Y]").astype(np.int64) + 1970
+    birth_month = month.astype(np.int64) % 12 + 1
+    year = birth_year + np.where(birth_month >= 9, 5, 4)  # reception starts the September after 4
+    enrolled = np.zeros(n, dtype=bool)
+    code = ctx.codes("ext_school_enrolment", "scho_person_id")
+    enrolled[code[code >= 0]] = True
+    pupil = is_child & ~np.isnat(month) & ((year <= extract_year) | enrolled)
+    upn = fake_upns(np.minimum(year[pupil], extract_year), rng, as_arrow=True)
+    upn = upn.take(pa.array(np.cumsum(pupil) - 1, mask=~pupil)) if len(upn) else pa.nulls(
+        n, pa.large_string())
 
     return make_frame("ext_person_identity", {
-        "iden_person_id": pid, "iden_forename": forename, "iden_surname": surname,
-        "iden_dob": full_dob.to_numpy(), "iden_nhs_number": nhs, "iden_upn": upn,
+        "iden_person_id": ctx.person_ids(np.arange(n)), "iden_forename": forename,
+        "iden_surname": surname, "iden_dob": full_dob, "iden_nhs_number": nhs,
+        "iden_upn": upn,
     }, n)
+
+
+def _flag(values: pa.Array) -> np.ndarray:
+    """Arrow booleans as a numpy bool array (null = False)."""
+    return values.fill_null(False).to_numpy(zero_copy_only=False).astype(bool)
 
 
 def _agency_levels(config: object) -> dict[str, str]:
@@ -204,7 +225,7 @@ def build_source_metadata(
         dates = (pd.Series(to_days(df[table.event_date])) if table.event_date
                  and table.event_date in df.columns else pd.Series([], dtype="datetime64[s]"))
         if name == "ext_health_event":
-            agency = df["heal_service"].astype(object).map(HEALTH_SERVICE_AGENCY)
+            agency = pd.Series(obj(df["heal_service"])).map(HEALTH_SERVICE_AGENCY)
             for ag in sorted(agency.dropna().unique()):
                 rows.append((ag, name, dates[(agency == ag).to_numpy()].min()))
         else:

@@ -15,19 +15,25 @@ that every team, allocation and note about one family sits in one area.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 from earlywarning.data.schema import get_table
 
 __all__ = [
     "AREA_NAMES",
     "AncillaryContext",
+    "arrow_strings",
     "build_context",
     "lsoa_area_index",
     "make_frame",
     "n_areas_for",
+    "obj",
+    "sequential_ids",
+    "string_array",
+    "to_days",
 ]
 
 AREA_NAMES = ("North", "South", "Central", "East", "West", "Riverside")
@@ -78,9 +84,34 @@ def lsoa_area_index(lsoa_codes: pd.Series, n_areas: int) -> pd.Series:
     return pd.Series(idx, index=codes.index, dtype="Int64").where(codes.notna())
 
 
-def _hash_index(values: pd.Series, n: int) -> np.ndarray:
+def _hash_index(values: np.ndarray, n: int) -> np.ndarray:
     """Stable (run-to-run) bucket 0..n-1 for each value."""
-    return (pd.util.hash_array(values.astype(str).to_numpy()) % np.uint64(n)).astype(np.int64)
+    arr = np.asarray(values, dtype=object).astype(str)
+    return (pd.util.hash_array(arr) % np.uint64(n)).astype(np.int64)
+
+
+def obj(values: object) -> np.ndarray:
+    """Values as a numpy object array (fast for Arrow-backed strings; nulls stay null)."""
+    if isinstance(values, pd.Series | pd.Index):
+        return values.to_numpy(dtype=object)
+    return np.asarray(values, dtype=object)
+
+
+def sequential_ids(prefix: str, n: int, width: int) -> pa.Array:
+    """Ids ``prefix`` + zero-padded 1..n, e.g. ``INV00000001``, as an Arrow string array."""
+    from earlywarning.data.synthetic._fake_identity import digit_strings
+
+    return digit_strings(np.arange(1, n + 1, dtype=np.int64), width, prefix)
+
+
+def string_array(values: object) -> pd.api.extensions.ExtensionArray:
+    """Build a pandas ``string`` array quickly through Arrow (None and NaN become null)."""
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    if isinstance(values, pa.Array):
+        return pd.arrays.ArrowStringArray(values.cast(pa.string()))
+    arr = obj(values)
+    return pd.arrays.ArrowStringArray(pa.array(arr, type=pa.string(), from_pandas=True))
 
 
 def make_frame(table_name: str, data: dict[str, object], n: int) -> pd.DataFrame:
@@ -115,11 +146,17 @@ def make_frame(table_name: str, data: dict[str, object], n: int) -> pd.DataFrame
         v = data.get(col.name)
         if v is None:
             v = np.full(n, None, dtype=object)
+        if len(v) != n:
+            raise ValueError(f"table {table_name}: column {col.name} has {len(v)} values, "
+                             f"expected {n}")
         if col.dtype in ("string", "json"):
-            out[col.name] = pd.array(np.asarray(v, dtype=object), dtype="string")
+            out[col.name] = string_array(v)
         elif col.dtype in ("date", "timestamp"):
-            s = pd.Series(pd.to_datetime(np.asarray(v)) if len(v) else [], dtype="datetime64[ns]")
-            out[col.name] = (s.dt.normalize() if col.dtype == "date" else s).to_numpy()
+            d = np.asarray(v)
+            d = d.astype("datetime64[ns]") if d.dtype.kind == "M" else pd.to_datetime(
+                pd.Series(d, dtype=object)).to_numpy("datetime64[ns]")
+            out[col.name] = d.astype("datetime64[D]").astype("datetime64[ns]") if (
+                col.dtype == "date") else d
         elif col.dtype == "int":
             out[col.name] = pd.array(pd.Series(v, dtype="Float64").round(), dtype="Int64")
         else:
@@ -129,12 +166,18 @@ def make_frame(table_name: str, data: dict[str, object], n: int) -> pd.DataFrame
 
 def to_days(values: object) -> np.ndarray:
     """Dates as ``datetime64[D]`` (NaT where missing)."""
+    if isinstance(values, np.ndarray) and values.dtype.kind == "M":
+        return values.astype("datetime64[D]")
     return pd.to_datetime(pd.Series(values)).to_numpy(dtype="datetime64[D]")
 
 
 @dataclass
 class AncillaryContext:
     """What the ancillary builders need to know about the core tables.
+
+    People and families are handled through integer codes (positions in
+    :attr:`person_index` and :attr:`family_index`) so that lookups over
+    millions of rows stay fast.
 
     Attributes
     ----------
@@ -148,12 +191,14 @@ class AncillaryContext:
         Display name of the (fictional) LA and its lower-case slug for emails.
     area_names : list of str
         One name per area.
-    person_family : pandas.Series
-        Person id to current family id (latest household membership).
-    family_area : pandas.Series
-        Family id to area index.
-    person_area : pandas.Series
-        Person id to area index (the family's, else their own address's).
+    person_index, family_index : pandas.Index
+        Person ids of ``ssd_person`` (in its order) and family ids.
+    person_family : numpy.ndarray
+        Family code of each person's current household (-1: none).
+    family_area : numpy.ndarray
+        Area of each family.
+    person_area : numpy.ndarray
+        Area of each person (the family's, else their own address's).
     """
 
     tables: dict[str, pd.DataFrame]
@@ -162,9 +207,14 @@ class AncillaryContext:
     la_name: str
     la_slug: str
     area_names: list[str]
-    person_family: pd.Series
-    family_area: pd.Series
-    person_area: pd.Series
+    person_index: pd.Index
+    family_index: pd.Index
+    person_family: np.ndarray
+    family_area: np.ndarray
+    person_area: np.ndarray
+    _codes: dict = field(default_factory=dict, repr=False)
+    _person_pa: pa.Array = field(default=None, repr=False)
+    _family_pa: pa.Array = field(default=None, repr=False)
 
     def table(self, name: str) -> pd.DataFrame:
         """Return core table ``name``, or an empty one with its declared columns."""
@@ -174,13 +224,91 @@ class AncillaryContext:
             return make_frame(name, {}, 0)
         missing = [c for c in cols if c not in df.columns]
         if missing:
-            df = df.assign(**{c: pd.Series(pd.NA, index=df.index, dtype=object) for c in missing})
+            df = df.assign(**{c: pd.Series(None, index=df.index, dtype=object) for c in missing})
         return df
 
     @property
     def extract_ts(self) -> np.datetime64:
         """Last instant of the extract day, as ``datetime64[ns]``."""
         return self.extract_date.astype("datetime64[ns]") + np.timedelta64(_NS_PER_DAY - 1, "ns")
+
+    def person_codes(self, person_ids: object) -> np.ndarray:
+        """Return the position of each id in ``ssd_person`` (-1 if absent)."""
+        return _lookup(self._person_pa, [arrow_strings(person_ids)])[0]
+
+    def lookup_all(self, columns: list[tuple[str, str]]) -> None:
+        """Look up the person codes of many ``(table, column)`` at once (one hash table)."""
+        todo = [(t, c) for t, c in columns if (t, c) not in self._codes and t in self.tables]
+        found = _lookup(self._person_pa, [arrow_strings(self.table(t)[c]) for t, c in todo])
+        self._codes.update(dict(zip(todo, found, strict=True)))
+
+    def codes(self, table: str, column: str) -> np.ndarray:
+        """Return the person codes of ``table.column`` (looked up once, then cached)."""
+        key = (table, column)
+        if key not in self._codes:
+            self._codes[key] = self.person_codes(self.table(table)[column])
+        return self._codes[key]
+
+    def family_of(self, codes: np.ndarray) -> np.ndarray:
+        """Return the current family code of each person code (-1 if none or unknown)."""
+        codes = np.asarray(codes, dtype=np.int64)
+        if not len(self.person_family):
+            return np.full(len(codes), -1, dtype=np.int64)
+        return np.where(codes >= 0, self.person_family[np.maximum(codes, 0)], -1)
+
+    def area_of(self, codes: np.ndarray) -> np.ndarray:
+        """Return the area of each person code (area 0 for unknown people)."""
+        codes = np.asarray(codes, dtype=np.int64)
+        if not len(self.person_area):
+            return np.zeros(len(codes), dtype=np.int64)
+        return np.where(codes >= 0, self.person_area[np.maximum(codes, 0)], 0)
+
+    def person_ids(self, codes: np.ndarray) -> pa.Array:
+        """Return the person ids of ``codes`` as an Arrow string array (null for -1)."""
+        return _take(self._person_pa, codes)
+
+    def family_ids(self, family_codes: np.ndarray) -> pa.Array:
+        """Return the family ids of ``family_codes`` as an Arrow string array (null for -1)."""
+        return _take(self._family_pa, family_codes)
+
+
+def arrow_strings(values: object) -> pa.Array:
+    """Return ``values`` as an Arrow large-string array (zero-copy when already Arrow)."""
+    if isinstance(values, pd.Series | pd.Index) and values.dtype != object:
+        try:
+            arr = pa.array(values)
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            arr = pa.array(obj(values), type=pa.large_string(), from_pandas=True)
+    else:
+        arr = pa.array(obj(values), type=pa.large_string(), from_pandas=True)
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    return arr.cast(pa.large_string())
+
+
+def _lookup(keys: pa.Array, queries: list[pa.Array]) -> list[np.ndarray]:
+    """Position of each query value in ``keys`` (unique), -1 when absent or null.
+
+    One Arrow dictionary encoding over the keys followed by every query: the
+    keys take codes 0..len(keys)-1 in order (first occurrence), so a query's
+    code is its position.
+    """
+    if not queries:
+        return []
+    if not len(keys):
+        return [np.full(len(q), -1, dtype=np.int64) for q in queries]
+    enc = pa.concat_arrays([keys, *queries]).dictionary_encode()
+    idx = enc.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+    idx = np.where(idx < len(keys), idx, -1)
+    bounds = np.cumsum([len(keys), *(len(q) for q in queries)])
+    return [idx[lo:hi] for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)]
+
+
+def _take(values: pa.Array, codes: np.ndarray) -> pa.Array:
+    codes = np.asarray(codes, dtype=np.int64)
+    if not len(values):
+        return pa.nulls(len(codes), pa.large_string())
+    return values.take(pa.array(np.maximum(codes, 0), mask=codes < 0))
 
 
 def _config_value(config: object, names: tuple[str, ...], default: object = None) -> object:
@@ -241,49 +369,59 @@ def build_context(tables: dict[str, pd.DataFrame], config: object) -> AncillaryC
     la_name = str(_config_value(config, ("la_name",), "Ashvale"))
     la_slug = re.sub(r"[^a-z0-9]+", "", la_name.lower()) or "la"
 
-    ctx = AncillaryContext(tables, extract, period_start, la_name, la_slug, [],
-                           pd.Series(dtype=object), pd.Series(dtype="Int64"),
-                           pd.Series(dtype="Int64"))
-    person = ctx.table("ssd_person")
+    person = tables.get("ssd_person")
+    person = person if person is not None else make_frame("ssd_person", {}, 0)
     n_children = int(_config_value(config, ("children",),
-                                   (person["pers_is_child"].astype(object) == "Y").sum()))
+                                   (obj(person["pers_is_child"]) == "Y").sum()))
     n_areas = int(_config_value(config, ("n_areas",), n_areas_for(n_children)))
     if not 1 <= n_areas <= len(AREA_NAMES):
         raise ValueError(f"synthetic config: n_areas = {n_areas}: must be 1-{len(AREA_NAMES)}")
-    ctx.area_names = list(AREA_NAMES[:n_areas])
+    person_index = pd.Index(obj(person["pers_person_id"]), dtype=object)
+    ctx = AncillaryContext(tables, extract, period_start, la_name, la_slug,
+                           list(AREA_NAMES[:n_areas]), person_index, pd.Index([], dtype=object),
+                           np.full(len(person_index), -1), np.zeros(0, np.int64),
+                           np.zeros(len(person_index), np.int64))
 
-    fam = ctx.table("ssd_family")[["fami_person_id", "fami_family_id", "fami_start_date",
-                                   "fami_table_id"]]
-    fam = fam.sort_values(["fami_person_id", "fami_start_date", "fami_table_id"])
-    latest = fam.drop_duplicates("fami_person_id", keep="last")
-    ctx.person_family = pd.Series(latest["fami_family_id"].to_numpy(dtype=object),
-                                  index=latest["fami_person_id"].to_numpy(dtype=object))
+    # each person's current family: the household membership with the latest start
+    ctx._person_pa = arrow_strings(person["pers_person_id"])
+    ctx.lookup_all([(name, c.name) for name in tables if name in _declared()
+                    for c in get_table(name).columns
+                    if c.references == "ssd_person.pers_person_id"])
+    fam = ctx.table("ssd_family")
+    f_person = ctx.codes("ssd_family", "fami_person_id")
+    f_code, family_index = pd.factorize(obj(fam["fami_family_id"]), sort=True)
+    f_start = to_days(fam["fami_start_date"]).astype(np.int64)
+    order = np.lexsort((f_start, f_person))
+    ok = f_person[order] >= 0
+    person_family = np.full(len(person_index), -1, dtype=np.int64)
+    person_family[f_person[order][ok]] = f_code[order][ok]  # later starts overwrite earlier
+    ctx.family_index = pd.Index(obj(family_index), dtype=object)
+    ctx._family_pa = pa.array(obj(family_index), type=pa.large_string())
+    ctx.person_family = person_family
 
-    addr = ctx.table("ssd_address")[["addr_person_id", "addr_address_start_date",
-                                     "addr_table_id", "addr_lsoa_code"]]
-    addr = addr[addr["addr_lsoa_code"].notna()]
-    addr_area = lsoa_area_index(addr["addr_lsoa_code"], n_areas)
-    addr = addr.assign(area=addr_area.to_numpy(),
-                       family=addr["addr_person_id"].map(ctx.person_family).to_numpy())
-    addr = addr.sort_values(["addr_address_start_date", "addr_table_id"])
-    fam_area = addr[addr["family"].notna()].drop_duplicates("family", keep="last")
-    family_area = pd.Series(fam_area["area"].to_numpy(), index=fam_area["family"].to_numpy(),
-                            dtype="Int64")
-    all_families = pd.Index(fam["fami_family_id"].dropna().unique())
-    no_addr = all_families.difference(family_area.index)
-    family_area = pd.concat([
-        family_area,
-        pd.Series(_hash_index(pd.Series(no_addr), n_areas), index=no_addr, dtype="Int64"),
-    ])
+    # each family's area: the LSOA of its members' most recent address
+    addr = ctx.table("ssd_address")
+    a_person = ctx.codes("ssd_address", "addr_person_id")
+    lsoa = obj(addr["addr_lsoa_code"])
+    a_area = lsoa_area_index(pd.Series(lsoa), n_areas).to_numpy(dtype="float64")
+    a_start = to_days(addr["addr_address_start_date"]).astype(np.int64)
+    good = (a_person >= 0) & ~np.isnan(a_area)
+    a_person, a_area, a_start = a_person[good], a_area[good].astype(np.int64), a_start[good]
+    order = np.argsort(a_start, kind="stable")
+    n_fam = len(ctx.family_index)
+    family_area = np.full(n_fam, -1, dtype=np.int64)
+    a_family = person_family[a_person]
+    has_fam = a_family[order] >= 0
+    family_area[a_family[order][has_fam]] = a_area[order][has_fam]
+    no_addr = family_area < 0
+    family_area[no_addr] = _hash_index(obj(ctx.family_index)[no_addr], n_areas)
     ctx.family_area = family_area
 
-    own = addr.drop_duplicates("addr_person_id", keep="last")
-    own_area = pd.Series(own["area"].to_numpy(), index=own["addr_person_id"].to_numpy(),
-                         dtype="Int64")
-    pids = person["pers_person_id"].astype(object)
-    area = pids.map(ctx.person_family).map(family_area)
-    area = area.fillna(pids.map(own_area))
-    fallback = pd.Series(_hash_index(pids, n_areas), index=pids.index)
-    area = area.fillna(fallback).astype(np.int64)
-    ctx.person_area = pd.Series(area.to_numpy(), index=pids.to_numpy())
+    own_area = np.full(len(person_index), -1, dtype=np.int64)
+    own_area[a_person[order]] = a_area[order]
+    area = np.where(person_family >= 0, family_area[np.maximum(person_family, 0)]
+                    if n_fam else -1, own_area)
+    lost = area < 0
+    area[lost] = _hash_index(obj(person_index)[lost], n_areas)
+    ctx.person_area = area
     return ctx

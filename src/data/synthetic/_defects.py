@@ -22,6 +22,7 @@ from earlywarning.data.schema import TABLES, Column, Table
 __all__ = [
     "BAD_DATE_BEFORE",
     "DEFECT_KINDS",
+    "LOADER_RULE",
     "PROTECTED_TABLES",
     "bad_dates_as_text",
     "inject_defects",
@@ -32,6 +33,18 @@ DEFECT_KINDS = (
     "orphan_person", "bad_date",
 )  # fmt: skip
 """Kinds of defect, each named after the loader rule it breaks."""
+
+LOADER_RULE = {
+    "missing_code": "missing_value",
+    "unknown_code": "unknown_code",
+    "duplicate_row": "duplicate_key",
+    "end_before_start": "end_before_start",
+    "future_date": "future_date",
+    "orphan_person": "orphan_reference",
+    "bad_date": "wrong_type",
+}
+"""The loader rule (``earlywarning.data._validate``) expected to reject each kind.
+For ``duplicate_row`` the loader keeps the first copy and rejects the second."""
 
 BAD_DATE_BEFORE = pd.Timestamp("1900-01-01")
 """In typed (Parquet) output a bad date is a date before this; CSV output can

@@ -16,9 +16,13 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 __all__ = [
     "ORIGIN_OF_ETHNICITY",
+    "digit_strings",
+    "ethnicity_origin_codes",
     "nhs_check_digit",
     "sample_forenames",
     "sample_surnames",
@@ -166,17 +170,45 @@ _WORKFORCE_ORIGIN_MIX = {
 
 
 def _origin_codes(origins: np.ndarray) -> np.ndarray:
+    origins = np.asarray(origins)
+    if origins.dtype.kind in "iu":
+        return origins.astype(np.int64)
     lookup = {o: i for i, o in enumerate(ORIGINS)}
     return pd.Series(origins, dtype=object).map(lookup).fillna(0).to_numpy(np.int64)
 
 
-def _draw(lists: list[tuple[str, ...]], group: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def ethnicity_origin_codes(ethnicity: pa.Array) -> np.ndarray:
+    """Index into ``ORIGINS`` of each DfE ethnicity code (unknown or null: british).
+
+    Parameters
+    ----------
+    ethnicity : pyarrow.Array
+        Ethnicity codes.
+
+    Returns
+    -------
+    numpy.ndarray
+        Integer origin codes, accepted by :func:`sample_forenames` and
+        :func:`sample_surnames` in place of origin names.
+    """
+    keys = list(ORIGIN_OF_ETHNICITY)
+    origin_of_key = np.array([ORIGINS.index(ORIGIN_OF_ETHNICITY[k]) for k in keys])
+    pos = pc.index_in(ethnicity, value_set=pa.array(keys)).fill_null(-1)
+    pos = pos.to_numpy(zero_copy_only=False).astype(np.int64)
+    return np.where(pos >= 0, origin_of_key[np.maximum(pos, 0)], ORIGINS.index("british"))
+
+
+def _draw(
+    lists: list[tuple[str, ...]], group: np.ndarray, rng: np.random.Generator, as_arrow: bool
+) -> np.ndarray | pa.Array:
     """Draw one name per row from ``lists[group[row]]`` without a per-row loop."""
     lengths = np.array([len(x) for x in lists])
     offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]])
-    flat = np.array([n for x in lists for n in x], dtype=object)
+    flat = [n for x in lists for n in x]
     idx = offsets[group] + np.floor(rng.random(len(group)) * lengths[group]).astype(np.int64)
-    return flat[idx]
+    if as_arrow:
+        return pa.array(flat, type=pa.large_string()).take(pa.array(idx))
+    return np.array(flat, dtype=object)[idx]
 
 
 def sample_origins(n: int, rng: np.random.Generator) -> np.ndarray:
@@ -200,47 +232,59 @@ def sample_origins(n: int, rng: np.random.Generator) -> np.ndarray:
 
 
 def sample_forenames(
-    origins: np.ndarray, sexes: np.ndarray, rng: np.random.Generator
-) -> np.ndarray:
+    origins: np.ndarray, sexes: np.ndarray, rng: np.random.Generator, as_arrow: bool = False
+) -> np.ndarray | pa.Array:
     """Draw a forename for each person from the list for their origin and sex.
 
     Parameters
     ----------
     origins : numpy.ndarray
-        Origin key per person (see :data:`ORIGIN_OF_ETHNICITY`).
+        Origin key (or integer origin code) per person (see :data:`ORIGIN_OF_ETHNICITY`).
     sexes : numpy.ndarray
-        ``"F"``, ``"M"`` or anything else (drawn from either list at random).
+        ``"F"``, ``"M"`` or anything else (drawn from either list at random);
+        or integer codes 0 = F, 1 = M, other = unknown.
     rng : numpy.random.Generator
         Source of randomness.
+    as_arrow : bool
+        Return an Arrow string array instead of an object array.
 
     Returns
     -------
-    numpy.ndarray
-        Forenames (object array).
+    numpy.ndarray or pyarrow.Array
+        Forenames.
     """
     o = _origin_codes(origins)
-    sex = pd.Series(sexes, dtype=object).to_numpy()
-    is_f = np.where(sex == "F", True, np.where(sex == "M", False, rng.random(len(o)) < 0.5))
+    sex = np.asarray(sexes)
+    if sex.dtype.kind in "iu":
+        female, male = sex == 0, sex == 1
+    else:
+        sex = sex.astype(object)
+        female, male = sex == "F", sex == "M"
+    is_f = np.where(female, True, np.where(male, False, rng.random(len(o)) < 0.5))
     lists = [_NAMES[k]["F"] for k in ORIGINS] + [_NAMES[k]["M"] for k in ORIGINS]
-    return _draw(lists, np.where(is_f, o, o + len(ORIGINS)), rng)
+    return _draw(lists, np.where(is_f, o, o + len(ORIGINS)), rng, as_arrow)
 
 
-def sample_surnames(origins: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def sample_surnames(
+    origins: np.ndarray, rng: np.random.Generator, as_arrow: bool = False
+) -> np.ndarray | pa.Array:
     """Draw a surname for each row from the list for its origin.
 
     Parameters
     ----------
     origins : numpy.ndarray
-        Origin key per row.
+        Origin key (or integer origin code) per row.
     rng : numpy.random.Generator
         Source of randomness.
+    as_arrow : bool
+        Return an Arrow string array instead of an object array.
 
     Returns
     -------
-    numpy.ndarray
-        Surnames (object array).
+    numpy.ndarray or pyarrow.Array
+        Surnames.
     """
-    return _draw([_NAMES[k]["S"] for k in ORIGINS], _origin_codes(origins), rng)
+    return _draw([_NAMES[k]["S"] for k in ORIGINS], _origin_codes(origins), rng, as_arrow)
 
 
 def nhs_check_digit(first_nine: np.ndarray) -> np.ndarray:
@@ -274,20 +318,61 @@ def nhs_check_digit(first_nine: np.ndarray) -> np.ndarray:
     return np.where(check == 11, 0, check)
 
 
-_VALID_TEST_NUMBERS: np.ndarray | None = None
+_VALID_TEST_NUMBERS: pa.Array | None = None
 
 
-def _valid_test_prefixes() -> np.ndarray:
+def _valid_test_numbers() -> pa.Array:
     global _VALID_TEST_NUMBERS
     if _VALID_TEST_NUMBERS is None:
         cand = 999_000_000 + np.arange(1_000_000, dtype=np.int64)
         check = nhs_check_digit(cand)
         ok = check != 10
-        _VALID_TEST_NUMBERS = (cand[ok] * 10 + check[ok]).astype(str).astype(object)
+        _VALID_TEST_NUMBERS = digit_strings(cand[ok] * 10 + check[ok], 10)
     return _VALID_TEST_NUMBERS
 
 
-def fake_nhs_numbers(n: int, rng: np.random.Generator) -> np.ndarray:
+def digit_strings(numbers: np.ndarray, width: int, prefix: str = "") -> pa.Array:
+    """Format non-negative integers as ``prefix`` + zero-padded digits, in bulk.
+
+    The bytes are written straight into an Arrow buffer (four digits at a time
+    from a lookup table), far faster than formatting Python strings.
+
+    Parameters
+    ----------
+    numbers : numpy.ndarray
+        Integers below ``10**width``.
+    width : int
+        Digits per number.
+    prefix : str
+        ASCII text put before the digits.
+
+    Returns
+    -------
+    pyarrow.Array
+        Large-string array.
+    """
+    head = np.frombuffer(prefix.encode("ascii"), dtype=np.uint8)
+    n, length = len(numbers), len(head) + width
+    data = np.empty((n, length), dtype=np.uint8)
+    data[:, : len(head)] = head
+    rest = np.asarray(numbers, dtype=np.int64).copy()
+    end = length
+    while end > len(head):
+        take = min(4, end - len(head))
+        data[:, end - take: end] = _FOUR_DIGITS[rest % 10_000][:, 4 - take:]
+        rest //= 10_000
+        end -= take
+    offsets = np.arange(0, (n + 1) * length, length, dtype=np.int64)
+    return pa.Array.from_buffers(pa.large_string(), n, [None, pa.py_buffer(offsets),
+                                                         pa.py_buffer(data.tobytes())])
+
+
+_FOUR_DIGITS = np.frombuffer("".join(f"{i:04d}" for i in range(10_000)).encode("ascii"),
+                             dtype=np.uint8).reshape(10_000, 4)
+
+
+def fake_nhs_numbers(n: int, rng: np.random.Generator, as_arrow: bool = False
+                     ) -> np.ndarray | pa.Array:
     """Return ``n`` distinct (up to about 909,000) fake NHS numbers from the 999 test range.
 
     Parameters
@@ -296,21 +381,24 @@ def fake_nhs_numbers(n: int, rng: np.random.Generator) -> np.ndarray:
         How many numbers.
     rng : numpy.random.Generator
         Source of randomness.
+    as_arrow : bool
+        Return an Arrow string array instead of an object array.
 
     Returns
     -------
-    numpy.ndarray
+    numpy.ndarray or pyarrow.Array
         Ten-digit strings with a valid check digit; numbers repeat only after
         every valid number of the test range has been used once.
     """
-    valid = _valid_test_prefixes()
+    valid = _valid_test_numbers()
     m = len(valid)
     # An affine map i -> (a*i + b) mod m with gcd(a, m) = 1 permutes 0..m-1.
     a = int(rng.integers(1, m))
     while np.gcd(a, m) != 1:
         a += 1
     b = int(rng.integers(0, m))
-    return valid[(a * np.arange(n, dtype=np.int64) + b) % m]
+    out = valid.take(pa.array((a * np.arange(n, dtype=np.int64) + b) % m))
+    return out if as_arrow else out.to_numpy(zero_copy_only=False).astype(object)
 
 
 _UPN_LETTERS = np.array(list("ABCDEFGHJKLMNPQRTUVWXYZ"))
@@ -338,7 +426,8 @@ def upn_check_letter(body: np.ndarray) -> np.ndarray:
     return _UPN_LETTERS[total % 23]
 
 
-def fake_upns(year_allocated: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def fake_upns(year_allocated: np.ndarray, rng: np.random.Generator, as_arrow: bool = False
+              ) -> np.ndarray | pa.Array:
     """Build fake UPNs for pupils first allocated one in ``year_allocated``.
 
     Parameters
@@ -347,22 +436,25 @@ def fake_upns(year_allocated: np.ndarray, rng: np.random.Generator) -> np.ndarra
         Calendar year of first registration at school, per pupil.
     rng : numpy.random.Generator
         Source of randomness.
+    as_arrow : bool
+        Return an Arrow string array instead of an object array.
 
     Returns
     -------
-    numpy.ndarray
+    numpy.ndarray or pyarrow.Array
         Thirteen-character UPNs with LA number 999 and a valid check letter.
     """
     n = len(year_allocated)
     est = rng.integers(2000, 5000, n)
     serial = rng.integers(0, 1000, n)
     year = np.asarray(year_allocated, dtype=np.int64) % 100
-    body = (
-        pd.Series(est).astype(str).radd("999")
-        + pd.Series(year).astype(str).str.zfill(2)
-        + pd.Series(serial).astype(str).str.zfill(3)
-    ).to_numpy(dtype="U12")
-    return (pd.Series(upn_check_letter(body)) + pd.Series(body)).to_numpy(dtype=object)
+    body = 999 * 10**9 + est * 10**5 + year * 10**3 + serial  # the twelve digits
+    digits = (body[:, None] // 10 ** np.arange(11, -1, -1, dtype=np.int64)) % 10
+    letter = _UPN_LETTERS[(digits @ np.arange(2, 14, dtype=np.int64)) % 23]
+    upn = pc.binary_join_element_wise(pa.array(letter, type=pa.large_string()),
+                                      digit_strings(body, 12),
+                                      pa.scalar("", type=pa.large_string()))
+    return upn if as_arrow else upn.to_numpy(zero_copy_only=False).astype(object)
 
 
 _DRAMA_RANGES = (

@@ -24,7 +24,14 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from earlywarning.data.synthetic._context import AncillaryContext, make_frame, to_days
+import pyarrow as pa
+from earlywarning.data.synthetic._context import (
+    AncillaryContext,
+    make_frame,
+    obj,
+    sequential_ids,
+    to_days,
+)
 from earlywarning.data.synthetic._fake_identity import (
     drama_phone_numbers,
     email_addresses,
@@ -97,13 +104,14 @@ def _events(ctx: AncillaryContext) -> pd.DataFrame:
     """Every partner event as (person, service, start, end, open, recorded_at)."""
     parts = []
 
-    def add(pid, service, start, end, rec, open_ended=False):  # noqa: ANN001, ANN202
+    def add(table, pid, service, start, end, rec, open_ended=False):  # noqa: ANN001, ANN202
         svc = np.asarray(service)
-        keep = svc >= 0
+        person = ctx.codes(table, pid)
+        keep = (svc >= 0) & (person >= 0)
         start = to_days(start)
         end = to_days(end) if end is not None else np.full(len(start), "NaT", "datetime64[D]")
         parts.append(pd.DataFrame({
-            "person_id": pd.Series(pid).astype(object).to_numpy()[keep],
+            "person": person[keep],
             "service": svc[keep],
             "start": start[keep],
             "end": end[keep],
@@ -112,44 +120,47 @@ def _events(ctx: AncillaryContext) -> pd.DataFrame:
         }))
 
     pol = ctx.table("ext_police_event")
-    etype, role = pol["poli_event_type"].astype(object), pol["poli_role"].astype(object)
-    offending = etype.isin(["arrest", "violent_crime", "other_crime"]) & role.isin(
-        ["suspect", "subject"])
-    repeat = offending.groupby(pol["poli_person_id"].astype(object)).transform("sum") >= 2
+    etype, role = obj(pol["poli_event_type"]), obj(pol["poli_role"])
+    offending = np.isin(etype, ["arrest", "violent_crime", "other_crime"]) & np.isin(
+        role, ["suspect", "subject"])
+    who = np.maximum(ctx.codes("ext_police_event", "poli_person_id"), 0)
+    repeat = np.bincount(who, weights=offending, minlength=len(ctx.person_index))[who] >= 2
     svc = np.select(
-        [etype.eq("domestic_abuse"), offending & repeat, etype.eq("missing_person")],
+        [etype == "domestic_abuse", offending & repeat, etype == "missing_person"],
         [_SERVICE_INDEX["police_da"], _SERVICE_INDEX["police_iom"],
          _SERVICE_INDEX["police_missing"]], _SERVICE_INDEX["police_local"])
-    add(pol["poli_person_id"], svc, pol["poli_event_date"], None, pol["poli_recorded_at"])
+    add("ext_police_event", "poli_person_id", svc, pol["poli_event_date"], None,
+        pol["poli_recorded_at"])
 
     hou = ctx.table("ext_housing_event")
-    ht = hou["hous_event_type"].astype(object)
+    ht = obj(hou["hous_event_type"])
     svc = np.select(
-        [ht.isin(["homelessness_application", "temporary_accommodation"]),
-         ht.isin(["rent_arrears", "eviction_notice"]), ht.eq("asb_case")],
+        [np.isin(ht, ["homelessness_application", "temporary_accommodation"]),
+         np.isin(ht, ["rent_arrears", "eviction_notice"]), ht == "asb_case"],
         [_SERVICE_INDEX["housing_options"], _SERVICE_INDEX["housing_tenancy"],
          _SERVICE_INDEX["housing_asb"]], -1)
-    add(hou["hous_person_id"], svc, hou["hous_event_date"], hou["hous_end_date"],
+    add("ext_housing_event", "hous_person_id", svc, hou["hous_event_date"], hou["hous_end_date"],
         hou["hous_recorded_at"])
 
     asc = ctx.table("ext_asc_involvement")
-    add(asc["asci_person_id"], np.full(len(asc), _SERVICE_INDEX["asc"]), asc["asci_start_date"],
-        asc["asci_end_date"], asc["asci_recorded_at"], open_ended=True)
+    add("ext_asc_involvement", "asci_person_id", np.full(len(asc), _SERVICE_INDEX["asc"]),
+        asc["asci_start_date"], asc["asci_end_date"], asc["asci_recorded_at"], open_ended=True)
 
     hea = ctx.table("ext_health_event")
-    svc = hea["heal_service"].astype(object).map({
+    svc = pd.Series(obj(hea["heal_service"])).map({
         "adult_mental_health": _SERVICE_INDEX["amh"],
         "drug_alcohol": _SERVICE_INDEX["drug_alcohol"],
         "health_visiting": _SERVICE_INDEX["health_visiting"],
         "gp_concern": _SERVICE_INDEX["gp"]}).fillna(-1).to_numpy(np.int64)
-    add(hea["heal_person_id"], svc, hea["heal_event_date"], None, hea["heal_recorded_at"])
+    add("ext_health_event", "heal_person_id", svc, hea["heal_event_date"], None,
+        hea["heal_recorded_at"])
 
     yj = ctx.table("ext_youth_justice")
-    add(yj["yjus_person_id"], np.full(len(yj), _SERVICE_INDEX["yos"]), yj["yjus_event_date"],
-        None, yj["yjus_recorded_at"])
+    add("ext_youth_justice", "yjus_person_id", np.full(len(yj), _SERVICE_INDEX["yos"]),
+        yj["yjus_event_date"], None, yj["yjus_recorded_at"])
 
     yc = ctx.table("ext_young_carer")
-    add(yc["ycar_person_id"], np.full(len(yc), _SERVICE_INDEX["young_carers"]),
+    add("ext_young_carer", "ycar_person_id", np.full(len(yc), _SERVICE_INDEX["young_carers"]),
         yc["ycar_assessment_date"], yc["ycar_support_end_date"], yc["ycar_recorded_at"],
         open_ended=True)
     ev = pd.concat(parts, ignore_index=True)
@@ -162,7 +173,8 @@ def merge_spells(ev: pd.DataFrame, extract_date: np.datetime64) -> pd.DataFrame:
     Parameters
     ----------
     ev : pandas.DataFrame
-        Columns ``person_id, service, start, end, open_ended, recorded_at``.
+        Columns ``person`` (integer person code), ``service`` (index into
+        :data:`SERVICES`), ``start, end, open_ended, recorded_at``.
         Point events have no ``end``: they last the service's follow-up days.
         Spells with ``open_ended`` and no end are still running.
     extract_date : numpy.datetime64
@@ -171,7 +183,7 @@ def merge_spells(ev: pd.DataFrame, extract_date: np.datetime64) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        ``person_id, service, start, end (NaT when current), current, recorded_at``.
+        ``person, service, start, end (NaT when current), current, recorded_at``.
     """
     follow = np.array([s.follow_up_days for s in SERVICES])[ev["service"].to_numpy()]
     start = ev["start"].to_numpy(dtype="datetime64[D]")
@@ -179,8 +191,7 @@ def merge_spells(ev: pd.DataFrame, extract_date: np.datetime64) -> pd.DataFrame:
     point_end = start + follow.astype("timedelta64[D]")
     eff_end = np.where(np.isnat(end), np.where(ev["open_ended"].to_numpy(), _FAR, point_end), end)
     eff_end = np.maximum(eff_end, start)
-    person = pd.factorize(ev["person_id"])[0]
-    group = person.astype(np.int64) * len(SERVICES) + ev["service"].to_numpy()
+    group = ev["person"].to_numpy(dtype=np.int64) * len(SERVICES) + ev["service"].to_numpy()
     s_day = start.astype(np.int64)
     e_day = eff_end.astype(np.int64)
     order = np.lexsort((s_day, group))
@@ -198,7 +209,7 @@ def merge_spells(ev: pd.DataFrame, extract_date: np.datetime64) -> pd.DataFrame:
     spell_rec = np.minimum.reduceat(rec, first) if len(first) else rec
     current = spell_end >= extract_date.astype(np.int64)
     return pd.DataFrame({
-        "person_id": ev["person_id"].to_numpy(dtype=object)[order][first],
+        "person": group[first] // len(SERVICES),
         "service": group[first] % len(SERVICES),
         "start": s_day[first].astype("datetime64[D]"),
         "end": np.where(current, np.datetime64("NaT", "D"), spell_end.astype("datetime64[D]")),
@@ -207,12 +218,44 @@ def merge_spells(ev: pd.DataFrame, extract_date: np.datetime64) -> pd.DataFrame:
     })
 
 
-def _lead_pool(ctx: AncillaryContext, spells: pd.DataFrame, rng: np.random.Generator
-               ) -> pd.DataFrame:
-    """Pick a lead professional for each spell from a pool per (service, area)."""
+_SERVICE_NAMES = (*(sv.name for sv in SERVICES), *(n for n, _ in _CSC_SERVICES), "School")
+_SERVICE_AGENCIES = (*(sv.agency for sv in SERVICES), *(a for _, a in _CSC_SERVICES), "school")
+_CSC_OFFSET = len(SERVICES)
+_SCHOOL = len(_SERVICE_NAMES) - 1
+
+
+@dataclass
+class _Part:
+    """Involvement rows of one kind with their lead professionals.
+
+    ``service`` indexes ``_SERVICE_NAMES``; ``lead`` indexes this part's pool
+    of contacts (``name, role, email, phone``), so that the strings are only
+    built once per professional and taken in bulk at the end.
+    """
+
+    person: np.ndarray
+    service: np.ndarray
+    start: np.ndarray
+    end: np.ndarray
+    recorded_at: np.ndarray
+    lead: np.ndarray
+    pool: dict[str, np.ndarray]
+
+
+def _contacts(fore: np.ndarray, sur: np.ndarray, domain: np.ndarray, role: np.ndarray,
+              rng: np.random.Generator) -> dict[str, np.ndarray]:
+    name = (pd.Series(fore, dtype=object) + " " + pd.Series(sur, dtype=object)).to_numpy()
+    return {"name": name, "role": np.asarray(role, dtype=object),
+            "email": email_addresses(fore, sur, domain),
+            "phone": drama_phone_numbers(len(fore), rng)}
+
+
+def _partner_part(ctx: AncillaryContext, rng: np.random.Generator) -> _Part:
+    """Partner-agency spells, each led by someone from a pool per (service, area)."""
+    spells = merge_spells(_events(ctx), ctx.extract_date)
+    service = spells["service"].to_numpy()
     n_areas = len(ctx.area_names)
-    area = spells["person_id"].map(ctx.person_area).fillna(0).to_numpy(np.int64)
-    cell = spells["service"].to_numpy() * n_areas + area
+    cell = service * n_areas + ctx.area_of(spells["person"].to_numpy())
     n_cells = len(SERVICES) * n_areas
     size = np.clip(np.ceil(np.bincount(cell, minlength=n_cells) / 40), 2, 500).astype(np.int64)
     offset = np.concatenate([[0], np.cumsum(size)[:-1]])
@@ -221,67 +264,53 @@ def _lead_pool(ctx: AncillaryContext, spells: pd.DataFrame, rng: np.random.Gener
     fore = sample_forenames(origins, np.where(rng.random(total) < 0.6, "F", "M"), rng)
     sur = sample_surnames(origins, rng)
     pool_service = np.repeat(np.arange(n_cells) // n_areas, size)
-    domain = np.array([_DOMAINS[s.domain].format(ctx.la_slug) for s in SERVICES],
+    domain = np.array([_DOMAINS[sv.domain].format(ctx.la_slug) for sv in SERVICES],
                       dtype=object)[pool_service]
-    email = email_addresses(fore, sur, domain)
-    phone = drama_phone_numbers(total, rng)
+    role = np.array([sv.role for sv in SERVICES], dtype=object)[pool_service]
     pick = offset[cell] + np.floor(rng.random(len(spells)) * size[cell]).astype(np.int64)
-    name = (pd.Series(fore, dtype=object) + " " + pd.Series(sur, dtype=object)).to_numpy()
-    roles = np.array([s.role for s in SERVICES], dtype=object)
-    return pd.DataFrame({"name": name[pick], "role": roles[spells["service"].to_numpy()],
-                         "email": email[pick], "phone": phone[pick]})
+    return _Part(spells["person"].to_numpy(), service, spells["start"].to_numpy(),
+                 spells["end"].to_numpy(), spells["recorded_at"].to_numpy(), pick,
+                 _contacts(fore, sur, domain, role, rng))
 
 
-def _school_rows(ctx: AncillaryContext, rng: np.random.Generator) -> pd.DataFrame:
+def _school_part(ctx: AncillaryContext, rng: np.random.Generator) -> _Part:
     """One involvement per enrolment, led by the school's DSL (or its SENCO for SEN pupils)."""
     sch = ctx.table("ext_school_enrolment")
     start, end = to_days(sch["scho_start_date"]), to_days(sch["scho_end_date"])
-    keep = ~np.isnat(start) & (start <= ctx.extract_date)
-    sch, start, end = sch[keep], start[keep], end[keep]
-    school_code, schools = pd.factorize(sch["scho_school_id"].astype(object), sort=True)
+    person = ctx.codes("ext_school_enrolment", "scho_person_id")
+    keep = ~np.isnat(start) & (start <= ctx.extract_date) & (person >= 0)
+    start, end, person = start[keep], end[keep], person[keep]
+    school_code, schools = pd.factorize(obj(sch["scho_school_id"])[keep], sort=True)
     n = len(schools)
     origins = sample_origins(2 * n, rng)
     fore = sample_forenames(origins, np.where(rng.random(2 * n) < 0.75, "F", "M"), rng)
     sur = sample_surnames(origins, rng)
     slug = pd.Series(np.repeat(np.asarray(schools, dtype=object), 2)).astype(str).str.lower()
     domain = ("school" + slug.str.replace(r"[^a-z0-9]", "", regex=True) + ".sch.example")
-    email = email_addresses(fore, sur, domain.to_numpy(dtype=object))
-    phone = drama_phone_numbers(2 * n, rng)
-    sen = sch["scho_sen_status"].astype(object).isin(["K", "E"]).to_numpy()
-    pick = school_code * 2 + sen
-    name = (pd.Series(fore, dtype=object) + " " + pd.Series(sur, dtype=object)).to_numpy()
+    role = np.tile(np.array(["Designated Safeguarding Lead", "SENCO"], dtype=object), n)
+    sen = np.isin(obj(sch["scho_sen_status"])[keep], ["K", "E"])
     current = np.isnat(end) | (end >= ctx.extract_date)
-    return pd.DataFrame({
-        "person_id": sch["scho_person_id"].astype(object).to_numpy(),
-        "service_name": "School", "agency": "school",
-        "start": start, "end": np.where(current, np.datetime64("NaT", "D"), end),
-        "current": current,
-        "recorded_at": pd.to_datetime(sch["scho_recorded_at"]).to_numpy("datetime64[ns]"),
-        "name": name[pick] if n else [], "role": np.where(sen, "SENCO",
-                                                          "Designated Safeguarding Lead"),
-        "email": email[pick] if n else [], "phone": phone[pick] if n else [],
-    })
+    rec = pd.to_datetime(sch["scho_recorded_at"]).to_numpy("datetime64[ns]")[keep]
+    return _Part(person, np.full(len(start), _SCHOOL), start,
+                 np.where(current, np.datetime64("NaT", "D"), end), rec,
+                 school_code * 2 + sen,
+                 _contacts(fore, sur, domain.to_numpy(dtype=object), role, rng))
 
 
-def _csc_rows(ctx: AncillaryContext, wf: Workforce) -> pd.DataFrame:
+def _csc_part(wf: Workforce) -> _Part:
     """One involvement per EH / CSC episode, led by its latest allocated worker."""
     eps, prof = wf.episodes, wf.professionals
-    lead = eps["last_prof"].to_numpy(dtype=np.int64)
-    kind = eps["kind"].to_numpy()
-    end = eps["end"].to_numpy(dtype="datetime64[D]")
-    rec = eps["recorded_at"].to_numpy(dtype="datetime64[ns]")
     start = eps["start"].to_numpy(dtype="datetime64[D]")
+    rec = eps["recorded_at"].to_numpy(dtype="datetime64[ns]")
     rec = np.where(np.isnat(rec), start.astype("datetime64[ns]"), rec)
-    return pd.DataFrame({
-        "person_id": eps["person_id"].to_numpy(dtype=object),
-        "service_name": np.array([s for s, _ in _CSC_SERVICES], dtype=object)[kind],
-        "agency": np.array([a for _, a in _CSC_SERVICES], dtype=object)[kind],
-        "start": start, "end": end, "current": np.isnat(end), "recorded_at": rec,
-        "name": prof["prof_professional_name"].to_numpy(dtype=object)[lead],
-        "role": prof["prof_professional_job_title"].to_numpy(dtype=object)[lead],
-        "email": prof["prof_contact_email"].to_numpy(dtype=object)[lead],
-        "phone": prof["prof_contact_phone"].to_numpy(dtype=object)[lead],
-    })
+    pool = {"name": obj(prof["prof_professional_name"]),
+            "role": obj(prof["prof_professional_job_title"]),
+            "email": obj(prof["prof_contact_email"]),
+            "phone": obj(prof["prof_contact_phone"])}
+    return _Part(eps["person"].to_numpy(dtype=np.int64),
+                 _CSC_OFFSET + eps["kind"].to_numpy(), start,
+                 eps["end"].to_numpy(dtype="datetime64[D]"), rec,
+                 eps["last_prof"].to_numpy(dtype=np.int64), pool)
 
 
 def build_service_involvement(
@@ -303,32 +332,34 @@ def build_service_involvement(
     pandas.DataFrame
         The table, columns as declared in ``schema.py``.
     """
-    spells = merge_spells(_events(ctx), ctx.extract_date)
-    leads = _lead_pool(ctx, spells, rng)
-    partner = pd.DataFrame({
-        "person_id": spells["person_id"].to_numpy(),
-        "service_name": np.array([s.name for s in SERVICES], dtype=object)[spells["service"]],
-        "agency": np.array([s.agency for s in SERVICES], dtype=object)[spells["service"]],
-        "start": spells["start"].to_numpy(), "end": spells["end"].to_numpy(),
-        "current": spells["current"].to_numpy(), "recorded_at": spells["recorded_at"].to_numpy(),
-        **{c: leads[c].to_numpy() for c in ("name", "role", "email", "phone")},
-    })
-    rows = pd.concat([_csc_rows(ctx, wf), partner, _school_rows(ctx, rng)], ignore_index=True)
-    rec = rows["recorded_at"].to_numpy(dtype="datetime64[ns]")
-    rec = np.where(np.isnat(rec), rows["start"].to_numpy(dtype="datetime64[ns]"), rec)
-    n = len(rows)
+    parts = [_csc_part(wf), _partner_part(ctx, rng), _school_part(ctx, rng)]
+    pool_offset = np.cumsum([0, *(len(p.pool["name"]) for p in parts)])
+    lead = np.concatenate([p.lead + off for p, off in zip(parts, pool_offset, strict=False)])
+    contacts = {k: pa.array(np.concatenate([p.pool[k] for p in parts]), type=pa.large_string())
+                for k in ("name", "role", "email", "phone")}
+    person = np.concatenate([p.person for p in parts])
+    service = np.concatenate([p.service for p in parts])
+    start = np.concatenate([p.start for p in parts]).astype("datetime64[D]")
+    end = np.concatenate([p.end for p in parts]).astype("datetime64[D]")
+    rec = np.concatenate([p.recorded_at for p in parts]).astype("datetime64[ns]")
+    rec = np.where(np.isnat(rec), start.astype("datetime64[ns]"), rec)
+    take = pa.array(lead)
+    n = len(person)
+    vocab = pa.array(list(_SERVICE_NAMES), type=pa.large_string())
+    agencies = pa.array(list(_SERVICE_AGENCIES), type=pa.large_string())
+    status = pa.array(["historic", "current"], type=pa.large_string())
     return make_frame("ext_service_involvement", {
-        "serv_involvement_id": [f"SRV{i + 1:09d}" for i in range(n)],
-        "serv_person_id": rows["person_id"].to_numpy(dtype=object),
-        "serv_family_id": rows["person_id"].map(ctx.person_family).to_numpy(dtype=object),
-        "serv_service": rows["service_name"].to_numpy(dtype=object),
-        "serv_agency": rows["agency"].to_numpy(dtype=object),
-        "serv_status": np.where(rows["current"].to_numpy(dtype=bool), "current", "historic"),
-        "serv_start_date": rows["start"].to_numpy(),
-        "serv_end_date": rows["end"].to_numpy(),
-        "serv_lead_name": rows["name"].to_numpy(dtype=object),
-        "serv_lead_role": rows["role"].to_numpy(dtype=object),
-        "serv_lead_email": rows["email"].to_numpy(dtype=object),
-        "serv_lead_phone": rows["phone"].to_numpy(dtype=object),
+        "serv_involvement_id": sequential_ids("SRV", n, 9),
+        "serv_person_id": ctx.person_ids(person),
+        "serv_family_id": ctx.family_ids(ctx.family_of(person)),
+        "serv_service": vocab.take(pa.array(service)),
+        "serv_agency": agencies.take(pa.array(service)),
+        "serv_status": status.take(pa.array(np.isnat(end).astype(np.int64))),
+        "serv_start_date": start,
+        "serv_end_date": end,
+        "serv_lead_name": contacts["name"].take(take),
+        "serv_lead_role": contacts["role"].take(take),
+        "serv_lead_email": contacts["email"].take(take),
+        "serv_lead_phone": contacts["phone"].take(take),
         "serv_recorded_at": np.minimum(rec, ctx.extract_ts),
     }, n)

@@ -13,8 +13,15 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from earlywarning.data.synthetic._context import (
+    AncillaryContext,
+    make_frame,
+    obj,
+    sequential_ids,
+    to_days,
+)
 
-__all__ = ["CONCERNS", "compose_notes"]
+__all__ = ["CONCERNS", "build_family_voice", "compose_notes"]
 
 CONCERNS = (
     "housing", "domestic_abuse", "mental_health", "substance", "school", "adult_care",
@@ -203,30 +210,23 @@ def compose_notes(
     """
     n = len(concern_1)
     is_child = np.asarray(is_child, dtype=bool)
-    parts = []
-    for part in ("opening", None, "second", "help", "strength"):
-        adult = np.full(n, "", dtype=object)
-        child = np.full(n, "", dtype=object)
-        if part is None:
-            adult = _pick_by_concern(_ADULT, concern_1, rng)
-            child = _pick_by_concern(_CHILD, concern_1, rng)
-        elif part == "second":
-            c2 = np.where(concern_2 < 0, -1, concern_2)
-            adult = _pick_by_concern(_ADULT, c2, rng)
-            child = _pick_by_concern(_CHILD, c2, rng)
+
+    def part(name: str | None, concern: np.ndarray | None = None) -> np.ndarray:
+        if concern is None:
+            adult, child = _pick(_ADULT, name, n, rng), _pick(_CHILD, name, n, rng)
         else:
-            adult = _pick(_ADULT, part, n, rng)
-            child = _pick(_CHILD, part, n, rng)
-        parts.append(pd.Series(np.where(is_child, child, adult), dtype=object))
-    # Not every note says everything: drop the opening or the strength now and then.
-    keep_open = rng.random(n) < 0.8
-    keep_strength = rng.random(n) < 0.75
-    parts[0] = parts[0].where(keep_open, "")
-    parts[4] = parts[4].where(keep_strength, "")
-    text = parts[0]
-    for p in parts[1:]:
-        text = text + " " + p
-    return text.str.replace(r"\s+", " ", regex=True).str.strip().to_numpy(dtype=object)
+            adult = _pick_by_concern(_ADULT, concern, rng)
+            child = _pick_by_concern(_CHILD, concern, rng)
+        return np.where(is_child, child, adult)
+
+    opening, worry = part("opening"), part(None, concern_1)
+    second = part(None, np.where(concern_2 < 0, -1, concern_2))
+    wish, strength = part("help"), part("strength")
+    # Not every note says everything: the opening or the strength is left out now and then.
+    opening = np.where(rng.random(n) < 0.8, opening + " ", "")
+    second = np.where(second != "", " " + second, "")
+    strength = np.where(rng.random(n) < 0.75, " " + strength, "")
+    return (opening + worry + second + " " + wish + strength).astype(object)
 
 
 _CONCERN_EVENTS = (
@@ -248,24 +248,26 @@ _CONCERN_EVENTS = (
 )  # fmt: skip
 
 
-def _family_first_dates(ctx) -> pd.DataFrame:  # noqa: ANN001 - AncillaryContext
-    """Earliest date of each kind of worry per family (columns = CONCERNS without general)."""
-    from earlywarning.data.synthetic._context import to_days
-
-    firsts = {}
+def _family_first_dates(ctx: AncillaryContext) -> np.ndarray:
+    """Earliest day (int) of each kind of worry per family: shape (families, concerns - 1)."""
+    n_fam = len(ctx.family_index)
+    never = np.iinfo(np.int64).max
+    first = np.full((n_fam, len(CONCERNS) - 1), never, dtype=np.int64)
     for concern, table, pid, date, fcol, allowed in _CONCERN_EVENTS:
         df = ctx.table(table)
-        if fcol is not None:
-            df = df[df[fcol].astype(object).isin(allowed)]
-        fam = df[pid].astype(object).map(ctx.person_family)
-        d = pd.Series(to_days(df[date]), index=df.index)
-        first = d.groupby(fam.to_numpy()).min()
-        firsts[concern] = first if concern not in firsts else pd.concat(
-            [firsts[concern], first]).groupby(level=0).min()
-    return pd.DataFrame(firsts).reindex(columns=list(CONCERNS[:-1]))
+        keep = np.isin(obj(df[fcol]), allowed) if fcol is not None else np.ones(len(df), bool)
+        fam = ctx.family_of(ctx.codes(table, pid)[keep])
+        day = to_days(df[date])[keep]
+        ok = (fam >= 0) & ~np.isnat(day)
+        if ok.any():
+            mins = pd.Series(day[ok].astype(np.int64)).groupby(fam[ok]).min()
+            col = CONCERNS.index(concern)
+            idx = mins.index.to_numpy()
+            first[idx, col] = np.minimum(first[idx, col], mins.to_numpy())
+    return first
 
 
-def build_family_voice(ctx, rng: np.random.Generator) -> pd.DataFrame:  # noqa: ANN001
+def build_family_voice(ctx: AncillaryContext, rng: np.random.Generator) -> pd.DataFrame:
     """Build ``ext_family_voice``: notes from families with Early Help or CSC involvement.
 
     For each family and each Early Help episode or CIN referral start (siblings
@@ -288,83 +290,83 @@ def build_family_voice(ctx, rng: np.random.Generator) -> pd.DataFrame:  # noqa: 
     pandas.DataFrame
         The table, columns as declared in ``schema.py``.
     """
-    from earlywarning.data.synthetic._context import make_frame, to_days
-
-    starts = []
+    child_parts, start_parts = [], []
     for table, pid, date in (("ssd_early_help_episodes", "earl_person_id",
                               "earl_episode_start_date"),
                              ("ssd_cin_episodes", "cine_person_id", "cine_referral_date")):
         df = ctx.table(table)
-        starts.append(pd.DataFrame({"child": df[pid].astype(object).to_numpy(),
-                                    "start": to_days(df[date])}))
-    trig = pd.concat(starts, ignore_index=True)
-    trig["family"] = trig["child"].map(ctx.person_family)
-    trig = trig[trig["family"].notna() & trig["start"].notna()
-                & (trig["start"] <= ctx.extract_date)]
-    trig = trig.drop_duplicates(["family", "start"]).reset_index(drop=True)
-    n = len(trig)
+        child_parts.append(ctx.codes(table, pid))
+        start_parts.append(to_days(df[date]))
+    child = np.concatenate(child_parts)
+    start = np.concatenate(start_parts)
+    family = ctx.family_of(child)
+    ok = (family >= 0) & ~np.isnat(start) & (start <= ctx.extract_date)
+    child, start, family = child[ok], start[ok], family[ok]
+    day = start.astype(np.int64)
+    _, first_of = np.unique(family * 1_000_000 + (day - day.min() if len(day) else 0),
+                            return_index=True)
+    first_of = np.sort(first_of)
+    child, start, family, day = child[first_of], start[first_of], family[first_of], day[first_of]
+    n = len(child)
 
     # worries the family's records show by the start date
-    firsts = _family_first_dates(ctx).reindex(trig["family"].to_numpy())
-    flags = (firsts.to_numpy(dtype="datetime64[D]") <= trig["start"].to_numpy()[:, None])
+    flags = _family_first_dates(ctx)[family] <= day[:, None]
     score = np.where(flags, rng.random(flags.shape), -1.0)
     order = np.argsort(-score, axis=1)
     c1 = np.where(flags.any(axis=1), order[:, 0], len(CONCERNS) - 1)
     has_two = (flags.sum(axis=1) >= 2) & (rng.random(n) < 0.5)
     c2 = np.where(has_two, order[:, 1], -1)
 
-    person = ctx.table("ssd_person").set_index("pers_person_id")
-    dob = pd.Series(to_days(person["pers_dob"]), index=person.index.astype(object))
-    sex = person["pers_sex"].astype(object)
-    age = (trig["start"].to_numpy() - trig["child"].map(dob).to_numpy(dtype="datetime64[D]")
-           ).astype("timedelta64[D]").astype(np.float64) / 365.25
+    person = ctx.table("ssd_person")
+    dob = to_days(person["pers_dob"])
+    sex = obj(person["pers_sex"])
+    age = (start - dob[child]).astype(np.float64) / 365.25
 
+    # each child's main carer: a parent (mother first), else a step-parent or partner
     rel = ctx.table("ext_person_relationship")
-    rel = rel[rel["rela_relationship"].astype(object).isin(["parent", "step_parent",
-                                                            "partner_of_parent"])]
-    carer = pd.DataFrame({
-        "child": rel["rela_person_id"].astype(object).to_numpy(),
-        "carer": rel["rela_related_person_id"].astype(object).to_numpy(),
-        "rank": rel["rela_relationship"].astype(object).map(
-            {"parent": 0, "step_parent": 1, "partner_of_parent": 2}).to_numpy(),
-    })
-    carer["not_mother"] = carer["carer"].map(sex).ne("F").to_numpy()
-    carer = carer.sort_values(["child", "rank", "not_mother", "carer"]).drop_duplicates("child")
-    carer = carer.set_index("child")
-    trig_carer = trig["child"].map(carer["carer"])
-    trig_rank = trig["child"].map(carer["rank"])
+    rank = pd.Series(obj(rel["rela_relationship"])).map(
+        {"parent": 0, "step_parent": 1, "partner_of_parent": 2}).to_numpy(dtype=np.float64)
+    r_child = ctx.codes("ext_person_relationship", "rela_person_id")
+    r_carer = ctx.codes("ext_person_relationship", "rela_related_person_id")
+    keep = ~np.isnan(rank) & (r_child >= 0) & (r_carer >= 0)
+    r_child, r_carer, rank = r_child[keep], r_carer[keep], rank[keep].astype(np.int64)
+    not_mother = sex[r_carer] != "F"
+    o = np.lexsort((r_carer, not_mother, rank, r_child))[::-1]  # best carer written last
+    carer_of = np.full(len(dob), -1, dtype=np.int64)
+    rank_of = np.full(len(dob), -1, dtype=np.int64)
+    carer_of[r_child[o]] = r_carer[o]
+    rank_of[r_child[o]] = rank[o]
+    carer, carer_rank = carer_of[child], rank_of[child]
 
-    parent_note = trig_carer.notna().to_numpy() & (rng.random(n) < 0.85)
+    parent_note = (carer >= 0) & (rng.random(n) < 0.85)
     child_note = (age >= 8) & (rng.random(n) < 0.45)
-    carer_sex = trig_carer.map(sex).to_numpy(dtype=object)
-    parent_role = np.where(trig_rank.to_numpy() == 0,
+    carer_sex = np.where(carer >= 0, sex[np.maximum(carer, 0)] if len(sex) else None, None)
+    parent_role = np.where(carer_rank == 0,
                            np.where(carer_sex == "F", "mother",
-                                    np.where(carer_sex == "M", "father", "parent")), "carer")
+                                    np.where(carer_sex == "M", "father", "parent")),
+                           "carer").astype(object)
     parent_role = np.where(rng.random(n) < 0.1,
-                           "practitioner (in the " + parent_role.astype(object) + "'s words)",
-                           parent_role)
+                           "practitioner (in the " + parent_role + "'s words)", parent_role)
     idx = np.concatenate([np.flatnonzero(parent_note), np.flatnonzero(child_note)])
     is_child = np.concatenate([np.zeros(parent_note.sum(), bool), np.ones(child_note.sum(), bool)])
-    author = np.concatenate([trig_carer.to_numpy(dtype=object)[parent_note],
-                             trig["child"].to_numpy(dtype=object)[child_note]])
+    author = np.concatenate([carer[parent_note], child[child_note]])
     role = np.concatenate([parent_role[parent_note],
                            np.where(age[child_note] >= 13, "young person", "child")])
     m = len(idx)
     lag = (rng.integers(1, 22, m) * 86_400 + rng.integers(9 * 3600, 17 * 3600, m)
            ).astype("timedelta64[s]")
-    recorded = trig["start"].to_numpy(dtype="datetime64[D]")[idx] + lag
+    recorded = start[idx] + lag
     text = compose_notes(c1[idx], c2[idx], is_child, rng)
     consent = np.where(rng.random(m) < 0.93, "Y", "N")
-    ok = recorded <= ctx.extract_ts
-    order_rows = np.lexsort((is_child, idx))
-    order_rows = order_rows[ok[order_rows]]
-    k = len(order_rows)
+    rows = np.lexsort((is_child, idx))
+    rows = rows[recorded[rows] <= ctx.extract_ts]
+    k = len(rows)
     return make_frame("ext_family_voice", {
-        "voic_note_id": [f"VOI{i + 1:08d}" for i in range(k)],
-        "voic_person_id": author[order_rows],
-        "voic_family_id": trig["family"].to_numpy(dtype=object)[idx][order_rows],
-        "voic_author_role": role[order_rows],
-        "voic_text": text[order_rows],
-        "voic_consent": consent[order_rows],
-        "voic_recorded_at": recorded[order_rows],
+        "voic_note_id": sequential_ids("VOI", k, 8),
+        "voic_person_id": ctx.person_ids(author[rows]),
+        "voic_family_id": ctx.family_ids(family[idx][rows]),
+        "voic_author_role": role[rows],
+        "voic_text": text[rows],
+        "voic_consent": consent[rows],
+        "voic_recorded_at": recorded[rows],
     }, k)

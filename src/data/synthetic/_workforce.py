@@ -24,7 +24,14 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from earlywarning.data.synthetic._context import AncillaryContext, make_frame, to_days
+from earlywarning.data.synthetic._context import (
+    AncillaryContext,
+    make_frame,
+    obj,
+    sequential_ids,
+    string_array,
+    to_days,
+)
 from earlywarning.data.synthetic._fake_identity import (
     drama_phone_numbers,
     email_addresses,
@@ -95,9 +102,10 @@ class Workforce:
     department, professionals, involvements : pandas.DataFrame
         ``ssd_department``, ``ssd_professionals`` and ``ssd_involvements``.
     episodes : pandas.DataFrame
-        One row per episode: ``episode_id, kind, person_id, start, end,
-        recorded_at, first_prof, last_prof, team`` (row positions into
-        ``professionals`` for the first and latest allocated worker).
+        One row per episode: ``row`` (position in its source table),
+        ``kind`` (index into :data:`KINDS`), ``person`` (person code), ``start,
+        end, recorded_at, first_prof, last_prof`` (positions in
+        ``professionals`` of the first and latest allocated worker) and ``team``.
     """
 
     department: pd.DataFrame
@@ -108,28 +116,27 @@ class Workforce:
 
 def _collect_episodes(ctx: AncillaryContext) -> pd.DataFrame:
     parts = []
-    for k, (_key, table, id_col, pid, start, end, ref, rec) in enumerate(_EPISODE_SOURCES):
+    for k, (_key, table, _id_col, pid, start, end, ref, rec) in enumerate(_EPISODE_SOURCES):
         df = ctx.table(table)
         parts.append(pd.DataFrame({
-            "episode_id": df[id_col].astype(object).to_numpy(),
+            "row": np.arange(len(df), dtype=np.int64),
             "kind": np.full(len(df), k, dtype=np.int64),
-            "person_id": df[pid].astype(object).to_numpy(),
+            "person": ctx.codes(table, pid),
             "start": to_days(df[start]),
             "end": to_days(df[end]),
-            "referral_id": (df[ref].astype(object).to_numpy() if ref
-                            else np.full(len(df), None, dtype=object)),
+            "referral_id": pd.Series(obj(df[ref]) if ref else np.full(len(df), None),
+                                     dtype=object),
             "recorded_at": pd.to_datetime(df[rec]).to_numpy(dtype="datetime64[ns]"),
         }))
     eps = pd.concat(parts, ignore_index=True)
-    eps = eps[eps["start"].notna() & (eps["start"] <= ctx.extract_date)]
+    eps = eps[eps["start"].notna() & (eps["start"] <= ctx.extract_date) & (eps["person"] >= 0)]
     eps.loc[eps["end"] > ctx.extract_date, "end"] = np.datetime64("NaT")
     eps = eps.reset_index(drop=True)
-    n_areas = len(ctx.area_names)
-    area = eps["person_id"].map(ctx.person_area)
-    fallback = (pd.util.hash_array(eps["person_id"].astype(str).to_numpy())
-                % np.uint64(n_areas)).astype(np.int64)
-    eps["area"] = np.where(area.isna(), fallback, area.fillna(0).to_numpy(np.int64))
-    eps["family_id"] = eps["person_id"].map(ctx.person_family).fillna(eps["person_id"])
+    person = eps["person"].to_numpy()
+    eps["area"] = ctx.area_of(person)
+    # siblings are allocated together: group by family (or by person when there is none)
+    fam = ctx.family_of(person)
+    eps["group"] = np.where(fam >= 0, fam, len(ctx.family_index) + person)
     return eps
 
 
@@ -217,8 +224,10 @@ def _allocate(
     rng: np.random.Generator,
 ) -> pd.DataFrame:
     """Allocation rows (one or two per episode) as positions into the staff frame."""
-    key = pd.factorize(pd.MultiIndex.from_arrays(
-        [eps["family_id"], eps["kind"], eps["start"]]))[0]
+    start_day = eps["start"].to_numpy(dtype="datetime64[D]").astype(np.int64)
+    composite = (eps["group"].to_numpy() * len(KINDS) + eps["kind"].to_numpy()) * 200_000 + (
+        start_day - (start_day.min() if len(start_day) else 0))
+    key = pd.factorize(composite)[0]
     n_keys = int(key.max()) + 1 if len(key) else 0
     u_worker, u_change, frac, u_new = (rng.random(n_keys) for _ in range(4))
     reasons = np.array(list(_CHANGE_REASON_P), dtype=object)
@@ -277,11 +286,11 @@ def build_workforce(ctx: AncillaryContext, rng: np.random.Generator) -> Workforc
     prof_id = staff["prof_professional_id"].to_numpy(dtype=object)
     ep_rows = alloc["ep"].to_numpy()
     invo = make_frame("ssd_involvements", {
-        "invo_involvements_id": [f"INV{i + 1:08d}" for i in range(len(alloc))],
+        "invo_involvements_id": sequential_ids("INV", len(alloc), 8),
         "invo_professional_id": prof_id[alloc["prof"]],
         "invo_professional_role_id": np.full(len(alloc), "CW", dtype=object),
         "invo_professional_team": team[alloc["prof"]],
-        "invo_person_id": eps["person_id"].to_numpy(dtype=object)[ep_rows],
+        "invo_person_id": ctx.person_ids(eps["person"].to_numpy()[ep_rows]),
         "invo_involvement_start_date": alloc["start"].to_numpy(),
         "invo_involvement_end_date": alloc["end"].to_numpy(),
         "invo_worker_change_reason": alloc["reason"].to_numpy(dtype=object),
@@ -322,30 +331,44 @@ def fill_episode_allocations(
     dict of str to pandas.DataFrame
     """
     out = dict(tables)
-    prof_id = wf.professionals["prof_professional_id"].to_numpy(dtype=object)
+    prof_id = obj(wf.professionals["prof_professional_id"])
     eps = wf.episodes
-    worker = pd.Series(prof_id[eps["first_prof"].to_numpy()] if len(eps) else [],
-                       index=eps["episode_id"].to_numpy(), dtype=object)
-    team = pd.Series(eps["team"].to_numpy(dtype=object), index=eps["episode_id"].to_numpy())
-    eh, cin = eps["kind"] == 0, eps["kind"] == 1
-    eh_worker, eh_team = worker[eh.to_numpy()], team[eh.to_numpy()]
-    cin_worker, cin_team = worker[cin.to_numpy()], team[cin.to_numpy()]
-    fills = (
-        ("ssd_early_help_episodes", "earl_episode_id", "earl_episode_team", eh_team),
-        ("ssd_early_help_episodes", "earl_episode_id", "earl_episode_worker_id", eh_worker),
-        ("ssd_cin_episodes", "cine_referral_id", "cine_referral_team", cin_team),
-        ("ssd_cin_episodes", "cine_referral_id", "cine_referral_worker_id", cin_worker),
-        ("ssd_cin_assessments", "cina_referral_id", "cina_assessment_team", cin_team),
-        ("ssd_cin_assessments", "cina_referral_id", "cina_assessment_worker_id", cin_worker),
-        ("ssd_s47_enquiry", "s47e_referral_id", "s47e_s47_completed_by_team", cin_team),
-        ("ssd_s47_enquiry", "s47e_referral_id", "s47e_s47_completed_by_worker_id", cin_worker),
-    )
-    for table, key, col, values in fills:
-        df = out.get(table)
-        if df is None or not len(df) or key not in df.columns:
+    kind, row = eps["kind"].to_numpy(), eps["row"].to_numpy()
+    worker = prof_id[eps["first_prof"].to_numpy()] if len(eps) else np.array([], dtype=object)
+    team = obj(eps["team"])
+
+    def by_row(table: str, k: int) -> tuple[np.ndarray, np.ndarray]:
+        n = len(out[table]) if table in out else 0
+        w, t = np.full(n, None, dtype=object), np.full(n, None, dtype=object)
+        sel = kind == k
+        w[row[sel]], t[row[sel]] = worker[sel], team[sel]
+        return w, t
+
+    fills: dict[str, dict[str, np.ndarray]] = {}
+    if "ssd_early_help_episodes" in out:
+        w, t = by_row("ssd_early_help_episodes", 0)
+        fills["ssd_early_help_episodes"] = {"earl_episode_team": t, "earl_episode_worker_id": w}
+    if "ssd_cin_episodes" in out:
+        w, t = by_row("ssd_cin_episodes", 1)
+        fills["ssd_cin_episodes"] = {"cine_referral_team": t, "cine_referral_worker_id": w}
+        cin_ids = pd.Index(obj(out["ssd_cin_episodes"]["cine_referral_id"]), dtype=object)
+        for table, ref, team_col, worker_col in (
+            ("ssd_cin_assessments", "cina_referral_id", "cina_assessment_team",
+             "cina_assessment_worker_id"),
+            ("ssd_s47_enquiry", "s47e_referral_id", "s47e_s47_completed_by_team",
+             "s47e_s47_completed_by_worker_id"),
+        ):
+            if table in out and len(cin_ids):
+                pos = cin_ids.get_indexer(obj(out[table][ref]))
+                fills[table] = {team_col: np.where(pos >= 0, t[np.maximum(pos, 0)], None),
+                                worker_col: np.where(pos >= 0, w[np.maximum(pos, 0)], None)}
+    for table, cols in fills.items():
+        df = out[table]
+        if not len(df):
             continue
-        mapped = df[key].astype(object).map(values[~values.index.duplicated()])
-        current = df[col] if col in df.columns else pd.Series(pd.NA, index=df.index)
-        filled = current.astype(object).where(current.notna(), mapped)
-        out[table] = df.assign(**{col: pd.array(filled.to_numpy(dtype=object), dtype="string")})
+        new = {}
+        for col, values in cols.items():
+            current = obj(df[col]) if col in df.columns else np.full(len(df), None, dtype=object)
+            new[col] = string_array(np.where(pd.isna(current), values, current))
+        out[table] = df.assign(**new)
     return out
