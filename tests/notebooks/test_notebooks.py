@@ -15,7 +15,6 @@ def execute_notebook(path: Path, env: dict[str, str], monkeypatch) -> object:
     """Execute a jupytext percent-format notebook; raise on the first failing cell."""
     for key, value in env.items():
         monkeypatch.setenv(key, value)
-    monkeypatch.setenv("MPLBACKEND", "Agg")
     nb = jupytext.read(path)
     client = NotebookClient(nb, timeout=600, kernel_name="python3",
                             resources={"metadata": {"path": str(REPO)}})
