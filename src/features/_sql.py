@@ -185,8 +185,11 @@ def link_query(subject: str, *, known_by: str = "recorded") -> exp.Select:
 
     ``household``: other members of a family the child belongs to, while both
     are members; ``parents``: parents, step-parents and partners of a parent;
-    ``siblings``: siblings and half-siblings in either direction. A link
-    counts from the day it started and was recorded, until its end (exclusive).
+    ``siblings``: siblings and half-siblings, recorded in either direction. A
+    link counts from the day it started and was recorded, until its end
+    (exclusive). Each pair appears once (so a record is never counted twice):
+    several spells of the same pair are merged into one from the earliest start
+    to the latest end.
     """
     if subject == "household":
         a, b = "a", "b"
@@ -195,7 +198,7 @@ def link_query(subject: str, *, known_by: str = "recorded") -> exp.Select:
             start = _greatest(start, _as_date(_col("fami_recorded_at", a)),
                               _as_date(_col("fami_recorded_at", b)))
         until = _least(_open_end(_col("fami_end_date", a)), _open_end(_col("fami_end_date", b)))
-        q = exp.select(
+        pairs = exp.select(
             _col("fami_person_id", a).as_("child_id"), _col("fami_person_id", b).as_("person_id"),
             start.as_("link_from"), until.as_("link_until"),
         ).from_(exp.to_table("ssd_family").as_(a)).join(
@@ -205,25 +208,32 @@ def link_query(subject: str, *, known_by: str = "recorded") -> exp.Select:
                 exp.NEQ(this=_col("fami_person_id", a), expression=_col("fami_person_id", b)),
             ),
         )
-        return exp.select("*").from_(q.subquery("links")).where(
-            exp.LT(this=_col("link_from"), expression=_col("link_until")))
-    rels = PARENT_RELATIONSHIPS if subject == "parents" else SIBLING_RELATIONSHIPS
-    start = _col("rela_start_date")
-    if known_by == "recorded":
-        start = _greatest(start, _as_date(_col("rela_recorded_at")))
-    until = _open_end(_col("rela_end_date"))
-    is_rel = _col("rela_relationship").isin(*[_lit(r) for r in rels])
-    forward = exp.select(
-        _col("rela_person_id").as_("child_id"), _col("rela_related_person_id").as_("person_id"),
-        start.as_("link_from"), until.as_("link_until"),
-    ).from_("ext_person_relationship").where(is_rel)
-    if subject == "parents":
-        return forward
-    backward = exp.select(
-        _col("rela_related_person_id").as_("child_id"), _col("rela_person_id").as_("person_id"),
-        start.copy().as_("link_from"), until.copy().as_("link_until"),
-    ).from_("ext_person_relationship").where(is_rel.copy())
-    return exp.select("*").from_(exp.union(forward, backward, distinct=True).subquery("links"))
+    else:
+        rels = PARENT_RELATIONSHIPS if subject == "parents" else SIBLING_RELATIONSHIPS
+        start = _col("rela_start_date")
+        if known_by == "recorded":
+            start = _greatest(start, _as_date(_col("rela_recorded_at")))
+        until = _open_end(_col("rela_end_date"))
+        is_rel = _col("rela_relationship").isin(*[_lit(r) for r in rels])
+        pairs = exp.select(
+            _col("rela_person_id").as_("child_id"),
+            _col("rela_related_person_id").as_("person_id"),
+            start.as_("link_from"), until.as_("link_until"),
+        ).from_("ext_person_relationship").where(is_rel)
+        if subject == "siblings":
+            backward = exp.select(
+                _col("rela_related_person_id").as_("child_id"),
+                _col("rela_person_id").as_("person_id"),
+                start.copy().as_("link_from"), until.copy().as_("link_until"),
+            ).from_("ext_person_relationship").where(is_rel.copy())
+            pairs = exp.union(pairs, backward, distinct=False)
+    return exp.select(
+        _col("child_id"), _col("person_id"),
+        exp.Min(this=_col("link_from")).as_("link_from"),
+        exp.Max(this=_col("link_until")).as_("link_until"),
+    ).from_(pairs.subquery("pairs")).where(
+        exp.LT(this=_col("link_from"), expression=_col("link_until"))
+    ).group_by(_col("child_id"), _col("person_id"))
 
 
 _JSON_KEY = re.compile(r"^[A-Za-z0-9_]+$")
