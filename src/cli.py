@@ -49,7 +49,8 @@ def schema(
     for col in ("table", "one row per", "agency", "columns", "primary key"):
         t.add_column(col)
     for tab in TABLES.values():
-        t.add_row(tab.name, tab.grain, tab.agency, str(len(tab.columns)), ", ".join(tab.primary_key))
+        t.add_row(tab.name, tab.grain, tab.agency, str(len(tab.columns)),
+                  ", ".join(tab.primary_key))
     console.print(t)
 
 
@@ -119,6 +120,52 @@ def features(
     from earlywarning.features.cli import run_features
 
     raise typer.Exit(run_features(pipeline, console))
+
+
+@app.command()
+def train(
+    pipeline: Annotated[Path, typer.Argument(help="Pipeline file, e.g. pipelines/demo.yaml.")],
+) -> None:
+    """Train, evaluate against the pre-registered pass bar, log to MLflow, register if met."""
+    from earlywarning.models._cli import train_command
+
+    raise typer.Exit(train_command(console, pipeline))
+
+
+@app.command()
+def evaluate(
+    pipeline: Annotated[Path, typer.Argument(help="Pipeline file, e.g. pipelines/demo.yaml.")],
+    run_dir: Annotated[Path | None, typer.Option(
+        "--run-dir", help="Re-evaluate this run folder against its own pass bar (default: "
+                          "train and evaluate afresh).")] = None,
+) -> None:
+    """Evaluate a model: metrics beside base rates, at capacity, with CIs; HTML report."""
+    from earlywarning.models._cli import evaluate_command
+
+    raise typer.Exit(evaluate_command(console, pipeline, run_dir))
+
+
+@app.command()
+def ablate(
+    pipeline: Annotated[Path, typer.Argument(help="Pipeline file, e.g. pipelines/demo.yaml.")],
+    run_dir: Annotated[Path | None, typer.Option(
+        "--run-dir", help="Run folder to add the ablation to (default: the latest run).")
+    ] = None,
+) -> None:
+    """Retrain without each agency's data: what each source adds to precision at capacity."""
+    from earlywarning.models._cli import ablate_command
+
+    raise typer.Exit(ablate_command(console, pipeline, run_dir))
+
+
+@app.command()
+def run(
+    pipeline: Annotated[Path, typer.Argument(help="Pipeline file, e.g. pipelines/demo.yaml.")],
+) -> None:
+    """Chain generate/load (if needed), features, train, evaluate, ablation and report."""
+    from earlywarning.models._cli import run_command
+
+    raise typer.Exit(run_command(console, pipeline))
 
 
 @app.command()
@@ -231,6 +278,78 @@ def approve(
     from earlywarning.fairness._cli import approve_command
 
     raise typer.Exit(approve_command(console, run_dir, decision, reason, by))
+
+
+def _stage(title: str, command, *args) -> None:  # noqa: ANN001 - a typer command function
+    """Run one CLI stage in-process; stop the demo with its exit code if it fails."""
+    console.rule(f"[bold]{title}")
+    try:
+        command(*args)
+    except typer.Exit as done:
+        if done.exit_code:
+            console.print(f"[red]{title} failed (exit {done.exit_code}); the demo stops here. "
+                          "Earlier outputs are intact.")
+            raise
+    except SystemExit as done:  # pragma: no cover - defensive: a stage calling sys.exit
+        if done.code:
+            raise typer.Exit(int(done.code)) from done
+
+
+def _latest_run_dir(pipeline: Path) -> Path:
+    from earlywarning.config import load_pipeline
+
+    root = Path("runs") / load_pipeline(pipeline).name
+    runs = sorted(p for p in root.glob("*") if (p / "metrics.json").exists())
+    if not runs:
+        raise typer.Exit(1)
+    return runs[-1]
+
+
+def _champion_approved(pipeline: Path) -> bool:
+    from earlywarning.config import load_pipeline
+    from earlywarning.fairness._approval import ApprovalError, require_champion
+
+    try:
+        require_champion(f"earlywarning-{load_pipeline(pipeline).name}")
+    except ApprovalError:
+        return False
+    return True
+
+
+@app.command()
+def demo(
+    pipeline: Annotated[Path, typer.Argument(help="Pipeline file.")] = Path("pipelines/demo.yaml"),
+    serve_app: Annotated[bool, typer.Option(
+        "--serve/--no-serve", help="End by serving the web app on localhost.")] = True,
+    port: Annotated[int, typer.Option(help="Port for the web app.")] = 8000,
+) -> None:
+    """Run the whole job on the embedded defaults: the command behind ``make demo``.
+
+    Generates and loads the synthetic LA (if the warehouse is missing), builds
+    features, trains and evaluates against the pre-registered pass bar, audits
+    fairness (ethics report, model card, ATRS record), scores the latest as-of
+    date with reasons, and serves the web app. The model is *not* approved for
+    you: the demo scores with the unapproved candidate (marked as such) until
+    the ethics board approves it in the app or with ``earlywarning approve``.
+    """
+    _stage("1-4 · Data, features, training, evaluation", run, pipeline)
+    run_dir = _latest_run_dir(pipeline)
+    _stage("5 · Fairness audit and governance artefacts", audit, run_dir, None, True)
+    has_champion = _champion_approved(pipeline)
+    if not has_champion:
+        console.print("[yellow]No model approved by the ethics board yet: scoring with the "
+                      "candidate (testing only); flags say so. Approve it in the app's ethics "
+                      "pages or with `earlywarning approve`.")
+    _stage("6 · Scoring with reasons", score, pipeline, None, not has_champion)
+    _stage("7 · Web app database and demo users", app_init, None, None, True,
+           Path("data/demo_users.txt"))
+    console.rule("[bold]Done")
+    console.print(f"Evaluation report: {run_dir / 'report.html'}")
+    console.print(f"Ethics report:     {run_dir / 'ethics_report.html'}")
+    if serve_app:
+        console.print(f"Serving the web app at http://127.0.0.1:{port}/ (Ctrl-C to stop). "
+                      "Sign-ins are in data/demo_users.txt.")
+        serve("127.0.0.1", port, True)
 
 
 def main() -> None:
