@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import sqlite3
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
@@ -26,23 +27,47 @@ ROLES_USERS = {
 }
 
 
-def make_runs(root: Path) -> Path:
-    """Two model runs: one that met its pass bar, one that did not."""
-    good = root / "demo" / "20250601T000000"
-    bad = root / "demo" / "20250501T000000"
-    for path, passed in ((good, True), (bad, False)):
-        path.mkdir(parents=True)
-        (path / "metrics.json").write_text(json.dumps({
-            "passed": passed, "mlflow_run_id": "abc123",
-            "test": {"roc_auc": 0.81, "average_precision": 0.32, "base_rate": 0.05,
-                     "precision_at_capacity": 0.41}}))
-        (path / "ethics_report.html").write_text(
-            "<!doctype html><html lang=en><head><title>Ethics report</title></head>"
-            "<body><h1>Ethics report</h1><p>Calibration by group is within 2 points.</p>"
-            "</body></html>")
-        (path / "model_card.md").write_text(
+GOOD_RUN = "demo/20250601T000000"
+BAD_RUN = "demo/20250501T000000"
+
+
+def make_runs(root: Path, *, tracking_uri: str | None = None, version: str | None = None) -> Path:
+    """Two audited runs shaped as training and the fairness audit write them.
+
+    ``GOOD_RUN`` met both bars; ``BAD_RUN`` missed the performance bar. With
+    ``tracking_uri`` and ``version`` the good run is registered in MLflow, so
+    the gate can approve it.
+    """
+    import hashlib
+
+    for key, passed in ((GOOD_RUN, True), (BAD_RUN, False)):
+        path = root / key
+        (path / "fairness").mkdir(parents=True)
+        metrics = {
+            "base_rate": 0.05,
+            "models": {m: {"roc_auc": {"value": auc, "ci_low": auc - 0.02, "ci_high": auc + 0.02},
+                           "precision_at_capacity": {"value": auc / 2}}
+                       for m, auc in (("lightgbm", 0.81), ("rule", 0.70), ("prevalence", 0.5))},
+            "pass_bar": {"passed": passed, "headline": "AUC 0.81 beats the rule by 0.11"
+                         if passed else "AUC 0.62 does not beat the rule"},
+            "run": {"pipeline": "demo", "candidate": "lightgbm"},
+        }
+        (path / "metrics.json").write_text(json.dumps(metrics))
+        run = {"pipeline": "demo", "candidate": "lightgbm", "run_id": "",
+               "registered_version": version if passed else None, "tracking_uri": tracking_uri}
+        (path / "run.json").write_text(json.dumps(run))
+        report = path / "fairness" / "ethics_report.html"
+        report.write_text("<!DOCTYPE html><html lang=en><head><title>Ethics report</title></head>"
+                          "<body><h1>Ethics report</h1><p>Calibration by group is within 2 "
+                          "points.</p></body></html>")
+        digest = hashlib.sha256(report.read_bytes()).hexdigest()
+        (path / "fairness" / "audit.json").write_text(json.dumps(
+            {"report_sha256": digest, "bar_passed": True, "model_name": "earlywarning-demo",
+             "model_version": version or ""}))
+        (path / "fairness" / "model_card.md").write_text(
             "# Model card\n\nIntended use: prompts for Early Help.\n\n<script>x()</script>\n")
-        (path / "atrs.json").write_text(json.dumps({"tier_1": {"name": "Early warning"}}))
+        (path / "fairness" / "atrs_record.md").write_text("# ATRS record\n\n## Tier 1\n\nName: "
+                                                          "Early warning\n")
     return root
 
 
@@ -77,13 +102,23 @@ def sign_in(client: TestClient, username: str, password: str):
                        follow_redirects=False)
 
 
-def build_env(tmp: Path, warehouse: Path, **overrides) -> AppEnv:
+def build_env(tmp: Path, warehouse: Path, runs: Path | None = None,
+              template: AppEnv | None = None, **overrides) -> AppEnv:
+    """An app with its own database: imported from ``warehouse``, or copied from
+    ``template``'s database (much faster; same demo passwords)."""
+    tmp.mkdir(parents=True, exist_ok=True)
     settings = load_settings(
         environ={}, demo_mode=True, database_url=f"sqlite:///{tmp / 'app.db'}",
-        warehouse_path=warehouse, runs_dir=make_runs(tmp / "runs"), **overrides)
-    result = init_app_database(settings, users_file=tmp / "demo_users.txt")
-    return AppEnv(create_app(settings), settings,
-                  {u.username: u.password for u in result.users}, tmp)
+        warehouse_path=warehouse, runs_dir=runs or make_runs(tmp / "runs"), **overrides)
+    if template is not None:
+        src = Path(template.settings.database_url.split("///", 1)[1])
+        with sqlite3.connect(src) as source, sqlite3.connect(tmp / "app.db") as dest:
+            source.backup(dest)
+        passwords = template.passwords
+    else:
+        result = init_app_database(settings, users_file=tmp / "demo_users.txt")
+        passwords = {u.username: u.password for u in result.users}
+    return AppEnv(create_app(settings), settings, passwords, tmp)
 
 
 class _PageParser(HTMLParser):

@@ -53,7 +53,7 @@ def matrix(children) -> list[tuple[str, str, dict[str, int], dict | None]]:
         ("GET", "/ethics", {u: expected(u, {"ethics"}) for u in USERS}, None),
         ("GET", f"/ethics/runs/{RUN}", {u: expected(u, {"ethics"}) for u in USERS}, None),
         ("GET", f"/ethics/runs/{RUN}/documents/ethics_report",
-         {u: expected(u, {"ethics"}) for u in USERS}, None),
+         {u: expected(u, {"ethics", "scientist"}) for u in USERS}, None),
         ("GET", "/ethics/runs/demo/nope", {u: expected(u, {"ethics"}, ok=404) for u in USERS},
          None),
         ("POST", f"/ethics/runs/{RUN}/review", {u: expected(u, {"ethics"}, ok=303) for u in USERS},

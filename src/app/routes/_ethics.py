@@ -16,13 +16,13 @@ from earlywarning.app._deps import (
 from earlywarning.app._templating import render
 from earlywarning.app.services._ethics import (
     GROUPINGS,
-    latest_reviews,
     override_analysis,
     submit_review,
 )
 from earlywarning.app.services._runs import (
     DOCUMENTS,
     RunInfo,
+    approvals_by_run,
     discover_runs,
     find_run,
     read_document,
@@ -41,18 +41,19 @@ def _run(settings, pipeline: str, ts: str) -> RunInfo:  # noqa: ANN001
 
 
 @router.get("/ethics", response_class=HTMLResponse)
-def ethics_home(request: Request, db: SessionDep, settings: SettingsDep,
+def ethics_home(request: Request, settings: SettingsDep,
                 user: EthicsBoard) -> HTMLResponse:
-    """List runs with an ethics report: awaiting review first, then reviewed."""
-    reviews = latest_reviews(db)
+    """List runs with an ethics report: awaiting a decision first, then decided."""
+    decisions, store_error = approvals_by_run(settings.runs_dir)
     runs = [r for r in discover_runs(settings.runs_dir) if r.has_reports]
-    awaiting = [r for r in runs if r.key not in reviews and not r.approval]
-    reviewed = [(r, reviews.get(r.key)) for r in runs if r.key in reviews or r.approval]
-    return render(request, "pages/ethics.html",
-                  {"awaiting": awaiting, "reviewed": reviewed})
+    return render(request, "pages/ethics.html", {
+        "awaiting": [r for r in runs if r.key not in decisions],
+        "decided": [(r, decisions[r.key][-1]) for r in runs if r.key in decisions],
+        "store_error": store_error})
 
 
-def _run_ctx(db, run: RunInfo, errors: dict, outcome: str = "", reasons: str = "") -> dict:  # noqa: ANN001
+def _run_ctx(settings, run: RunInfo, errors: dict, outcome: str = "",  # noqa: ANN001
+             reasons: str = "") -> dict:
     docs = []
     for name, (label, _) in DOCUMENTS.items():
         doc = read_document(run, name)
@@ -62,19 +63,21 @@ def _run_ctx(db, run: RunInfo, errors: dict, outcome: str = "", reasons: str = "
             except ValueError:
                 pass
         docs.append((name, label, doc))
+    decisions, store_error = approvals_by_run(settings.runs_dir)
     return {"run": run, "docs": docs, "errors": errors, "outcome": outcome, "reasons": reasons,
-            "review": latest_reviews(db).get(run.key)}
+            "decisions": decisions.get(run.key, []), "store_error": store_error}
 
 
 @router.get("/ethics/runs/{pipeline}/{ts}", response_class=HTMLResponse)
-def ethics_run(request: Request, db: SessionDep, settings: SettingsDep, user: EthicsBoard,
+def ethics_run(request: Request, settings: SettingsDep, user: EthicsBoard,
                pipeline: str, ts: str) -> HTMLResponse:
     """One run's ethics report, model card and ATRS record, and the review form."""
-    return render(request, "pages/ethics_run.html", _run_ctx(db, _run(settings, pipeline, ts), {}))
+    return render(request, "pages/ethics_run.html",
+                  _run_ctx(settings, _run(settings, pipeline, ts), {}))
 
 
 @router.get("/ethics/runs/{pipeline}/{ts}/documents/{name}")
-def ethics_document(settings: SettingsDep, user: EthicsBoard, pipeline: str, ts: str,
+def ethics_document(settings: SettingsDep, user: DataScientist, pipeline: str, ts: str,
                     name: str) -> Response:
     """Serve an HTML report as its own document, for the sandboxed frame on the run page."""
     run = _run(settings, pipeline, ts)
@@ -99,7 +102,7 @@ def ethics_review(
     result = submit_review(db, user, run, outcome, reasons, ip=client_ip(request))
     if result.review is None:
         return render(request, "pages/ethics_run.html",
-                      _run_ctx(db, run, result.errors, outcome, reasons), status_code=400)
+                      _run_ctx(settings, run, result.errors, outcome, reasons), status_code=400)
     return RedirectResponse(f"/ethics/runs/{run.key}?reviewed=1", status_code=303)
 
 
@@ -111,8 +114,10 @@ def overrides(request: Request, db: SessionDep, user: EthicsBoard) -> HTMLRespon
 
 
 @router.get("/runs", response_class=HTMLResponse)
-def runs_page(request: Request, db: SessionDep, settings: SettingsDep,
+def runs_page(request: Request, settings: SettingsDep,
               user: DataScientist) -> HTMLResponse:
     """Every model run with its metrics, pass/fail and a link to MLflow."""
+    decisions, store_error = approvals_by_run(settings.runs_dir)
     return render(request, "pages/runs.html", {
-        "runs": discover_runs(settings.runs_dir), "reviews": latest_reviews(db)})
+        "runs": discover_runs(settings.runs_dir), "decisions": decisions,
+        "store_error": store_error})

@@ -17,7 +17,6 @@ __all__ = ["ReviewOutcome", "ERR_REVIEW_OUTCOME", "ERR_REVIEW_REASONS", "latest_
 
 ERR_REVIEW_OUTCOME = "Select approve or refuse"
 ERR_REVIEW_REASONS = "Enter the reasons for your decision"
-ERR_PASS_BAR = "This run did not meet its pre-registered pass bar, so it cannot be approved"
 MIN_GROUP_SIZE = 5
 
 
@@ -31,7 +30,7 @@ class ReviewOutcome:
 
 
 def latest_reviews(db: Session) -> dict[str, RunReview]:
-    """Return the most recent review of each run key."""
+    """Return the most recent review made in the app for each run key."""
     out: dict[str, RunReview] = {}
     for r in db.scalars(select(RunReview).order_by(RunReview.id)):
         out[r.run_key] = r
@@ -39,23 +38,29 @@ def latest_reviews(db: Session) -> dict[str, RunReview]:
 
 
 def apply_gate(run: RunInfo, approve: bool, reviewer: str, reasons: str) -> tuple[bool, str]:
-    """Pass a review through the approval gate; ``(accepted, message)``.
+    """Pass a review through the approval gate of ``earlywarning approve``.
 
-    This is the one place the app meets the approval gate of ``earlywarning
-    approve``. Until the fairness package's gate is importable the app
-    applies the same rule itself: approval needs a run that met its
-    pre-registered pass bar; refusal is always accepted.
+    This is the one place the app meets the gate
+    (:func:`earlywarning.fairness.approve`): it checks the run's pass bar,
+    fairness bar and report hash, appends to the tamper-evident approvals
+    store and, on approval only, moves the MLflow alias ``champion``.
+
+    Returns
+    -------
+    (bool, str)
+        Whether the gate accepted the decision, and its message.
     """
+    from earlywarning.fairness import ApprovalError
+    from earlywarning.fairness import approve as gate
+
     try:
-        from earlywarning.fairness import approve_run  # type: ignore[attr-defined]
-    except ImportError:
-        approve_run = None
-    if approve_run is not None:
-        result = approve_run(run.path, approve=approve, reviewer=reviewer, reasons=reasons)
-        return bool(getattr(result, "accepted", result)), str(getattr(result, "message", ""))
-    if approve and run.passed is not True:
-        return False, ERR_PASS_BAR
-    return True, "Approved" if approve else "Refused"
+        record = gate(run.path, "approve" if approve else "refuse", reasons, reviewer,
+                      tracking_uri=run.run.get("tracking_uri") or None)
+    except ApprovalError as exc:
+        return False, str(exc)
+    return True, (f"Decision {record.seq} recorded: {record.decision}"
+                  + (f"; model {record.model_name} version {record.model_version} is now "
+                     "the champion" if record.alias_moved else ""))
 
 
 def submit_review(
@@ -72,7 +77,7 @@ def submit_review(
     accepted, message = apply_gate(run, outcome == "approve", user.username, reasons.strip())
     if not accepted:
         _audit.record(db, "run_review", user=user, target=f"run:{run.key}", outcome="refused",
-                      ip=ip, detail={"outcome": outcome, "gate": message})
+                      ip=ip, detail={"outcome": outcome, "gate": message[:500]})
         return ReviewOutcome(None, {"outcome": message}, message)
     review = RunReview(run_key=run.key, outcome="approved" if outcome == "approve" else "refused",
                        reasons=reasons.strip(), user_id=user.id, username=user.username,

@@ -1,7 +1,10 @@
-"""Model runs on disk (``runs/<pipeline>/<timestamp>/``): metrics, reports, review state.
+"""Model runs on disk (``runs/<pipeline>/<timestamp>/``): metrics, reports, approvals.
 
-The app only reads run folders; the documents are found by name patterns so
-that a report written as HTML or Markdown is shown either way.
+Read-only view of what training (``metrics.json``, ``run.json``,
+``report.html``) and the fairness audit (``fairness/ethics_report.html``,
+``fairness/audit.json``, ``fairness/model_card.md``,
+``fairness/atrs_record.md``) wrote. Board decisions come from the approval
+gate's store (``runs/approvals.jsonl``).
 """
 
 from __future__ import annotations
@@ -11,21 +14,19 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["RunInfo", "DOCUMENTS", "discover_runs", "find_run", "run_key_ok", "read_document"]
+__all__ = ["RunInfo", "DOCUMENTS", "discover_runs", "find_run", "run_key_ok", "read_document",
+           "approvals_by_run"]
 
 DOCUMENTS = {
-    "ethics_report": ("Ethics report", ("ethics_report.html", "ethics_report.md",
-                                        "reports/ethics_report.html", "*ethics*.html",
-                                        "*ethics*.md")),
-    "model_card": ("Model card", ("model_card.html", "model_card.md", "reports/model_card.*",
-                                  "*model_card*")),
+    "ethics_report": ("Ethics report", ("fairness/ethics_report.html", "ethics_report.html")),
+    "model_card": ("Model card", ("fairness/model_card.md", "model_card.md")),
     "atrs": ("Algorithmic Transparency Recording Standard record",
-             ("atrs.html", "atrs.md", "atrs.json", "reports/atrs.*", "*atrs*")),
+             ("fairness/atrs_record.md", "fairness/atrs_record.json", "atrs_record.md",
+              "atrs.json")),
+    "evaluation_report": ("Evaluation report", ("report.html",)),
 }
+"""Documents of a run: name → (label, candidate paths, first found wins)."""
 _KEY_RE = re.compile(r"^[A-Za-z0-9_.-]{1,100}/[A-Za-z0-9_.:-]{1,100}$")
-_METRIC_FILES = ("metrics.json", "evaluation/metrics.json")
-_PASS_KEYS = ("passed", "pass_bar_passed", "pass", "meets_pass_bar")
-_APPROVAL_FILES = ("approval.json", "approval/approval.json")
 
 
 @dataclass
@@ -35,10 +36,9 @@ class RunInfo:
     key: str
     path: Path
     metrics: dict = field(default_factory=dict)
-    passed: bool | None = None
+    run: dict = field(default_factory=dict)
+    audit: dict = field(default_factory=dict)
     documents: dict[str, Path] = field(default_factory=dict)
-    approval: dict | None = None
-    mlflow_run_id: str | None = None
 
     @property
     def pipeline(self) -> str:
@@ -46,28 +46,80 @@ class RunInfo:
         return self.key.split("/", 1)[0]
 
     @property
+    def pass_bar(self) -> dict:
+        """The pre-registered pass bar verdict (``passed``, ``headline``, ...)."""
+        pb = self.metrics.get("pass_bar")
+        return pb if isinstance(pb, dict) else {}
+
+    @property
+    def passed(self) -> bool | None:
+        """Whether the run met its pass bar (``None`` when not recorded)."""
+        value = self.pass_bar.get("passed")
+        return value if isinstance(value, bool) else None
+
+    @property
+    def fairness_passed(self) -> bool | None:
+        """Whether the fairness audit's pre-registered bar was met."""
+        value = self.audit.get("bar_passed")
+        return value if isinstance(value, bool) else None
+
+    @property
+    def mlflow_run_id(self) -> str | None:
+        """The MLflow run id from ``run.json``."""
+        return self.run.get("run_id") or self.metrics.get("run", {}).get("run_id") or None
+
+    @property
+    def candidate(self) -> str | None:
+        """The candidate model's name (e.g. ``lightgbm``)."""
+        return self.run.get("candidate") or self.metrics.get("run", {}).get("candidate")
+
+    @property
     def has_reports(self) -> bool:
         """Whether the run has an ethics report to review."""
         return "ethics_report" in self.documents
 
-    def headline_metrics(self) -> list[tuple[str, object]]:
-        """Flat ``(name, value)`` pairs of scalar metrics, nested keys joined by dots."""
-        out: list[tuple[str, object]] = []
+    def model_table(self) -> tuple[list[str], list[tuple[str, list[str]]]]:
+        """Metrics by model: ``(model names, [(metric, [value per model])])``.
 
-        def walk(prefix: str, value: object) -> None:
-            if isinstance(value, dict):
-                for k, v in value.items():
-                    walk(f"{prefix}.{k}" if prefix else str(k), v)
-            elif isinstance(value, (int, float, str, bool)) and len(out) < 60:
-                out.append((prefix, value))
+        A value reads ``0.412 (0.380 to 0.440)`` when a confidence interval exists.
+        """
+        models = self.metrics.get("models")
+        if not isinstance(models, dict) or not models:
+            return [], []
+        names = sorted(models, key=lambda n: (n != self.candidate, n))
+        keys: list[str] = []
+        for values in models.values():
+            for k in values if isinstance(values, dict) else ():
+                if k not in keys:
+                    keys.append(k)
+        rows = []
+        for k in keys:
+            cells = []
+            for n in names:
+                v = models[n].get(k) if isinstance(models[n], dict) else None
+                cells.append(_fmt(v))
+            rows.append((k, cells))
+        return names, rows
 
-        walk("", self.metrics)
-        return out
+
+def _fmt(v: object) -> str:
+    if isinstance(v, dict):
+        value = v.get("value")
+        if value is None:
+            return "–"
+        text = f"{value:.3g}" if isinstance(value, (int, float)) else str(value)
+        lo, hi = v.get("ci_low"), v.get("ci_high")
+        if isinstance(lo, (int, float)) and isinstance(hi, (int, float)):
+            text += f" ({lo:.3g} to {hi:.3g})"
+        return text
+    if isinstance(v, float):
+        return f"{v:.3g}"
+    return "–" if v is None else str(v)
 
 
 def run_key_ok(key: str) -> bool:
     """Whether ``key`` has the shape ``<pipeline>/<timestamp>`` (no path tricks)."""
-    return bool(_KEY_RE.match(key)) and ".." not in key
+    return bool(_KEY_RE.match(key)) and ".." not in key and not key.split("/")[1].startswith(".")
 
 
 def _load_json(path: Path) -> dict:
@@ -78,49 +130,32 @@ def _load_json(path: Path) -> dict:
     return data if isinstance(data, dict) else {}
 
 
-def _first(path: Path, patterns: tuple[str, ...]) -> Path | None:
-    for pat in patterns:
-        hits = sorted(p for p in path.glob(pat) if p.is_file())
-        if hits:
-            return hits[0]
+def _first(path: Path, candidates: tuple[str, ...]) -> Path | None:
+    for rel in candidates:
+        p = path / rel
+        if p.is_file():
+            return p
     return None
 
 
-def _passed(metrics: dict) -> bool | None:
-    for key in _PASS_KEYS:
-        if isinstance(metrics.get(key), bool):
-            return metrics[key]
-        pb = metrics.get("pass_bar")
-        if isinstance(pb, dict) and isinstance(pb.get(key), bool):
-            return pb[key]
-    return None
-
-
-def _read_run(runs_dir: Path, path: Path) -> RunInfo:
-    key = f"{path.parent.name}/{path.name}"
-    metrics_file = _first(path, _METRIC_FILES)
-    metrics = _load_json(metrics_file) if metrics_file else {}
-    approval_file = _first(path, _APPROVAL_FILES)
-    run_meta = _load_json(path / "run.json")
+def _read_run(path: Path) -> RunInfo:
     return RunInfo(
-        key=key,
+        key=f"{path.parent.name}/{path.name}",
         path=path,
-        metrics=metrics,
-        passed=_passed(metrics) if metrics else _passed(run_meta),
-        documents={name: p for name, (_, pats) in DOCUMENTS.items()
-                   if (p := _first(path, pats)) is not None},
-        approval=_load_json(approval_file) if approval_file else None,
-        mlflow_run_id=str(metrics.get("mlflow_run_id") or run_meta.get("mlflow_run_id") or "")
-        or None,
+        metrics=_load_json(path / "metrics.json"),
+        run=_load_json(path / "run.json"),
+        audit=_load_json(path / "fairness" / "audit.json"),
+        documents={name: p for name, (_, cands) in DOCUMENTS.items()
+                   if (p := _first(path, cands)) is not None},
     )
 
 
 def discover_runs(runs_dir: Path) -> list[RunInfo]:
-    """Every run folder under ``runs_dir``, newest first."""
+    """Return every run folder under ``runs_dir``, newest first."""
     if not runs_dir.is_dir():
         return []
     runs = [
-        _read_run(runs_dir, p)
+        _read_run(p)
         for pipe in runs_dir.iterdir() if pipe.is_dir()
         for p in pipe.iterdir() if p.is_dir() and run_key_ok(f"{pipe.name}/{p.name}")
     ]
@@ -134,14 +169,37 @@ def find_run(runs_dir: Path, key: str) -> RunInfo | None:
     path = (runs_dir / key).resolve()
     if not path.is_dir() or runs_dir.resolve() not in path.parents:
         return None
-    return _read_run(runs_dir, path)
+    return _read_run(path)
 
 
 def read_document(run: RunInfo, name: str) -> tuple[str, str] | None:
-    """``(kind, text)`` of a run document, kind one of ``html``, ``markdown``, ``json``."""
+    """Return ``(kind, text)`` of a run document; kind is ``html``, ``markdown`` or ``json``."""
     path = run.documents.get(name)
     if path is None:
         return None
     text = path.read_text(encoding="utf-8", errors="replace")
     kind = {".html": "html", ".htm": "html", ".json": "json"}.get(path.suffix.lower(), "markdown")
     return kind, text
+
+
+def approvals_by_run(runs_dir: Path) -> tuple[dict[str, list], str | None]:
+    """Board decisions from the approval gate's store, by run key.
+
+    Returns
+    -------
+    (dict, str or None)
+        Run key → decisions (oldest first), and an error message when the
+        store's chain of hashes is broken (then no decision is trusted).
+    """
+    from earlywarning.fairness import ApprovalError, read_approvals
+
+    store = Path(runs_dir) / "approvals.jsonl"
+    try:
+        records = read_approvals(store)
+    except ApprovalError as exc:
+        return {}, str(exc)
+    out: dict[str, list] = {}
+    for rec in records:
+        p = Path(rec.run_dir)
+        out.setdefault(f"{p.parent.name}/{p.name}", []).append(rec)
+    return out, None
