@@ -14,7 +14,15 @@ in ``(as_of, as_of + horizon]``) is documented with a worked example in
 
 from ._sql import render, spec_query
 from ._timeline import as_of_dates, horizon_end, window_start
-from .build import BuildResult, FeatureBuildError, all_specs, build_features, plan_as_of
+from .build import (
+    BuildResult,
+    FeatureBuildError,
+    all_specs,
+    build_features,
+    compare_cohorts,
+    load_feature_table,
+    plan_as_of,
+)
 from .cohort import COHORTS
 from .dictionary import dictionary_entries, render_meaning
 from .labels import OUTCOME_SOURCES
@@ -31,6 +39,8 @@ __all__ = [
     "all_specs",
     "as_of_dates",
     "build_features",
+    "compare_cohorts",
+    "load_feature_table",
     "dictionary_entries",
     "feature_column",
     "horizon_end",

@@ -32,12 +32,22 @@ from ._compute import compute_spec
 from ._engine import Grid
 from ._sql import CHILDREN_TABLE
 from ._timeline import as_of_dates, from_days, to_days
-from .cohort import age_band, build_cohort, exclusion_specs, inclusion_specs
+from .cohort import (
+    COHORTS,
+    CohortResult,
+    age_band,
+    build_cohort,
+    exclusion_specs,
+    inclusion_specs,
+)
 from .dictionary import coverage_spec, dictionary_entries, dictionary_json, dictionary_markdown
 from .labels import OUTCOME_SOURCES, build_labels
 from .specs import CONTEXT_FEATURES, FeatureSpec, coverage_agencies, feature_column, resolve_specs
 
-__all__ = ["FeatureBuildError", "BuildResult", "build_features", "plan_as_of", "all_specs"]
+__all__ = [
+    "FeatureBuildError", "BuildResult", "build_features", "plan_as_of", "all_specs",
+    "compare_cohorts", "feature_columns", "load_feature_table",
+]
 
 Progress = Callable[[str, int, int], None]
 """``progress(stage, done, total)``: called as each stage advances."""
@@ -195,6 +205,56 @@ ORDER BY r.row_id
 """Address, family and disability at each row's as-of date (fixed SQL: no values in it)."""
 
 
+def _register_children(con: duckdb.DuckDBPyConnection, slot_days: np.ndarray
+                       ) -> tuple[pd.DataFrame, Grid]:
+    people = con.execute(_PERSON_SQL).fetchdf()
+    n = len(people)
+    con.register(CHILDREN_TABLE, pa.table({
+        "person_id": pa.array(people["person_id"].astype(str).to_numpy(), pa.string()),
+        "cidx": pa.array(np.arange(n, dtype=np.int32)),
+    }))
+    return people, Grid(slot_days=slot_days, n_children=n)
+
+
+def _cohort(con: duckdb.DuckDBPyConnection, grid: Grid, people: pd.DataFrame, name: str,
+            lookback_days: int) -> CohortResult:
+    return build_cohort(
+        con, grid, people["dob_day"].to_numpy(np.int64), people["adult_day"].to_numpy(np.int64),
+        people["death_day"].to_numpy(np.int64), name, lookback_days)
+
+
+def compare_cohorts(cfg: PipelineConfig, cohorts: tuple[str, ...] = COHORTS) -> pd.DataFrame:
+    """Cohort size and base rate at each training as-of date, for each cohort definition.
+
+    Helps choose a pipeline's cohort: same warehouse, outcome, horizon and
+    dates, only ``cohort.name`` varies.
+
+    Returns
+    -------
+    DataFrame
+        Columns ``as_of``, ``cohort``, ``n_children``, ``n_positive``, ``base_rate``.
+    """
+    con = duckdb.connect(str(cfg.data.warehouse), read_only=True)
+    try:
+        data_end = _data_end(con, cfg, _warehouse_tables(con))
+        training, _ = plan_as_of(cfg, data_end)
+        slot_days = np.array([to_days(d) for d in training], dtype=np.int64)
+        people, grid = _register_children(con, slot_days)
+        labels = build_labels(con, grid, cfg.outcome.events, cfg.outcome.horizon_days, data_end)
+        rows = []
+        for name in cohorts:
+            member = _cohort(con, grid, people, name, cfg.cohort.lookback_days).member
+            n = member.sum(axis=0)
+            pos = (member & (labels.label == 1)).sum(axis=0)
+            for i, d in enumerate(training):
+                rows.append({"as_of": d, "cohort": name, "n_children": int(n[i]),
+                             "n_positive": int(pos[i]),
+                             "base_rate": float(pos[i] / n[i]) if n[i] else float("nan")})
+        return pd.DataFrame(rows)
+    finally:
+        con.close()
+
+
 def _tick(progress: Progress | None, stage: str, done: int, total: int) -> None:
     if progress is not None:
         progress(stage, done, total)
@@ -252,16 +312,8 @@ def _build(cfg: PipelineConfig, con: duckdb.DuckDBPyConnection, specs: list[Feat
     slot_days = np.array([to_days(d) for d in slot_dates], dtype=np.int64)
 
     _tick(progress, "cohort", 0, 3)
-    people = con.execute(_PERSON_SQL).fetchdf()
-    n = len(people)
-    grid = Grid(slot_days=slot_days, n_children=n)
-    con.register(CHILDREN_TABLE, pa.table({
-        "person_id": pa.array(people["person_id"].astype(str).to_numpy(), pa.string()),
-        "cidx": pa.array(np.arange(n, dtype=np.int32)),
-    }))
-    cohort = build_cohort(
-        con, grid, people["dob_day"].to_numpy(np.int64), people["adult_day"].to_numpy(np.int64),
-        people["death_day"].to_numpy(np.int64), cfg.cohort.name, cfg.cohort.lookback_days)
+    people, grid = _register_children(con, slot_days)
+    cohort = _cohort(con, grid, people, cfg.cohort.name, cfg.cohort.lookback_days)
     n_train = len(training)
     if not cohort.member[:, :n_train].any():
         raise FeatureBuildError(
@@ -424,3 +476,21 @@ def feature_columns(cfg: PipelineConfig) -> list[str]:
         windows = (None,) if spec.aggregate == "open" else (spec.windows or (None,))
         cols += [feature_column(spec, w) for w in windows]
     return cols + context_columns()
+
+
+def load_feature_table(cfg: PipelineConfig) -> tuple[pd.DataFrame, dict[str, Any]] | None:
+    """Read a pipeline's written feature table and manifest if built from this config.
+
+    Returns
+    -------
+    (DataFrame, dict) or None
+        ``None`` when there is no table, or it was built from another config.
+    """
+    folder = Path(cfg.features.output_dir) / cfg.name
+    manifest_path = folder / "manifest.json"
+    if not (manifest_path.is_file() and (folder / "features.parquet").is_file()):
+        return None
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    if manifest.get("config_hash") != config_hash(cfg):
+        return None
+    return pd.read_parquet(folder / "features.parquet"), manifest
