@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from earlywarning.data.schema import HEALTH_SERVICE_AGENCY, get_table
 from earlywarning.data.synthetic._events import CHILD_KIND, FAM_KIND
-from earlywarning.data.synthetic._frames import Agencies, dates, frame, ids
+from earlywarning.data.synthetic._frames import Agencies, dates, frame, ids, labels
 from earlywarning.data.synthetic._people import Ids, take
 from earlywarning.data.synthetic._population import ROLE_GRANDPARENT, Population
 from earlywarning.data.synthetic._timeline import DAYS_PER_YEAR, NEVER, Timeline
@@ -57,32 +57,48 @@ def _end(day: np.ndarray, end: int) -> np.ndarray:
 
 
 class _Rows:
-    """Accumulates (person kind, person index, family, day, columns) for one table."""
+    """Accumulates (person kind, person index, family, day, columns) for one table.
 
-    def __init__(self) -> None:
+    String columns are stored as small-integer codes into a tuple of labels
+    (``codes={"column": labels}``) and turned into strings once, at the end.
+    """
+
+    def __init__(self, **codes: tuple[str, ...]) -> None:
         self.parts: list[dict] = []
+        self.codes = codes
 
     def add(self, is_child: np.ndarray | bool, person: np.ndarray, fam: np.ndarray,
-            day: np.ndarray, **cols: np.ndarray) -> None:
+            day: np.ndarray, **cols: np.ndarray | int) -> None:
+        """Append rows; code columns may be an int (same code for every row)."""
         n = len(person)
-        self.parts.append({"is_child": np.broadcast_to(is_child, (n,)).astype(bool),
-                           "person": person.astype(np.int64), "fam": fam.astype(np.int64),
-                           "day": day.astype(np.int64), **cols})
+        part = {"is_child": np.broadcast_to(is_child, (n,)).astype(bool),
+                "person": person.astype(np.int64), "fam": fam.astype(np.int64),
+                "day": day.astype(np.int64)}
+        for k, v in cols.items():
+            part[k] = np.broadcast_to(np.asarray(v), (n,)) if np.ndim(v) == 0 else v
+        self.parts.append(part)
 
     def result(self) -> dict[str, np.ndarray]:
+        """Concatenated columns."""
         keys = self.parts[0].keys()
         return {k: np.concatenate([p[k] for p in self.parts]) for k in keys}
+
+    def label(self, rows: dict, column: str):  # noqa: ANN201
+        """Return a column function for :func:`_finish` that turns codes into strings."""
+        names = self.codes[column]
+        return lambda o: labels(names, rows[column][o])
 
 
 def _finish(table: str, rows: dict, idx: Ids, ag: Agencies, agency: str | np.ndarray,
             tl: Timeline, id_prefix: str, cols: dict, spell_end: str | None = None,
-            ) -> pd.DataFrame:
+            agency_names: tuple[str, ...] | None = None) -> pd.DataFrame:
     """Apply period, coverage and lag; sort; name ids; build the frame.
 
     Point events are kept when dated inside the period; spells (``spell_end``
     names their end column) when they start by the end date and are open at the
     period start; the lag of a spell that began before the period runs from the
-    period start (the day the extract first holds it).
+    period start (the day the extract first holds it). ``agency`` is one agency
+    code, or per-row codes into ``agency_names``.
     """
     day = rows["day"]
     if spell_end is None:
@@ -94,24 +110,39 @@ def _finish(table: str, rows: dict, idx: Ids, ag: Agencies, agency: str | np.nda
     n = len(day)
     keep = np.zeros(n, bool)
     rec = np.empty(n, "datetime64[ns]")
-    agencies = np.broadcast_to(np.asarray(agency, dtype=object), (n,))
-    for name in np.unique(agencies):
-        m = np.flatnonzero((agencies == name) & in_p)
-        k, r = ag.observe(str(name), rows["fam"][m], lag_day[m])
+    if agency_names is None:
+        groups = [(str(agency), np.flatnonzero(in_p))]
+    else:
+        groups = [(name, np.flatnonzero(in_p & (agency == k)))
+                  for k, name in enumerate(agency_names)]
+    for name, m in groups:
+        k, r = ag.observe(name, rows["fam"][m], lag_day[m])
         keep[m[k]] = True
         rec[m[k]] = r
     sel = np.flatnonzero(keep)
     o = sel[np.lexsort((rows["person"][sel], rows["is_child"][sel], day[sel]))]
     glob = rows["person"][o] + np.where(rows["is_child"][o], 0, idx.n_children)
     t = {k: (v(o) if callable(v) else v[o]) for k, v in cols.items()}
-    p = _prefix(table)
+    p = get_table(table).prefix
     out = {f"{p}person_id": take(idx.person_pa, glob), f"{p}recorded_at": rec[o], **t}
     out[get_table(table).column_names[0]] = ids(id_prefix, np.arange(1, len(o) + 1), 9)
     return frame(table, out)
 
 
-def _prefix(table: str) -> str:
-    return get_table(table).prefix
+POLICE_TYPES = ("domestic_abuse", "concern_for_welfare", "asb", "arrest", "violent_crime",
+                "other_crime", "missing_person")
+POLICE_ROLES = ("victim", "suspect", "witness", "child_present", "subject")
+HOUSING_TYPES = ("rent_arrears", "eviction_notice", "homelessness_application", "asb_case",
+                 "temporary_accommodation")
+ASC_SERVICES = ("assessment", "home_care", "day_care", "carer_support", "reablement",
+                "residential", "safeguarding_adults")
+HEALTH_SERVICES = tuple(HEALTH_SERVICE_AGENCY)
+HEALTH_TYPES = ("referral", "contact", "concern", "attendance", "discharge")
+
+
+def _choose(rng: np.random.Generator, p: list[float], n: int) -> np.ndarray:
+    cum = np.cumsum(p) / np.sum(p)
+    return np.minimum(np.searchsorted(cum, rng.random(n), side="right"), len(p) - 1)
 
 
 def agency_tables(cfg, tl: Timeline, pop: Population, sim, idx: Ids, ag: Agencies,  # noqa: ANN001
@@ -128,76 +159,67 @@ def agency_tables(cfg, tl: Timeline, pop: Population, sim, idx: Ids, ag: Agencie
     out: dict[str, pd.DataFrame] = {}
     fe, ce = sim.fam_events, sim.child_events
     fam, day, kind = fe["fam"], fe["day"], fe["kind"]
+    T, R = POLICE_TYPES.index, POLICE_ROLES.index  # noqa: N806
 
     # --- police -------------------------------------------------------------------
-    pol = _Rows()
+    pol = _Rows(etype=POLICE_TYPES, role=POLICE_ROLES)
     da = np.flatnonzero(kind == FAM_KIND["police_da"])
     wf = np.flatnonzero(kind == FAM_KIND["police_welfare"])
     ot = np.flatnonzero(kind == FAM_KIND["police_other"])
     n_inc = len(da) + len(wf) + len(ot)
-    inc_of = {"da": np.arange(len(da)), "wf": len(da) + np.arange(len(wf)),
-              "ot": len(da) + len(wf) + np.arange(len(ot))}
+    inc_da, inc_wf = np.arange(len(da)), len(da) + np.arange(len(wf))
+    inc_ot = len(da) + len(wf) + np.arange(len(ot))
     h = _adult_at_home(pop, fam[da], day[da])
     c1_female = pop.ad_sex[h["carer1"]]
     victim = np.where(c1_female | (h["other"] < 0), h["carer1"], h["other"])
     suspect = np.where(c1_female, h["other"], np.where(h["other"] >= 0, h["carer1"], -1))
-
-    def police(person, rows_idx, inc, etype, role, is_child=False) -> None:  # noqa: ANN001
-        pol.add(is_child, person, fam[rows_idx], day[rows_idx], inc=inc,
-                etype=np.full(len(person), etype, dtype=object),
-                role=np.broadcast_to(np.asarray(role, dtype=object), (len(person),)))
-
-    police(victim, da, inc_of["da"], "domestic_abuse", "victim")
+    pol.add(False, victim, fam[da], day[da], inc=inc_da, etype=T("domestic_abuse"),
+            role=R("victim"))
     s = suspect >= 0
-    police(suspect[s], da[s], inc_of["da"][s], "domestic_abuse", "suspect")
+    pol.add(False, suspect[s], fam[da][s], day[da][s], inc=inc_da[s], etype=T("domestic_abuse"),
+            role=R("suspect"))
     r_, ch = children_at_home(pop, fam[da], day[da], 0.7, rng)
-    police(ch, da[r_], inc_of["da"][r_], "domestic_abuse", "child_present", True)
+    pol.add(True, ch, fam[da][r_], day[da][r_], inc=inc_da[r_], etype=T("domestic_abuse"),
+            role=R("child_present"))
     da_children = {"child": ch, "day": day[da][r_]}
-    police(pop.fam_carer1[fam[wf]], wf, inc_of["wf"], "concern_for_welfare", "subject")
+    pol.add(False, pop.fam_carer1[fam[wf]], fam[wf], day[wf], inc=inc_wf,
+            etype=T("concern_for_welfare"), role=R("subject"))
     r_, ch = children_at_home(pop, fam[wf], day[wf], 0.5, rng)
-    police(ch, wf[r_], inc_of["wf"][r_], "concern_for_welfare", "child_present", True)
+    pol.add(True, ch, fam[wf][r_], day[wf][r_], inc=inc_wf[r_], etype=T("concern_for_welfare"),
+            role=R("child_present"))
     h = _adult_at_home(pop, fam[ot], day[ot])
     who = np.where((h["other"] >= 0) & (rng.random(len(ot)) < 0.6), h["other"], h["carer1"])
-    u = rng.random(len(ot))
-    et = np.where(u < 0.3, "asb", np.where(u < 0.55, "arrest", np.where(u < 0.7, "violent_crime",
-                                                                          "other_crime")))
-    role = np.where(et == "asb", "subject", np.where(et == "arrest", "suspect", np.where(
-        rng.random(len(ot)) < 0.5, "victim", np.where(et == "violent_crime", "suspect",
-                                                      "witness"))))
-    pol.add(False, who, fam[ot], day[ot], inc=inc_of["ot"], etype=et.astype(object),
-            role=role.astype(object))
+    et = 2 + _choose(rng, [0.3, 0.25, 0.15, 0.3], len(ot))  # asb, arrest, violent, other
+    half = rng.random(len(ot)) < 0.5
+    role = np.select([et == T("asb"), et == T("arrest"), half, et == T("violent_crime")],
+                     [R("subject"), R("suspect"), R("victim"), R("suspect")], R("witness"))
+    pol.add(False, who, fam[ot], day[ot], inc=inc_ot, etype=et, role=role)
     cchild, cday, ckind = ce["child"], ce["day"], ce["kind"]
     mi = np.flatnonzero((ckind == CHILD_KIND["missing"]) & (rng.random(len(ckind)) < 0.9))
     yj = np.flatnonzero(ckind == CHILD_KIND["youth_justice"])
     extra = n_inc + np.arange(len(mi) + len(yj))
     pol.add(True, cchild[mi], pop.ch_family[cchild[mi]], cday[mi], inc=extra[: len(mi)],
-            etype=np.full(len(mi), "missing_person", dtype=object),
-            role=np.full(len(mi), "subject", dtype=object))
+            etype=T("missing_person"), role=R("subject"))
     arrest_day = cday[yj] - rng.integers(7, 60, len(yj))
     pol.add(True, cchild[yj], pop.ch_family[cchild[yj]], arrest_day, inc=extra[len(mi):],
-            etype=np.full(len(yj), "arrest", dtype=object),
-            role=np.full(len(yj), "suspect", dtype=object))
+            etype=T("arrest"), role=R("suspect"))
     p = pol.result()
     out["ext_police_event"] = _finish("ext_police_event", p, idx, ag, "police", tl, "PE", {
         "poli_incident_id": lambda o: ids("PI", p["inc"][o] + 1, 9),
         "poli_event_date": lambda o: dates(p["day"][o]),
-        "poli_event_type": p["etype"], "poli_role": p["role"]})
+        "poli_event_type": pol.label(p, "etype"), "poli_role": pol.label(p, "role")})
 
     # --- housing ------------------------------------------------------------------
     hs = np.flatnonzero(kind == FAM_KIND["housing"])
     ta = np.flatnonzero(kind == FAM_KIND["temporary_accommodation"])
-    u = rng.random(len(hs))
-    ht = np.where(u < 0.45, "rent_arrears", np.where(u < 0.65, "eviction_notice", np.where(
-        u < 0.9, "homelessness_application", "asb_case")))
-    hr = _Rows()
-    both = np.concatenate([hs, ta])
-    hr.add(False, pop.fam_carer1[fam[both]], fam[both], day[both],
-           etype=np.concatenate([ht, np.full(len(ta), "temporary_accommodation")]).astype(object),
-           end=np.concatenate([day[hs], fe["end"][ta]]),
-           is_ta=np.repeat([False, True], [len(hs), len(ta)]))
+    hr = _Rows(etype=HOUSING_TYPES)
+    hr.add(False, pop.fam_carer1[fam[hs]], fam[hs], day[hs], end=day[hs],
+           etype=_choose(rng, [0.45, 0.2, 0.25, 0.1], len(hs)), is_ta=False)
+    hr.add(False, pop.fam_carer1[fam[ta]], fam[ta], day[ta], end=fe["end"][ta],
+           etype=HOUSING_TYPES.index("temporary_accommodation"), is_ta=True)
     h_ = hr.result()
     out["ext_housing_event"] = _finish("ext_housing_event", h_, idx, ag, "housing", tl, "HE", {
-        "hous_event_date": lambda o: dates(h_["day"][o]), "hous_event_type": h_["etype"],
+        "hous_event_date": lambda o: dates(h_["day"][o]), "hous_event_type": hr.label(h_, "etype"),
         "hous_end_date": lambda o: dates(np.where(h_["is_ta"][o], _end(h_["end"][o], tl.end),
                                                   NEVER))},
         spell_end="end")
@@ -209,25 +231,24 @@ def agency_tables(cfg, tl: Timeline, pop: Population, sim, idx: Ids, ag: Agencie
     u = rng.random(len(asc))
     who = np.where((u < 0.25) & (gp_idx >= 0), gp_idx,
                    np.where((u < 0.45) & (h["other"] >= 0), h["other"], h["carer1"]))
-    svc = np.array(["assessment", "home_care", "day_care", "carer_support", "reablement",
-                    "residential", "safeguarding_adults"], dtype=object)
-    ar = _Rows()
-    ar.add(False, who, fam[asc], day[asc], svc=svc[rng.choice(7, len(asc), p=[
-        0.35, 0.2, 0.1, 0.15, 0.1, 0.02, 0.08])], end=fe["end"][asc])
+    ar = _Rows(svc=ASC_SERVICES)
+    ar.add(False, who, fam[asc], day[asc],
+           svc=_choose(rng, [0.35, 0.2, 0.1, 0.15, 0.1, 0.02, 0.08], len(asc)),
+           end=fe["end"][asc])
     a_ = ar.result()
     out["ext_asc_involvement"] = _finish("ext_asc_involvement", a_, idx, ag, "asc", tl, "AC", {
-        "asci_service_type": a_["svc"], "asci_start_date": lambda o: dates(a_["day"][o]),
+        "asci_service_type": ar.label(a_, "svc"), "asci_start_date": lambda o: dates(a_["day"][o]),
         "asci_end_date": lambda o: dates(_end(a_["end"][o], tl.end))}, spell_end="end")
 
-    out["ext_health_event"] = _health(cfg, tl, pop, fe, ce, idx, ag, rng)
+    out["ext_health_event"] = _health(tl, pop, fe, ce, idx, ag, rng)
     out.update(_school_and_more(cfg, tl, pop, sim, idx, ag, sen, rng))
-    cov = ag.coverage_rows(np.concatenate([pop.fam_start]))
+    cov = ag.coverage_rows(pop.fam_start)
     n = len(cov["fam"])
     o = np.lexsort((cov["src"], cov["fam"]))
     out["ext_source_coverage"] = frame("ext_source_coverage", {
         "cove_coverage_id": ids("CV", np.arange(1, n + 1), 9),
         "cove_family_id": take(idx.family_pa, cov["fam"][o]),
-        "cove_source": np.array(cov["names"], dtype=object)[cov["src"][o]],
+        "cove_source": labels(cov["names"], cov["src"][o]),
         "cove_start_date": dates(cov["start"][o]),
     })
     return out, da_children
@@ -240,54 +261,45 @@ def _grandparent_of(pop: Population) -> np.ndarray:
     return out
 
 
-def _health(cfg, tl, pop, fe, ce, idx, ag, rng) -> pd.DataFrame:  # noqa: ANN001
+def _health(tl, pop, fe, ce, idx, ag, rng) -> pd.DataFrame:  # noqa: ANN001
     fam, day, kind = fe["fam"], fe["day"], fe["kind"]
-    hr = _Rows()
-    for k, service in (("adult_mental_health", "adult_mental_health"),
-                       ("drug_alcohol", "drug_alcohol")):
+    S, E = HEALTH_SERVICES.index, HEALTH_TYPES.index  # noqa: N806
+    hr = _Rows(svc=HEALTH_SERVICES, et=HEALTH_TYPES)
+    for k in ("adult_mental_health", "drug_alcohol"):
         ev = np.flatnonzero(kind == FAM_KIND[k])
         h = _adult_at_home(pop, fam[ev], day[ev])
         who = np.where((h["other"] >= 0) & (rng.random(len(ev)) < 0.3), h["other"], h["carer1"])
-        u = rng.random(len(ev))
-        et = np.where(u < 0.35, "referral", np.where(u < 0.85, "contact", "discharge"))
-        hr.add(False, who, fam[ev], day[ev], svc=np.full(len(ev), service, dtype=object),
-               et=et.astype(object))
+        et = np.array([E("referral"), E("contact"), E("discharge")])[
+            _choose(rng, [0.35, 0.5, 0.15], len(ev))]
+        hr.add(False, who, fam[ev], day[ev], svc=S(k), et=et)
     gp = np.flatnonzero(kind == FAM_KIND["gp_concern"])
     r_, ch = children_at_home(pop, fam[gp], day[gp], 1.0, rng)
-    # one child per concern when there is one at home, else the main carer
-    first = np.unique(r_, return_index=True)[1]
+    first = np.unique(r_, return_index=True)[1]  # one child per concern, when one is at home
     r_, ch = r_[first], ch[first]
     child_pick = rng.random(len(r_)) < 0.5
     on_child = np.zeros(len(gp), bool)
     on_child[r_[child_pick]] = True
-    hr.add(True, ch[child_pick], fam[gp][r_[child_pick]], day[gp][r_[child_pick]],
-           svc=np.full(int(child_pick.sum()), "gp_concern", dtype=object),
-           et=np.full(int(child_pick.sum()), "concern", dtype=object))
-    hr.add(False, pop.fam_carer1[fam[gp][~on_child]], fam[gp][~on_child], day[gp][~on_child],
-           svc=np.full(int((~on_child).sum()), "gp_concern", dtype=object),
-           et=np.full(int((~on_child).sum()), "concern", dtype=object))
+    g_c = gp[r_[child_pick]]
+    hr.add(True, ch[child_pick], fam[g_c], day[g_c], svc=S("gp_concern"), et=E("concern"))
+    g_a = gp[~on_child]
+    hr.add(False, pop.fam_carer1[fam[g_a]], fam[g_a], day[g_a], svc=S("gp_concern"),
+           et=E("concern"))
     cchild, cday, ckind = ce["child"], ce["day"], ce["kind"]
     for k, service, et in (("a_and_e", "a_and_e", "attendance"),
                            ("hv_concern", "health_visiting", "concern")):
         m = np.flatnonzero(ckind == CHILD_KIND[k])
-        hr.add(True, cchild[m], pop.ch_family[cchild[m]], cday[m],
-               svc=np.full(len(m), service, dtype=object), et=np.full(len(m), et, dtype=object))
+        hr.add(True, cchild[m], pop.ch_family[cchild[m]], cday[m], svc=S(service), et=E(et))
     born = np.flatnonzero((pop.ch_dob >= tl.period_start - 900) & (pop.ch_dob <= tl.end))
     for offset in (12, 49, 365, 800):
         d = pop.ch_dob[born] + offset + rng.integers(-5, 6, len(born))
         ok = (d <= tl.end) & (rng.random(len(born)) < 0.9)
-        hr.add(True, born[ok], pop.ch_family[born[ok]], d[ok],
-               svc=np.full(int(ok.sum()), "health_visiting", dtype=object),
-               et=np.full(int(ok.sum()), "contact", dtype=object))
+        hr.add(True, born[ok], pop.ch_family[born[ok]], d[ok], svc=S("health_visiting"),
+               et=E("contact"))
     h_ = hr.result()
-    agency = np.array([HEALTH_SERVICE_AGENCY[s] for s in HEALTH_SERVICE_AGENCY],
-                      dtype=object)
-    svc_names = np.array(list(HEALTH_SERVICE_AGENCY), dtype=object)
-    lookup = dict(zip(svc_names, agency, strict=True))
-    agencies = np.vectorize(lookup.get, otypes=[object])(h_["svc"])
-    return _finish("ext_health_event", h_, idx, ag, agencies, tl, "HL", {
-        "heal_service": h_["svc"], "heal_event_type": h_["et"],
-        "heal_event_date": lambda o: dates(h_["day"][o])})
+    agency_of = tuple(HEALTH_SERVICE_AGENCY[s] for s in HEALTH_SERVICES)
+    return _finish("ext_health_event", h_, idx, ag, h_["svc"], tl, "HL", {
+        "heal_service": hr.label(h_, "svc"), "heal_event_type": hr.label(h_, "et"),
+        "heal_event_date": lambda o: dates(h_["day"][o])}, agency_names=agency_of)
 
 
 def _school_and_more(cfg, tl, pop, sim, idx, ag, sen, rng) -> dict[str, pd.DataFrame]:  # noqa: ANN001

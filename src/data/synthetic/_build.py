@@ -13,7 +13,7 @@ from earlywarning.data.synthetic._agency import agency_tables, children_at_home
 from earlywarning.data.synthetic._config import SyntheticConfig
 from earlywarning.data.synthetic._csc import SOURCES, csc_tables, recent
 from earlywarning.data.synthetic._events import CHILD_KIND, FAM_KIND
-from earlywarning.data.synthetic._frames import Agencies, dates
+from earlywarning.data.synthetic._frames import Agencies, dates, labels
 from earlywarning.data.synthetic._people import Ids, draw_uasc, make_ids, people_tables, take
 from earlywarning.data.synthetic._population import ETH_GROUPS, build_population
 from earlywarning.data.synthetic._simulate import group_mask, simulate
@@ -171,13 +171,14 @@ def build(cfg: SyntheticConfig, gt_sink=None, stage: Stage | None = None) -> Bui
 
 def gt_columns(idx: Ids, cols: dict[str, np.ndarray], month_day: np.ndarray) -> dict:
     """Ground-truth columns in contract order from the simulation's arrays."""
-    names = np.array(DRIVER_NAMES, dtype=object)
     return {
         "person_id": take(idx.child_pa, cols["child"]),
         "month": dates(month_day),
         "adversity": cols["adversity"], "p_true": cols["p_true"],
-        "driver_1": names[cols["driver_1"]], "driver_2": names[cols["driver_2"]],
-        "driver_3": names[cols["driver_3"]], "unobserved_share": cols["unobserved_share"],
+        "driver_1": labels(DRIVER_NAMES, cols["driver_1"]),
+        "driver_2": labels(DRIVER_NAMES, cols["driver_2"]),
+        "driver_3": labels(DRIVER_NAMES, cols["driver_3"]),
+        "unobserved_share": cols["unobserved_share"],
         "p_need": cols["p_need"],
     }
 

@@ -82,7 +82,7 @@ def calibration_report(tables: dict[str, pd.DataFrame], years: int | None = None
     dob = _d(kids["pers_dob"])
     last = max(_d(tables["ssd_cin_episodes"]["cine_referral_date"]).max(),
                _d(tables["ssd_contacts"]["cont_contact_date"]).max())
-    first = _d(tables["ssd_cin_episodes"]["cine_referral_date"]).min()
+    first = _d(tables["ssd_contacts"]["cont_contact_date"]).min()
     ends = [np.datetime64(f"{y}-03-31") for y in range(int(str(first)[:4]) + 1,
                                                        int(str(last)[:4]) + 1)]
     ends = [e for e in ends if e <= last and e - np.timedelta64(364, "D") >= first]

@@ -107,7 +107,7 @@ class AdversityConfig(_Model):
     """Latent family adversity: baseline + AR(1) drift + decaying shocks."""
 
     deprivation_gradient: float = Field(
-        0.09, description="Mean baseline adversity per IMD decile step towards deprivation."
+        0.12, description="Mean baseline adversity per IMD decile step towards deprivation."
     )
     baseline_sd: float = Field(0.75, gt=0, description="SD of family baseline adversity.")
     drift_sd: float = Field(0.45, ge=0, description="Stationary SD of the AR(1) drift.")
@@ -155,14 +155,20 @@ class EscalationConfig(_Model):
     care_after_cp_plan: float = Field(0.17, ge=0, le=1)
     step_down_to_early_help: float = Field(0.15, ge=0, le=1)
     uasc_per_10k: float = Field(6.0, ge=0, description="UASC arrivals a year.")
+    rereferral_boost: float = Field(
+        1.6, ge=0, description="Log-hazard boost of non-escalating referrals just after a "
+        "referral closes, fading linearly over 12 months (re-referrals).")
+    prior_plan_extra: float = Field(
+        1.6, ge=0, description="Extra prior-history log-hazard for a child who has had a CP "
+        "plan or been looked after (second plans).")
     need_scale_escalating: float = Field(1.0, gt=0, description="Slope of log-hazard on need.")
     need_scale_other: float = Field(0.55, gt=0)
     coef: dict[str, float] = Field(
         {"domestic_abuse": 0.55, "parental_mental_health": 0.40,
          "parental_substance_misuse": 0.45, "housing_crisis": 0.25, "adult_social_care": 0.20,
-         "school_absence": 0.30, "missing_episodes": 0.45, "youth_offending": 0.30,
-         "prior_csc_history": 0.8, "sibling_csc_history": 0.5, "deprivation": 0.35,
-         "young_age": 1.4, "adolescence": 0.35, "early_help_engagement": 0.35,
+         "school_absence": 0.40, "missing_episodes": 0.45, "youth_offending": 0.30,
+         "prior_csc_history": 0.8, "sibling_csc_history": 0.5, "deprivation": 0.4,
+         "young_age": 2.3, "adolescence": 0.35, "early_help_engagement": 0.35,
          "stable_address": 0.2, "second_carer_support": 0.3},
         description="Log-hazard coefficient per driver (protective ones are subtracted).",
     )
@@ -170,7 +176,7 @@ class EscalationConfig(_Model):
     s47_to_icpc_days_median: float = Field(20.0, gt=0, description="~14 working days.")
     cp_plan_days_median: float = Field(274.0, gt=0, description="~9 months.")
     cp_plan_sigma: float = Field(0.57, gt=0, description="Log-SD: 4.4% of plans > 2 years.")
-    care_days_mean: float = Field(1050.0, gt=0, description="Before the 18th-birthday cap.")
+    care_days_mean: float = Field(1250.0, gt=0, description="Before the 18th-birthday cap.")
     care_sigma: float = Field(1.0, gt=0)
     cin_days_median: float = Field(150.0, gt=0)
 
@@ -178,11 +184,11 @@ class EscalationConfig(_Model):
 class EventRatesConfig(_Model):
     """Agency event base rates at mean adversity (per family or child per year)."""
 
-    police_da_per_family: float = 0.065
+    police_da_per_family: float = 0.12
     police_other_per_family: float = 0.06
     police_welfare_per_family: float = 0.03
     housing_per_family: float = 0.05
-    temporary_accommodation_per_family: float = 0.006
+    temporary_accommodation_per_family: float = 0.014
     asc_per_family: float = 0.03
     mental_health_per_family: float = 0.08
     drug_alcohol_per_family: float = 0.03
@@ -190,13 +196,13 @@ class EventRatesConfig(_Model):
     a_and_e_per_child: float = 0.28
     health_visiting_routine_per_infant: float = 2.0
     health_visiting_concern_per_infant: float = 0.06
-    suspensions_per_pupil: float = 0.113
+    suspensions_per_pupil: float = 0.10
     permanent_exclusions_per_pupil: float = 0.0013
     missing_per_adolescent: float = 0.02
     missing_in_care_multiplier: float = 6.0
     youth_justice_per_adolescent: float = 0.004
     young_carer_per_child: float = 0.004
-    early_help_per_family: float = 0.03
+    early_help_per_family: float = 0.041
     contacts_per_da_child_present: float = 0.35
     absence_rate: float = Field(0.065, gt=0, lt=1, description="Mean share of sessions missed.")
     absence_sd: float = Field(0.75, ge=0, description="Logit SD of pupils' absence.")

@@ -42,7 +42,8 @@ from earlywarning.data.synthetic._population import ETH_GROUPS
 
 __all__ = [
     "CHILD_KINDS", "CONTACT_ONLY_RATIO", "ETH", "FAM_KINDS", "EventNorms", "attendance",
-    "child_events", "draw", "early_help", "family_events", "moves", "start_early_help",
+    "child_events", "child_statics", "draw", "early_help", "family_events", "moves",
+    "start_early_help",
 ]
 
 ETH = ETH_GROUPS
@@ -51,14 +52,14 @@ CONTACT_ONLY_RATIO = 1.1
 
 FAM_KINDS = (
     ("police_da", 0, "police_da_per_family", 1.0),
-    ("police_welfare", 1, "police_welfare_per_family", 0.8),
-    ("police_other", 2, "police_other_per_family", 0.8),
+    ("police_welfare", 1, "police_welfare_per_family", 1.0),
+    ("police_other", 2, "police_other_per_family", 1.0),
     ("housing", 3, "housing_per_family", 1.0),
-    ("temporary_accommodation", 3, "temporary_accommodation_per_family", 1.3),
+    ("temporary_accommodation", 3, "temporary_accommodation_per_family", 1.0),
     ("asc", 4, "asc_per_family", 1.0),
     ("adult_mental_health", 1, "mental_health_per_family", 1.0),
-    ("drug_alcohol", 2, "drug_alcohol_per_family", 1.2),
-    ("gp_concern", 1, "gp_concern_per_family", 0.7),
+    ("drug_alcohol", 2, "drug_alcohol_per_family", 1.0),
+    ("gp_concern", 1, "gp_concern_per_family", 1.0),
 )
 """(name, domain index, rate knob, gradient multiplier)."""
 FAM_KIND = {k[0]: i for i, k in enumerate(FAM_KINDS)}
@@ -119,24 +120,37 @@ def _ln(rng: np.random.Generator, median: float, sigma: float, n: int) -> np.nda
 def family_events(cfg: SyntheticConfig, rng: np.random.Generator, rec, state: dict,  # noqa: ANN001
                   norms: EventNorms, d: np.ndarray, A: np.ndarray, active: np.ndarray,
                   surv: np.ndarray, t0: int, ndays: int) -> None:
-    """Draw this month's family-level partner-agency events."""
+    """Draw this month's family-level partner-agency events.
+
+    Event types that record the same domain share one draw: the domain's total
+    rate picks the families, then each event's type is drawn in proportion to
+    the types' base rates.
+    """
     r = cfg.events
-    g = r.gradient
-    base_mask = active * surv
-    for k, (name, dom, knob, gmul) in enumerate(FAM_KINDS):
-        rate = (getattr(r, knob) / 12.0) * base_mask * norms.factor(
-            d[dom], norms.mu_d[dom], norms.var_d[dom], g * gmul)
+    base_mask = (active * surv).astype(np.float32)
+    for dom in range(len(norms.mu_d)):
+        kinds = [k for k, spec in enumerate(FAM_KINDS) if spec[1] == dom]
+        if not kinds:
+            continue
+        base = np.array([getattr(r, FAM_KINDS[k][2]) for k in kinds]) / 12.0
+        rate = base_mask * norms.factor(d[dom], norms.mu_d[dom], norms.var_d[dom],
+                                        r.gradient * FAM_KINDS[kinds[0]][3])
+        rate *= np.float32(base.sum())
         fams = draw(rate, rng)
         if not len(fams):
             continue
+        which = np.searchsorted(np.cumsum(base) / base.sum(), rng.random(len(fams)),
+                                side="right")
+        kind = np.asarray(kinds, dtype=np.int8)[np.minimum(which, len(kinds) - 1)]
         day = _days(rng, t0, ndays, len(fams))
         end = np.full(len(fams), 10**6, np.int64)
-        if name == "temporary_accommodation":
-            end = day + _ln(rng, 300, 0.7, len(fams))
-            state["ta_fams"], state["ta_days"] = fams, day
-        elif name == "asc":
-            end = day + _ln(rng, 240, 1.0, len(fams))
-        rec.add("fam_ev", fam=fams, day=day, kind=np.full(len(fams), k, np.int8), end=end)
+        ta = kind == FAM_KIND["temporary_accommodation"]
+        end[ta] = day[ta] + _ln(rng, 300, 0.7, int(ta.sum()))
+        if ta.any():
+            state["ta_fams"], state["ta_days"] = fams[ta], day[ta]
+        asc = kind == FAM_KIND["asc"]
+        end[asc] = day[asc] + _ln(rng, 240, 1.0, int(asc.sum()))
+        rec.add("fam_ev", fam=fams, day=day, kind=kind, end=end)
 
 
 def moves(cfg: SyntheticConfig, rng: np.random.Generator, rec, state: dict, pop,  # noqa: ANN001
@@ -189,48 +203,82 @@ def early_help(cfg: SyntheticConfig, rng: np.random.Generator, rec, state: dict,
         start_early_help(cfg, rng, rec, state, fams, _days(rng, t0, ndays, len(fams)), 0)
 
 
+def child_statics(cfg: SyntheticConfig, lat) -> dict[str, np.ndarray]:  # noqa: ANN001
+    """Per-child event-rate factors that do not change over time (computed once)."""
+    csd2 = cfg.adversity.child_sd ** 2
+    f32 = np.float32
+
+    def norm(x: np.ndarray, gamma: float, var: float) -> np.ndarray:
+        return np.exp(f32(gamma) * x - f32(0.5 * gamma * gamma * var)).astype(f32)
+
+    return {
+        "a_and_e": norm(lat.c_ev, 1.0, 0.25),
+        "behaviour": norm(0.5 * lat.c_abs + 0.5 * lat.c_yo, 1.3, 0.5 * csd2),
+        "missing": norm(lat.c_miss, 1.2, csd2),
+        "youth_justice": norm(lat.c_yo, 1.2, csd2),
+    }
+
+
 def child_events(cfg: SyntheticConfig, rng: np.random.Generator, rec, norms: EventNorms,  # noqa: ANN001
-                 lat, sl: slice, age: np.ndarray, dob: np.ndarray, cf: np.ndarray,
+                 statics: dict, sl: slice, t_mid: int, dob: np.ndarray, cf: np.ndarray,
                  A: np.ndarray, d: np.ndarray, in_care: np.ndarray, surv: np.ndarray,
                  t0: int, ndays: int) -> None:
-    """Draw this month's child-level events for the children in ``sl``."""
+    """Draw this month's child-level events for the children in ``sl``.
+
+    Children are sorted by date of birth, so each age band is a contiguous
+    sub-range and rates are computed only where they apply. Each rate is a
+    per-child static factor times a family factor (adversity, surveillance).
+    """
     r = cfg.events
-    g = r.gradient
-    a_dev = A[cf] - np.float32(norms.mu_a)
-    va = norms.var_a
-    csd2 = cfg.adversity.child_sd ** 2
-    sv = surv[cf]
-    pupil = (age >= 5) & (age < 16)
-    teen = (age >= 10) & (age < 18)
-    secondary = np.where(age >= 11, 2.2, 0.3).astype(np.float32)
-    beh = 0.5 * lat.c_abs[sl] + 0.5 * lat.c_yo[sl] + 0.5 * a_dev
-    v_beh = 0.5 * csd2 + 0.25 * va
+    mu, va = norms.mu_a, norms.var_a
+
+    def at(years: float) -> int:  # first position younger than ``years`` at mid-month
+        return int(np.searchsorted(dob, t_mid - int(years * 365.25), side="right"))
+
+    i18, i16, i11, i10, i8, i5 = 0, at(16), at(11), at(10), at(8), at(5)
+
+    def fam(gamma: float, x: np.ndarray | None = None, m: float = mu, v: float = va) -> np.ndarray:
+        return (norms.factor(A if x is None else x, m, v, gamma) * surv).astype(np.float32)
+
+    def emit(kind: str, lo: int, idx: np.ndarray) -> None:
+        if len(idx):
+            i = lo + idx
+            day = np.maximum(_days(rng, t0, ndays, len(i)), dob[i])
+            rec.add("child_ev", child=(sl.start + i).astype(np.int64), day=day,
+                    kind=np.full(len(i), CHILD_KIND[kind], np.int8))
+
+    st = {k: v[sl] for k, v in statics.items()}
     home = ~in_care
-    specs = (
-        ("a_and_e", r.a_and_e_per_child * np.where(age < 5, 1.4, 1.0).astype(np.float32) * sv,
-         lat.c_ev[sl] + 0.4 * a_dev, 0.25 + 0.16 * va, 1.0),
-        ("hv_concern", r.health_visiting_concern_per_infant * (age < 5) * sv * home,
-         a_dev, va, g),
-        ("suspension", r.suspensions_per_pupil * pupil * secondary * sv, beh, v_beh, 1.3),
-        ("permanent_exclusion", r.permanent_exclusions_per_pupil * pupil * secondary * sv, beh,
-         v_beh, 1.3),
-        ("missing", r.missing_per_adolescent * teen
-         * np.where(in_care, r.missing_in_care_multiplier, 1.0).astype(np.float32),
-         lat.c_miss[sl] + 0.5 * a_dev, csd2 + 0.25 * va, 1.2),
-        ("youth_justice", r.youth_justice_per_adolescent * teen * sv,
-         lat.c_yo[sl] + 0.5 * a_dev, csd2 + 0.25 * va, 1.2),
-        ("young_carer", r.young_carer_per_child * (age >= 8) * home * sv,
-         d[4][cf] - np.float32(norms.mu_d[4]) + 0.5 * (d[1][cf] - np.float32(norms.mu_d[1])),
-         norms.var_d[4] + 0.25 * norms.var_d[1], g),
-    )
-    for name, base, x, var, gamma in specs:
-        rate = (base / 12.0) * norms.factor(x, 0.0, var, gamma)
-        idx = draw(rate, rng)
-        if not len(idx):
-            continue
-        day = np.maximum(_days(rng, t0, ndays, len(idx)), dob[idx])
-        rec.add("child_ev", child=(sl.start + idx).astype(np.int64), day=day,
-                kind=np.full(len(idx), CHILD_KIND[name], np.int8))
+    # A&E: every child, more under 5
+    rate = (r.a_and_e_per_child / 12) * st["a_and_e"] * fam(0.4)[cf]
+    rate[i5:] *= np.float32(1.4)
+    emit("a_and_e", 0, draw(rate, rng))
+    # health-visiting concerns: under 5 at home
+    rate = (r.health_visiting_concern_per_infant / 12) * fam(r.gradient)[cf[i5:]] * home[i5:]
+    emit("hv_concern", i5, draw(rate, rng))
+    # suspensions and permanent exclusions: pupils aged 5-15, mostly secondary
+    base_s, base_p = r.suspensions_per_pupil / 12, r.permanent_exclusions_per_pupil / 12
+    rate = st["behaviour"][i16:i5] * fam(0.65)[cf[i16:i5]] * np.float32(base_s + base_p)
+    rate[: i11 - i16] *= np.float32(2.2)
+    rate[i11 - i16:] *= np.float32(0.3)
+    idx = draw(rate, rng)
+    perm = rng.random(len(idx)) < base_p / (base_s + base_p)
+    emit("suspension", i16, idx[~perm])
+    emit("permanent_exclusion", i16, idx[perm])
+    # missing episodes and youth justice: ages 10-17
+    care_mult = np.where(in_care[i18:i10], r.missing_in_care_multiplier, 1.0).astype(np.float32)
+    f_teen = norms.factor(A, mu, va, 0.6)[cf[i18:i10]]
+    rate = (r.missing_per_adolescent / 12) * st["missing"][i18:i10] * f_teen * care_mult
+    emit("missing", i18, draw(rate, rng))
+    rate = (r.youth_justice_per_adolescent / 12) * st["youth_justice"][i18:i10] * f_teen
+    rate *= surv[cf[i18:i10]]
+    emit("youth_justice", i18, draw(rate, rng))
+    # young carers: ages 8-17 at home with adult social care / mental health need
+    x = d[4] + 0.5 * d[1]
+    xm = float(norms.mu_d[4] + 0.5 * norms.mu_d[1])
+    xv = float(norms.var_d[4] + 0.25 * norms.var_d[1])
+    rate = (r.young_carer_per_child / 12) * fam(r.gradient, x, xm, xv)[cf[i18:i8]] * home[i18:i8]
+    emit("young_carer", i18, draw(rate, rng))
 
 
 def attendance(cfg: SyntheticConfig, rng: np.random.Generator, rec, lat, sl: slice,  # noqa: ANN001
@@ -252,7 +300,7 @@ def attendance(cfg: SyntheticConfig, rng: np.random.Generator, rec, lat, sl: sli
         return
     r = cfg.events
     a_dev = A[cf[pupils]]
-    z = lat.c_abs[sl][pupils] + 0.6 * a_dev
+    z = lat.c_abs[sl][pupils] + 0.9 * a_dev
     z = (z - z.mean()) / max(float(z.std()), 1e-6)
     base = np.log(r.absence_rate / (1 - r.absence_rate)) - 0.25 * r.absence_sd**2
     logit = base + r.absence_sd * z - 0.4 * in_care[pupils]

@@ -22,7 +22,7 @@ from earlywarning.data.schema import get_table
 from earlywarning.data.synthetic._config import SyntheticConfig
 from earlywarning.data.synthetic._timeline import NEVER, Timeline
 
-__all__ = ["Agencies", "dates", "frame", "ids", "stamps"]
+__all__ = ["Agencies", "dates", "frame", "ids", "labels", "stamps", "yn"]
 
 _EMPTY = {"string": "str", "json": "str", "date": "datetime64[ns]",
           "timestamp": "datetime64[ns]", "int": "Int64", "float": "float64"}
@@ -42,6 +42,23 @@ def ids(prefix: str, nums: np.ndarray, width: int = 7) -> pd.Series:
     offs = np.arange(0, n * size + 1, size, dtype=np.int64)
     arr = pa.LargeStringArray.from_buffers(n, pa.py_buffer(offs), pa.py_buffer(buf))
     return arr.cast(pa.string()).to_pandas()
+
+
+def labels(names: tuple[str, ...] | list[str], codes: np.ndarray) -> pd.Series:
+    """Strings ``names[codes]`` as a pandas ``str`` Series (negative codes are null).
+
+    Built through an Arrow dictionary array, much faster than converting an
+    array of Python strings.
+    """
+    codes = np.asarray(codes)
+    idx = pa.array(codes.astype(np.int32), mask=codes < 0)
+    arr = pa.DictionaryArray.from_arrays(idx, pa.array(list(names), type=pa.string()))
+    return arr.cast(pa.string()).to_pandas()
+
+
+def yn(mask: np.ndarray) -> pd.Series:
+    """``"Y"``/``"N"`` strings for a boolean array."""
+    return labels(("N", "Y"), np.asarray(mask).astype(np.int8))
 
 
 def dates(days: np.ndarray) -> np.ndarray:

@@ -69,30 +69,45 @@ LATENT = DRIVERS.index("latent_unrecorded")
 ATTENDANCE_GOOD = len(DRIVERS)
 
 
+MAX_MONTHS = 18 * 12 + 13
+
+
+def age_table(cfg: SyntheticConfig) -> np.ndarray:
+    """Young-age + adolescence log-hazard terms by age in completed months (0 .. 18y + 12m)."""
+    c = cfg.escalation.coef
+    m = np.arange(MAX_MONTHS)
+    young = np.where(m < 12, 1.0, np.where(m < 60, 0.25, 0.0)) * c["young_age"]
+    adol = np.where(m >= 144, 1.0, 0.0) * c["adolescence"]
+    return np.stack([young, adol]).astype(np.float32)
+
+
 def age_terms(cfg: SyntheticConfig, age: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Young-age and adolescence terms for ages in years (babies most, then under-5s)."""
-    c = cfg.escalation.coef
-    young = np.where(age < 1, 1.0, np.where(age < 5, 0.25, 0.0)) * c["young_age"]
-    adol = np.where(age >= 12, 1.0, 0.0) * c["adolescence"]
-    return young.astype(np.float32), adol.astype(np.float32)
+    tab = age_table(cfg)
+    m = np.clip((np.asarray(age) * 12).astype(np.int64), 0, MAX_MONTHS - 1)
+    return tab[0][m], tab[1][m]
 
 
 def top_drivers(contrib: np.ndarray) -> np.ndarray:
     """Return the 3 largest absolute contributions per column of ``contrib`` (terms x n).
 
+    Contributions are packed into ``int16`` keys (magnitude in the high 11 bits,
+    term index in the low 5 bits) so three ``max`` reductions find the top three.
     The school term is reported as ``school_attendance_good`` (index
     ``len(DRIVERS)``) when its contribution is negative.
     """
-    a = np.abs(contrib)
-    out = np.empty((3, contrib.shape[1]), dtype=np.int8)
-    cols = np.arange(contrib.shape[1])
-    for r in range(3):
-        idx = np.argmax(a, axis=0)
-        a[idx, cols] = -1.0
-        out[r] = idx
+    n_terms = contrib.shape[0]
+    mag = np.minimum(np.abs(contrib), np.float32(7.99)) * np.float32(2**12)
+    keys = mag.astype(np.int16)
+    keys &= np.int16(~31)
+    keys |= np.arange(n_terms, dtype=np.int16)[:, None]
+    neg = np.int16(-1)
+    m1 = keys.max(axis=0)
+    m2 = np.where(keys < m1, keys, neg).max(axis=0)
+    m3 = np.where(keys < m2, keys, neg).max(axis=0)
+    out = np.stack([m1 & 31, m2 & 31, m3 & 31]).astype(np.int8)
     school_neg = contrib[SCHOOL] < 0
-    for r in range(3):
-        out[r] = np.where((out[r] == SCHOOL) & school_neg, ATTENDANCE_GOOD, out[r])
+    out[(out == SCHOOL) & school_neg[None, :]] = ATTENDANCE_GOOD
     return out
 
 
@@ -102,28 +117,37 @@ class Projector:
     def __init__(self, cfg: SyntheticConfig, weights: np.ndarray, k_e: float, b_a: float,
                  b_house: float, b_mh: float, beta_l: float) -> None:
         a = cfg.adversity
-        self.cfg = cfg
         self.k_e = k_e
         self.mid = np.array([1, 4, 7, 10])
-        self.w = weights.reshape(4, 3)
+        self.w = np.asarray(weights, dtype=float).reshape(4, 3)
         ks = self.mid.astype(float)
-        self.ru = a.drift_rho ** ks - 1
-        self.rs = a.shock_decay ** ks - 1
-        self.rl = a.unobserved_rho ** ks - 1
-        self.jensen = 0.5 * k_e**2 * (b_a**2 * a.drift_sd**2 * (1 - a.drift_rho ** (2 * ks))
-                                      + beta_l**2 * (1 - a.unobserved_rho ** (2 * ks)))
-        self.g = shock_jensen(cfg, k_e * b_a, k_e * b_house, k_e * b_mh, ks)
+        self.ru = (a.drift_rho ** ks - 1).astype(np.float32)
+        self.rs = (a.shock_decay ** ks - 1).astype(np.float32)
+        self.rl = (a.unobserved_rho ** ks - 1).astype(np.float32)
+        jensen = 0.5 * k_e**2 * (b_a**2 * a.drift_sd**2 * (1 - a.drift_rho ** (2 * ks))
+                                 + beta_l**2 * (1 - a.unobserved_rho ** (2 * ks)))
+        self.g = shock_jensen(cfg, k_e * b_a, k_e * b_house, k_e * b_mh, ks).astype(np.float32)
+        tab = age_table(cfg)
+        ages = (tab[0] + tab[1]) * np.float32(k_e)
+        alive = np.arange(MAX_MONTHS) < 18 * 12
+        # log-hazard shift by age for each quarter: age term there minus now (-inf after 18)
+        self.age_shift = np.full((4, MAX_MONTHS), -np.inf, dtype=np.float32)
+        for q, k in enumerate(self.mid):
+            src = np.arange(MAX_MONTHS)
+            dst = np.minimum(src + k, MAX_MONTHS - 1)
+            self.age_shift[q] = np.where(alive[dst], ages[dst] - ages[src] + jensen[q], -np.inf)
+        self.full = [bool(np.all(self.w[q] >= 1.0)) for q in range(4)]
 
-    def p_true(self, log_h: np.ndarray, age: np.ndarray, c_u: np.ndarray, c_s: np.ndarray,
-               c_l: np.ndarray, shock_rate: np.ndarray) -> np.ndarray:
+    def p_true(self, log_h: np.ndarray, age_months: np.ndarray, c_u: np.ndarray,
+               c_s: np.ndarray, c_l: np.ndarray, shock_rate: np.ndarray) -> np.ndarray:
         """Probability of a plan or care start within 12 months.
 
         Parameters
         ----------
         log_h : numpy.ndarray
             Current log escalating hazard (intercept, bias and all terms).
-        age : numpy.ndarray
-            Age in years at the month start.
+        age_months : numpy.ndarray of int
+            Completed months of age at the middle of the month.
         c_u, c_s, c_l : numpy.ndarray
             Log-hazard contributions of the drift, the shock loads and the latent.
         shock_rate : numpy.ndarray
@@ -133,17 +157,18 @@ class Projector:
         -------
         numpy.ndarray of float32
         """
-        y0, a0 = age_terms(self.cfg, age)
-        base = log_h - self.k_e * (y0 + a0)
         log_surv = np.zeros(len(log_h), dtype=np.float32)
-        for q, k in enumerate(self.mid):
-            ak = age + k / 12.0
-            yk, adk = age_terms(self.cfg, ak)
-            eta = (base + np.float32(self.ru[q]) * c_u + np.float32(self.rs[q]) * c_s
-                   + np.float32(self.rl[q]) * c_l + np.float32(self.k_e) * (yk + adk)
-                   + np.float32(self.jensen[q]) + np.float32(self.g[q]) * shock_rate)
-            p_month = -np.expm1(-np.exp(np.minimum(eta, 20.0)))
-            p_month = np.where(ak < 18, p_month, 0.0)
-            for wk in self.w[q]:
-                log_surv += np.log1p(-p_month * np.float32(wk)).astype(np.float32)
+        for q in range(4):
+            eta = log_h + self.ru[q] * c_u
+            eta += self.rs[q] * c_s
+            eta += self.rl[q] * c_l
+            eta += self.g[q] * shock_rate
+            eta += self.age_shift[q][age_months]
+            h = np.exp(np.minimum(eta, np.float32(20.0)))
+            if self.full[q]:
+                log_surv -= np.float32(3.0) * h  # log(1 - (1 - exp(-h))) = -h, three months
+            else:
+                p = -np.expm1(-h)
+                for wk in self.w[q]:
+                    log_surv += np.log1p(-p * np.float32(wk))
         return (-np.expm1(log_surv)).astype(np.float32)

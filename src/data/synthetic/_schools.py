@@ -53,24 +53,26 @@ def school_tables(cfg, tl, pop, sim, idx, ag, sen, rng, Rows, finish) -> dict[st
     rec_y = reception_year(pop.ch_dob)
     sector = pop.lsoa_sector[pop.fam_lsoa0[pop.ch_family]].astype(np.int64)
     special = (pop.ch_disability > 0) & (rng.random(nc) < 0.15)
-    er = Rows()
+    phases = ("nursery", "primary", "secondary", "special", "ap")
+    er = Rows(phase=phases, sen=("N", "K", "E"))
     for phase, y0, y1, urn in (
-        ("primary", rec_y, rec_y + 7, 100_000 + 2 * sector + (rng.random(nc) < 0.5)),
-        ("secondary", rec_y + 7, rec_y + 12, 200_000 + sector // 3),
+        (1, rec_y, rec_y + 7, 100_000 + 2 * sector + (rng.random(nc) < 0.5)),
+        (2, rec_y + 7, rec_y + 12, 200_000 + sector // 3),
     ):
         s, e = _day(y0, 9, 1), _day(y1, 7, 22)
         ok = (s <= tl.end) & (e >= tl.period_start)
-        ph = np.where(special, "special", phase)
+        ph = np.where(special, 3, phase)
         school = np.where(special, 300_000 + sector // 6, urn)
         c = np.flatnonzero(ok)
-        er.add(True, c, pop.ch_family[c], s[c], phase=ph[c].astype(object), urn=school[c],
-               end=e[c], sen=np.array(["N", "K", "E"], dtype=object)[sen[c]])
+        er.add(True, c, pop.ch_family[c], s[c], phase=ph[c], urn=school[c], end=e[c],
+               sen=sen[c])
     r = er.result()
     out["ext_school_enrolment"] = finish("ext_school_enrolment", r, idx, ag, "school", tl, "SE", {
-        "scho_school_id": lambda o: ids("URN", r["urn"][o], 6), "scho_phase": r["phase"],
+        "scho_school_id": lambda o: ids("URN", r["urn"][o], 6),
+        "scho_phase": er.label(r, "phase"),
         "scho_start_date": lambda o: dates(r["day"][o]),
         "scho_end_date": lambda o: dates(_end(r["end"][o], tl.end)),
-        "scho_sen_status": r["sen"]}, spell_end="end")
+        "scho_sen_status": er.label(r, "sen")}, spell_end="end")
 
     att = sim.attendance
     ar = Rows()
@@ -91,23 +93,22 @@ def school_tables(cfg, tl, pop, sim, idx, ag, sen, rng, Rows, finish) -> dict[st
     perm = kind[ex] == CHILD_KIND["permanent_exclusion"]
     days = np.where(perm, np.nan, np.choose(rng.choice(4, len(ex), p=[0.1, 0.5, 0.25, 0.15]),
                                             [0.5, 1.0, 2.0, 4.0]))
-    xr = Rows()
-    xr.add(True, child[ex], pop.ch_family[child[ex]], day[ex],
-           typ=np.where(perm, "permanent", "suspension").astype(object), days=days)
+    xr = Rows(typ=("suspension", "permanent"))
+    xr.add(True, child[ex], pop.ch_family[child[ex]], day[ex], typ=perm.astype(np.int8),
+           days=days)
     x = xr.result()
     out["ext_school_exclusion"] = finish("ext_school_exclusion", x, idx, ag, "school", tl, "EX", {
-        "excl_exclusion_date": lambda o: dates(x["day"][o]), "excl_type": x["typ"],
+        "excl_exclusion_date": lambda o: dates(x["day"][o]), "excl_type": xr.label(x, "typ"),
         "excl_days": x["days"]})
 
     yj = np.flatnonzero(kind == CHILD_KIND["youth_justice"])
-    outcomes = np.array(["triage", "youth_caution", "youth_conditional_caution",
-                         "referral_order", "youth_rehabilitation_order", "custody"], dtype=object)
-    yr = Rows()
+    yr = Rows(outcome=("triage", "youth_caution", "youth_conditional_caution",
+                       "referral_order", "youth_rehabilitation_order", "custody"))
     yr.add(True, child[yj], pop.ch_family[child[yj]], day[yj],
-           outcome=outcomes[rng.choice(6, len(yj), p=[0.3, 0.2, 0.15, 0.2, 0.12, 0.03])])
+           outcome=rng.choice(6, len(yj), p=[0.3, 0.2, 0.15, 0.2, 0.12, 0.03]))
     y = yr.result()
     out["ext_youth_justice"] = finish("ext_youth_justice", y, idx, ag, "youth_justice", tl, "YJ", {
-        "yjus_event_date": lambda o: dates(y["day"][o]), "yjus_outcome": y["outcome"]})
+        "yjus_event_date": lambda o: dates(y["day"][o]), "yjus_outcome": yr.label(y, "outcome")})
 
     yc = np.flatnonzero(kind == CHILD_KIND["young_carer"])
     cr = Rows()
@@ -121,19 +122,19 @@ def school_tables(cfg, tl, pop, sim, idx, ag, sen, rng, Rows, finish) -> dict[st
     dec = pop.lsoa_decile[pop.fam_lsoa0[pop.ch_family]]
     two = rng.random(nc) < np.where(dec <= 4, 0.45, 0.08)
     universal = rng.random(nc) < 0.9
-    eyr = Rows()
+    eyr = Rows(funded=("N", "Y"))
     for take_up, s, e, funded in (
-        (two, pop.ch_dob + 790, pop.ch_dob + 1095, "Y"),
-        (universal, pop.ch_dob + 1155, _day(rec_y, 7, 22), "N"),
+        (two, pop.ch_dob + 790, pop.ch_dob + 1095, 1),
+        (universal, pop.ch_dob + 1155, _day(rec_y, 7, 22), 0),
     ):
         ok = take_up & (s <= tl.end) & (e >= tl.period_start) & (e > s)
         c_ = np.flatnonzero(ok)
         eyr.add(True, c_, pop.ch_family[c_], s[c_], end=e[c_],
-                setting=400_000 + sector[c_] // 2, funded=np.full(len(c_), funded, dtype=object))
+                setting=400_000 + sector[c_] // 2, funded=funded)
     e_ = eyr.result()
     out["ext_early_years"] = finish("ext_early_years", e_, idx, ag, "early_years", tl, "EY", {
         "eyrs_setting_id": lambda o: ids("EYS", e_["setting"][o], 6),
         "eyrs_start_date": lambda o: dates(e_["day"][o]),
         "eyrs_end_date": lambda o: dates(_end(e_["end"][o], tl.end)),
-        "eyrs_two_year_old_funded": e_["funded"]}, spell_end="end")
+        "eyrs_two_year_old_funded": eyr.label(e_, "funded")}, spell_end="end")
     return out

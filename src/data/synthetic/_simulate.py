@@ -24,7 +24,7 @@ from earlywarning.data.synthetic._hazard import (
     LATENT,
     TERM_ROWS,
     Projector,
-    age_terms,
+    age_table,
     top_drivers,
 )
 from earlywarning.data.synthetic._pathways import delay_weights, sample_escalating, sample_other
@@ -159,6 +159,8 @@ def simulate(cfg: SyntheticConfig, pop: Population, tl: Timeline, rng: np.random
     projector: Projector | None = None
     wts = delay_weights(cfg, np.random.default_rng([cfg.seed, 99]))
     eta_var = []
+    age_tab = age_table(cfg)
+    statics = ev.child_statics(cfg, lat)
 
     for m in range(tl.n_months):
         t0, t1 = int(tl.month_starts[m]), int(tl.month_starts[m + 1])
@@ -180,9 +182,14 @@ def simulate(cfg: SyntheticConfig, pop: Population, tl: Timeline, rng: np.random
         fam_terms = _fam_terms(cfg, pop, lat, d, t0, state, beta_l if in_period else 0.0)
         fam_eta = fam_terms.sum(axis=0)
         age = ((t0 + ndays // 2 - dob) / DAYS_PER_YEAR).astype(np.float32)
-        ch_terms = _child_terms(cfg, lat, sl, age, hist, hist_cp, state["hist_n"], cf)
+        am = np.clip(((t0 + ndays // 2 - dob) * 12 / DAYS_PER_YEAR).astype(np.int32), 0,
+                     len(age_tab[0]) - 1)
+        ch_terms = _child_terms(cfg, lat, sl, age, am, age_tab, hist, hist_cp, state["hist_n"],
+                                cf)
         eta = fam_eta[cf] + ch_terms.sum(axis=0)
         elig = state_end[sl] <= t0
+        since = (t0 - busy[sl]).astype(np.float32)
+        boost = np.float32(e.rereferral_boost) * np.clip(1 - since / 365, 0, 1) * (since >= 0)
         if not in_period:
             # burn-in: set the latent coefficient and the intercepts from the state
             v_obs = float(np.var(eta[elig])) if elig.any() else 1.0
@@ -194,7 +201,7 @@ def simulate(cfg: SyntheticConfig, pop: Population, tl: Timeline, rng: np.random
             alpha_e = float(np.log(rate_ref * e.escalating_share * n_act
                                    / max(np.exp(k_e * eta[elig]).sum(), 1e-9)))
             alpha_o = float(np.log(rate_ref * (1 - e.escalating_share) * n_act
-                                   / max(np.exp(k_o * eta[idle]).sum(), 1e-9)))
+                                   / max(np.exp(k_o * eta[idle] + boost[idle]).sum(), 1e-9)))
         elif projector is None:
             projector = Projector(cfg, wts, k_e, b_a, c["housing_crisis"],
                                   c["parental_mental_health"], beta_l)
@@ -204,12 +211,12 @@ def simulate(cfg: SyntheticConfig, pop: Population, tl: Timeline, rng: np.random
         log_he = log_h_need + np.log(label_mult[cf])
         gt_every = cfg.ground_truth_every_months
         if in_period and (m - tl.period_m0) % gt_every == 0:
-            _ground_truth(cfg, gt_sink, projector, t0, lo, sl, cf, age, dob, elig, out_day,
+            _ground_truth(cfg, gt_sink, projector, t0, lo, sl, cf, age, am, dob, elig, out_day,
                           fam_terms, ch_terms, log_he, log_h_need, lat, A, k_e, b_a, beta_l)
 
         # --- referrals -------------------------------------------------------------
         pe = -np.expm1(-np.exp(log_he))
-        po = -np.expm1(-np.exp(alpha_o + k_o * eta))
+        po = -np.expm1(-np.exp(alpha_o + k_o * eta + boost))
         idle = elig & (busy[sl] <= t0)
         pe = np.where(elig, pe, 0.0)
         po = np.where(idle, po, 0.0)
@@ -255,8 +262,8 @@ def simulate(cfg: SyntheticConfig, pop: Population, tl: Timeline, rng: np.random
         ev.moves(cfg, rng, rec, state, pop, d, norms, fam_active, shocked, kind, t0, ndays)
         ev.early_help(cfg, rng, rec, state, norms, A, fam_active, t0, ndays)
         in_care = (care_from[sl] <= t0) & (in_care_until[sl] > t0)
-        ev.child_events(cfg, rng, rec, norms, lat, sl, age, dob, cf, A, d, in_care,
-                        surv_mult, t0, ndays)
+        ev.child_events(cfg, rng, rec, norms, statics, sl, t0 + ndays // 2, dob, cf, A, d,
+                        in_care, surv_mult, t0, ndays)
         ev.attendance(cfg, rng, rec, lat, sl, dob, cf, A, in_care, t0, t1)
         if progress is not None:
             progress(m + 1, tl.n_months)
@@ -282,7 +289,7 @@ def simulate(cfg: SyntheticConfig, pop: Population, tl: Timeline, rng: np.random
     )
 
 
-def _child_terms(cfg, lat, sl, age, hist, hist_cp, hist_n, cf) -> np.ndarray:  # noqa: ANN001
+def _child_terms(cfg, lat, sl, age, am, age_tab, hist, hist_cp, hist_n, cf) -> np.ndarray:  # noqa: ANN001
     c = cfg.escalation.coef
     out = np.empty((len(CHILD_TERMS), len(age)), np.float32)
     school = (age >= 5) & (age < 16)
@@ -291,13 +298,14 @@ def _child_terms(cfg, lat, sl, age, hist, hist_cp, hist_n, cf) -> np.ndarray:  #
     out[1] = c["missing_episodes"] * np.maximum(lat.c_miss[sl], 0) * teen
     out[2] = c["youth_offending"] * np.maximum(lat.c_yo[sl], 0) * teen
     h = hist[sl]
-    out[3] = c["prior_csc_history"] * (h + 0.5 * hist_cp[sl])
+    out[3] = c["prior_csc_history"] * h + cfg.escalation.prior_plan_extra * hist_cp[sl]
     out[4] = c["sibling_csc_history"] * ((hist_n[cf] - h) > 0)
-    out[5], out[6] = age_terms(cfg, age)
+    out[5] = age_tab[0][am]
+    out[6] = age_tab[1][am]
     return out
 
 
-def _ground_truth(cfg, sink, projector, t0, lo, sl, cf, age, dob, elig, out_day,  # noqa: ANN001
+def _ground_truth(cfg, sink, projector, t0, lo, sl, cf, age, am, dob, elig, out_day,  # noqa: ANN001
                   fam_terms, ch_terms, log_he, log_h_need, lat, A, k_e, b_a, beta_l) -> None:
     """Compute and emit the ground truth of the children in the cohort at ``t0``."""
     pending = out_day[sl] > t0
@@ -311,9 +319,11 @@ def _ground_truth(cfg, sink, projector, t0, lo, sl, cf, age, dob, elig, out_day,
                              + np.float32(c["housing_crisis"]) * lat.s_house[f]
                              + np.float32(c["parental_mental_health"]) * lat.s_mh[f])
     c_l = np.float32(k_e * beta_l) * lat.ell[f]
-    a_now = age[idx]
-    p_true = projector.p_true(log_he[idx], a_now, c_u, c_s, c_l, lat.shock_rate[f])
-    p_need = projector.p_true(log_h_need[idx], a_now, c_u, c_s, c_l, lat.shock_rate[f])
+    a_now = am[idx]
+    rate = lat.shock_rate[f]
+    p_true = projector.p_true(log_he[idx], a_now, c_u, c_s, c_l, rate)
+    p_need = (p_true if not cfg.bias.label_group else
+              projector.p_true(log_h_need[idx], a_now, c_u, c_s, c_l, rate))
     soon = pending[idx] & (out_day[sl][idx] <= t0 + 365)
     p_true = np.where(soon, 1.0, p_true).astype(np.float32)
     p_need = np.where(soon, 1.0, p_need).astype(np.float32)
