@@ -133,7 +133,8 @@ class FlagProvenance(Base):
         ForeignKey("flags.flag_id", ondelete="CASCADE"), index=True)
     agency: Mapped[str] = mapped_column(String(64))
     extract_date: Mapped[dt.date | None] = mapped_column(Date)
-    coverage: Mapped[str | None] = mapped_column(String(64))
+    coverage: Mapped[float | None] = mapped_column(Float)
+    """Share of the period the source was linked for this child (0 to 1)."""
     note: Mapped[str | None] = mapped_column(Text)
 
 

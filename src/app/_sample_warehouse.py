@@ -211,8 +211,9 @@ def build_sample_warehouse(
             "voic_recorded_at": rec})
         fid = f"FL-{as_of:%Y%m}-{i:05d}"
         risk = risks[i]
+        band = f"about 1 in {max(2, round(1 / risk))} ({'high' if risk >= 0.4 else 'raised'})"
         flags.append({"flag_id": fid, "person_id": child, "family_id": fam, "as_of": as_of,
-                      "risk": risk, "band": "high" if risk >= 0.4 else "raised", "rank": i + 1,
+                      "risk": risk, "band": band, "rank": i + 1,
                       "model_name": "earlywarning-demo", "model_version": "1",
                       "run_id": "sample-run", "created_at": rec})
         for o, (agency, feat, text) in enumerate(rng.sample(_REASONS_RISK, 3)):
@@ -226,11 +227,17 @@ def build_sample_warehouse(
                         "feature": "coverage_gp", "text": "GP records are not linked for this "
                         "family, so health concerns seen by the GP are not counted",
                         "contribution": None, "order": 4})
-        for agency, days, cov in (("police", 10, "linked"), ("school", 40, "linked"),
-                                  ("gp", 400, "not linked")):
+        for agency, days, cov, note in (
+                ("police", 10, 1.0, "its records raised this child's risk"),
+                ("school", 40, 0.75, "its records lowered this child's risk"),
+                ("gp", 400, 0.0, "no data linked for this child, so the model could not use it"),
+        ):
             prov.append({"flag_id": fid, "agency": agency,
                          "extract_date": as_of - dt.timedelta(days=days), "coverage": cov,
-                         "note": None})
+                         "note": note})
+        prov.append({"flag_id": fid, "agency": "model", "extract_date": None, "coverage": None,
+                     "note": "Trained on recorded events only; families who were never "
+                             "referred are under-represented"})
     for name, rs in rows.items():
         _insert(con, name, rs)
     for tname, rs in (("flags", flags), ("flag_reasons", reasons), ("flag_provenance", prov)):

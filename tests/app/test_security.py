@@ -6,13 +6,12 @@ import logging
 
 import pytest
 from appkit import check_page, csrf_of, sign_in
-from sqlalchemy import select, text
-from sqlalchemy.exc import DatabaseError
-
 from earlywarning.app._models import AuditEvent, Decision, Flag, Person, User
 from earlywarning.app._sample_warehouse import XSS_NOTE
 from earlywarning.app._security import SESSION_COOKIE
 from earlywarning.app.services._auth import ERR_BAD_CREDENTIALS, ERR_THROTTLED
+from sqlalchemy import select, text
+from sqlalchemy.exc import DatabaseError
 
 
 def _flag(env, **where):

@@ -34,7 +34,7 @@ class ProvenanceOut(BaseModel):
 
     agency: str
     extract_date: dt.date | None
-    coverage: str | None
+    coverage: float | None
     note: str | None
 
 
@@ -84,6 +84,7 @@ class ChildOut(BaseModel):
     reasons_against: list[ReasonOut]
     missing_data: list[ReasonOut]
     provenance: list[ProvenanceOut]
+    model_limits: list[str]
     decisions: list[DecisionOut]
 
 
@@ -148,6 +149,7 @@ def api_child(
         missing_data=[_reason(r) for r in view.missing_data],
         provenance=[ProvenanceOut(agency=p.agency, extract_date=p.extract_date,
                                   coverage=p.coverage, note=p.note) for p in view.provenance],
+        model_limits=view.model_limits,
         decisions=[DecisionOut(version=d.version, decision=d.decision,
                                agrees_with_flag=d.agrees_with_flag,
                                override_reason=d.override_reason, created_at=d.created_at)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from earlywarning.app._models import (
@@ -24,7 +25,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 __all__ = ["ChildNotFound", "OutOfScope", "ChildView", "child_view", "risk_in_words",
-           "current_flag"]
+           "split_band", "current_flag", "MODEL_AGENCY"]
+
+MODEL_AGENCY = "model"
+"""Provenance rows with this agency state the model's known limits."""
 
 
 class ChildNotFound(LookupError):
@@ -33,6 +37,31 @@ class ChildNotFound(LookupError):
 
 class OutOfScope(PermissionError):
     """The child exists but is outside the user's need-to-know."""
+
+
+_BAND_RE = re.compile(r"^\s*((?:about|fewer than)\s+\d+\s+in\s+\d+)\s*(?:\((.+)\))?\s*$",
+                      re.IGNORECASE)
+
+
+def split_band(band: str, risk: float) -> tuple[str, str | None]:
+    """Split a scoring band into ``(natural frequency, level)``.
+
+    Scoring writes bands such as ``"about 1 in 5 (high)"``; the frequency is
+    used as written, so the page and the flag agree. A band without a
+    frequency (``"high"``) is taken as the level and the frequency is worked
+    out from the risk.
+
+    Examples
+    --------
+    >>> split_band("about 1 in 5 (high)", 0.19)
+    ('about 1 in 5', 'high')
+    >>> split_band("high", 0.2)
+    ('about 1 in 5', 'high')
+    """
+    m = _BAND_RE.match(band or "")
+    if m:
+        return m.group(1).lower(), (m.group(2) or None)
+    return risk_in_words(risk), (band or None)
 
 
 def risk_in_words(risk: float) -> str:
@@ -98,11 +127,13 @@ class ChildView:
     child: FamilyMember
     status: str
     risk_words: str
+    band_level: str | None
     team: Team | None
     reasons_for: list[FlagReason]
     reasons_against: list[FlagReason]
     missing_data: list[FlagReason]
     provenance: list[FlagProvenance]
+    model_limits: list[str]
     family: list[FamilyMember]
     chronology: list[tuple[CaseEvent, str]]
     services_current: list[tuple[ServiceInvolvement, str]]
@@ -195,16 +226,19 @@ def child_view(db: Session, user: User, person_id: str, *, mark_viewed: bool = T
     decisions = list(db.scalars(
         select(Decision).where(Decision.flag_id == flag.flag_id).order_by(Decision.version.desc())
     ))
+    words, level = split_band(flag.band, flag.risk)
     return ChildView(
         flag=flag,
         child=child,
         status=flag_status(flag, bool(decisions)),
-        risk_words=risk_in_words(flag.risk),
+        risk_words=words,
+        band_level=level,
         team=db.get(Team, flag.team_id) if flag.team_id else None,
         reasons_for=[r for r in reasons if r.direction == "risk"],
         reasons_against=[r for r in reasons if r.direction == "protective"],
         missing_data=[r for r in reasons if r.direction == "missing_data"],
-        provenance=provenance,
+        provenance=[p for p in provenance if p.agency != MODEL_AGENCY],
+        model_limits=[p.note for p in provenance if p.agency == MODEL_AGENCY and p.note],
         family=[m for pid, m in members.items() if pid != person_id],
         chronology=[(e, who(e.person_id)) for e in events],
         services_current=[(s, who(s.person_id)) for s in services if s.status == "current"],

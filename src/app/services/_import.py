@@ -49,6 +49,8 @@ FLAG_COLUMNS = ("flag_id", "person_id", "family_id", "as_of", "risk", "band", "r
 REASON_COLUMNS = ("flag_id", "direction", "agency", "feature", "text", "contribution", "order")
 PROVENANCE_COLUMNS = ("flag_id", "agency", "extract_date", "coverage", "note")
 MAX_EVENTS_PER_FAMILY = 120
+MODEL_AGENCY = "model"
+"""Provenance rows with this agency state the model's known limits (Flags contract)."""
 CHRONOLOGY_YEARS = 6
 
 
@@ -111,6 +113,15 @@ def _as_date(v: object) -> dt.date | None:
     if isinstance(v, dt.datetime):
         return v.date()
     return v  # type: ignore[return-value]
+
+
+def _coverage(v: object) -> float | None:
+    """Coverage as a share in [0, 1]; anything else (text, out of range) → ``None``."""
+    try:
+        value = float(v)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return value if 0.0 <= value <= 1.0 else None
 
 
 def _chunks(ids: list[str], n: int = 500):  # noqa: ANN202
@@ -185,7 +196,9 @@ def _import(db: Session, con, path: Path, capacity: int | None) -> ImportSummary
     flag_ids = flags["flag_id"].astype(str).tolist()
     families = sorted({str(f) for f in members["family_id"].dropna()})
     person_ids = sorted({str(p) for p in members["person_id"]})
-    freshness = prov.groupby("flag_id")["extract_date"].min().to_dict() if len(prov) else {}
+    sources = prov[prov["agency"] != MODEL_AGENCY] if len(prov) else prov
+    freshness = (sources.groupby("flag_id")["extract_date"].min().to_dict()
+                 if len(sources) else {})
 
     db.execute(update(Flag).values(current=False))
     existing = {f.flag_id: f for chunk in _chunks(flag_ids)
@@ -216,7 +229,7 @@ def _import(db: Session, con, path: Path, capacity: int | None) -> ImportSummary
         prov_recs = _records(prov)
         for r in prov_recs:
             r["extract_date"] = _as_date(r["extract_date"])
-            r["coverage"] = None if r["coverage"] is None else str(r["coverage"])
+            r["coverage"] = _coverage(r["coverage"])
         db.execute(insert(FlagProvenance), prov_recs)
 
     _replace_teams(db, con, tables)
