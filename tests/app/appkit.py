@@ -166,3 +166,15 @@ def check_page(response, status: int = 200, title: str | None = None) -> _PagePa
     if title is not None:
         assert p.titles[0].strip().startswith(title), p.titles[0]
     return p
+
+
+def run_cli(*args) -> str:
+    """Run ``earlywarning ARGS`` in a subprocess; return its output (fails on exit != 0)."""
+    import os
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "earlywarning.cli", *map(str, args)],
+                          capture_output=True, text=True, env={**os.environ, "COLUMNS": "200"})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return proc.stdout
