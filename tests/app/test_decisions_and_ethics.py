@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import pytest
 from appkit import BAD_RUN, GOOD_RUN, build_env, check_page, csrf_of, make_runs
-from sqlalchemy import select
-
 from earlywarning.app._models import AuditEvent, Decision, Flag
 from earlywarning.app.services._decisions import ERR_OVERRIDE, ERR_RATIONALE
+from sqlalchemy import select
 
 
 def _post_decision(client, person_id, **form):

@@ -5,8 +5,6 @@ from __future__ import annotations
 import duckdb
 import pytest
 from argon2 import PasswordHasher
-from sqlalchemy import select
-
 from earlywarning.app import SettingsError, load_settings
 from earlywarning.app._db import create_schema, make_engine, make_sessionmaker
 from earlywarning.app._models import (
@@ -21,6 +19,7 @@ from earlywarning.app._models import (
 from earlywarning.app._sample_warehouse import SAMPLE_TEAMS, build_sample_warehouse
 from earlywarning.app.services._children import risk_in_words, split_band
 from earlywarning.app.services._import import WarehouseImportError, import_from_warehouse
+from sqlalchemy import select
 
 
 @pytest.mark.parametrize("secret, problem", [
