@@ -9,8 +9,11 @@ The public names, by stage:
 * evaluation — :func:`evaluate_models`, :func:`capacity_counts`;
 * pass bar — :func:`check_pass_bar`, :func:`check_bar_reachable`;
 * the whole run — :func:`train_pipeline`, :func:`evaluate_run`,
-  :func:`run_ablation`, :func:`write_report`.
+  :func:`run_ablation`, :func:`write_report` (imported on first use: they pull
+  in MLflow and matplotlib).
 """
+
+import importlib
 
 from ._calibration import TemporalCalibratedClassifier, calibration_slice
 from ._estimators import (
@@ -44,7 +47,45 @@ from ._splits import (
     check_no_leakage,
 )
 
+_LAZY = {
+    "train_pipeline": "_training",
+    "evaluate_run": "_training",
+    "latest_run_dir": "_training",
+    "build_estimator": "_training",
+    "RunResult": "_training",
+    "run_ablation": "_ablation",
+    "AblationError": "_ablation",
+    "write_report": "_report",
+    "load_feature_table": "_features_io",
+    "FeatureTable": "_features_io",
+    "FeatureTableError": "_features_io",
+    "TrackingError": "_tracking",
+    "resolve_tracking_uri": "_tracking",
+    "registered_model_name": "_tracking",
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        return getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 __all__ = [
+    "AblationError",
+    "FeatureTable",
+    "FeatureTableError",
+    "RunResult",
+    "TrackingError",
+    "build_estimator",
+    "evaluate_run",
+    "latest_run_dir",
+    "load_feature_table",
+    "registered_model_name",
+    "resolve_tracking_uri",
+    "run_ablation",
+    "train_pipeline",
+    "write_report",
     "BarCheck",
     "EvaluationError",
     "LightGBMRiskClassifier",

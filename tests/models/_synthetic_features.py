@@ -50,7 +50,7 @@ def make_feature_frame(
     n_dates: int = 30,
     start: str = "2020-01-01",
     horizon_days: int = 365,
-    n_incomplete: int = 3,
+    n_incomplete: int = 1,
     seed: int = 0,
     base_logit: float = -3.6,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -71,14 +71,17 @@ def make_feature_frame(
     area = rng.choice(["North", "South", "East", "West"], n_families)
     hidden = rng.normal(0, 0.6, n_child)  # unobserved part of the hazard
     drift = np.zeros(n_families)
+    # domestic abuse: a family risk only the police records see (so the ablation can find it)
+    fam_da = rng.normal(0, 1, n_families)
     frames, truths = [], []
     for t, d in enumerate(dates):
         drift = 0.9 * drift + rng.normal(0, 0.3, n_families)
         adv = (fam_adv + drift)[fam_of_child]
+        da = fam_da[fam_of_child]
         age = age0 + t / 12.0
         cols = {}
-        for name, _agency, _w, _dir, _subj, base, load in FEATURES:
-            lam = base * np.exp(load * adv)
+        for name, agency, _w, _dir, _subj, base, load in FEATURES:
+            lam = base * np.exp(load * adv + (1.2 * da if agency == "police" else 0.0))
             cols[name] = rng.poisson(lam).astype(np.float32)
         cols["early_help_episode_any_365d"] = (cols["early_help_episode_any_365d"] > 0).astype(
             np.float32)
@@ -87,7 +90,7 @@ def make_feature_frame(
         for name, *_ in NOISE:
             cols[name] = rng.normal(0, 1, n_child).astype(np.float32)
         cols["age_years"] = age.astype(np.float32)
-        logit = (base_logit + 1.1 * adv + hidden + 0.4 * (age < 1)
+        logit = (base_logit + 1.1 * adv + 0.9 * da + hidden + 0.4 * (age < 1)
                  - 0.4 * cols["early_help_episode_any_365d"])
         p_true = 1 / (1 + np.exp(-logit))
         label = (rng.random(n_child) < p_true).astype(np.int8)
@@ -158,7 +161,8 @@ def write_feature_table(directory: Path, pipeline: str, frame: pd.DataFrame,
     for d, g in frame.groupby("as_of"):
         lab = g["label"]
         complete = bool(lab.notna().all())
-        dates.append({"date": str(d), "n_rows": len(g),
+        dates.append({"date": str(d), "role": "train" if complete else "score",
+                      "n_rows": len(g),
                       "n_positive": int(lab.sum()) if complete else None,
                       "base_rate": float(lab.mean()) if complete else None,
                       "horizon_complete": complete})
@@ -169,7 +173,8 @@ def write_feature_table(directory: Path, pipeline: str, frame: pd.DataFrame,
         "config_hash": config_hash,
         "warehouse_fingerprint": fingerprint,
         "created_at": "2024-01-01T00:00:00",
-        "outcome": "cp_plan|cla",
+        "cohort": "known_to_services",
+        "outcome": "cp_plan | cla",
         "horizon_days": horizon_days,
         "as_of_dates": dates,
         "feature_columns": [e["name"] for e in dictionary],
@@ -181,3 +186,50 @@ def write_feature_table(directory: Path, pipeline: str, frame: pd.DataFrame,
     gt.mkdir(exist_ok=True)
     truth.to_parquet(gt / "child_month.parquet", index=False)
     return FixtureTable(directory, frame, manifest, dictionary, truth)
+
+
+def pipeline_dict(root: Path, name: str = "fixture", n_dates: int = 30, **sections) -> dict:
+    """A pipeline mapping whose as-of dates match :func:`make_feature_frame`'s defaults."""
+    dates = pd.date_range("2020-01-01", periods=n_dates, freq="MS")
+    cfg = {
+        "version": 1,
+        "name": name,
+        "data": {"warehouse": str(root / "no-warehouse.duckdb"),
+                 "synthetic": {"children": 100, "out": str(root / "la")}},
+        "cohort": {"name": "known_to_services"},
+        "outcome": {"events": "cp_plan | cla", "horizon_days": 365},
+        "as_of": {"start": str(dates[0].date()), "end": str(dates[-2].date()),
+                  "frequency": "monthly", "score": str(dates[-1].date())},
+        "features": {"output_dir": str(root / "features")},
+        "model": {
+            "lightgbm": {"n_estimators": 60, "min_child_samples": 40},
+            "rule_baseline": {"points": {"police_da_parent_count_365d": 1,
+                                         "csc_referral_count_365d": 1,
+                                         "csc_cp_plan_count_1095d": 2}},
+            "splits": {"test_period_dates": 3, "n_folds": 2},
+            "evaluation": {"bootstrap": 30},
+        },
+        "capacity": {"flags_per_month": 40},
+        "pass_bar": {"min_precision_at_capacity": 0.15, "max_calibration_error": 0.08,
+                     "must_beat_rule_baseline": False},
+    }
+    for key, value in sections.items():
+        if isinstance(value, dict) and isinstance(cfg.get(key), dict):
+            cfg[key] = {**cfg[key], **value}
+        else:
+            cfg[key] = value
+    return cfg
+
+
+def write_fixture_pipeline(root: Path, name: str = "fixture", n_families: int = 500,
+                           seed: int = 0, **sections):
+    """Write a feature table and ground truth under ``root``; return ``(cfg, FixtureTable)``."""
+    from earlywarning.config import parse_pipeline
+
+    cfg = parse_pipeline(pipeline_dict(root, name, **sections), source=f"{name}.yaml")
+    frame, truth = make_feature_frame(n_families=n_families, seed=seed)
+    table = write_feature_table(root / "features" / name, name, frame, truth)
+    gt = root / "la" / "ground_truth"
+    gt.mkdir(parents=True, exist_ok=True)
+    truth.to_parquet(gt / "child_month.parquet", index=False)
+    return cfg, table

@@ -1,0 +1,594 @@
+"""Train, evaluate, judge against the pass bar, track and (maybe) register.
+
+One call, :func:`train_pipeline`, does the whole honest unit of work, in this
+order so that a failure never leaves a half-registered model:
+
+1. check the MLflow store is reachable (before any training);
+2. load the feature table and check it belongs to the pipeline;
+3. split by time and family (rolling origin; the last fold is held out);
+4. check the pre-registered bar is reachable at all on this data;
+5. fit the candidate, the comparators and the two baselines on each fold,
+   calibrated on a later slice of training time;
+6. evaluate the held-out period with bootstrap CIs (oracle included when the
+   synthetic ground truth is there), back-test folds for stability;
+7. judge the candidate against the bar;
+8. write the run folder (to a temporary name, then rename);
+9. log everything to MLflow, then register with alias ``candidate`` only if
+   the bar was met.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import joblib
+import numpy as np
+import pandas as pd
+import yaml
+
+from ._calibration import TemporalCalibratedClassifier
+from ._estimators import (
+    LightGBMRiskClassifier,
+    PointsRuleClassifier,
+    PrevalenceClassifier,
+    ScaledLogisticRegression,
+)
+from ._evaluation import ModelScores, evaluate_models
+from ._features_io import FeatureTable, attach_p_true, ground_truth_path, load_feature_table
+from ._passbar import PassBarResult, check_bar_reachable, check_pass_bar
+from ._splits import RollingOriginSplitter, TemporalFold
+from ._tracking import (
+    check_tracking_uri,
+    experiment_for,
+    flatten,
+    git_sha,
+    register_candidate,
+    resolve_tracking_uri,
+)
+
+__all__ = [
+    "BASELINES",
+    "RunResult",
+    "build_estimator",
+    "make_splitter",
+    "capacity_for_dates",
+    "fit_and_score",
+    "train_pipeline",
+    "latest_run_dir",
+]
+
+BASELINES = ("rule", "prevalence")
+ORACLE = "oracle"
+Log = Callable[[str], None]
+
+
+@dataclass
+class RunResult:
+    """What a training run produced.
+
+    Attributes
+    ----------
+    run_dir : Path
+        ``runs/<pipeline>/<timestamp>/``.
+    run_id : str
+        MLflow run id.
+    metrics : dict
+        Contents of ``metrics.json``.
+    pass_bar : PassBarResult
+    registered_version : str or None
+        Model version with alias ``candidate``; ``None`` when the bar was not met.
+    """
+
+    run_dir: Path
+    run_id: str
+    metrics: dict
+    pass_bar: PassBarResult
+    registered_version: str | None
+
+
+def build_estimator(name: str, cfg: Any) -> TemporalCalibratedClassifier:
+    """Build a fresh, calibrated estimator ``name`` from the pipeline's ``model`` section.
+
+    Parameters
+    ----------
+    name : {"lightgbm", "logistic", "rule", "prevalence"}
+    cfg : PipelineConfig
+
+    Returns
+    -------
+    TemporalCalibratedClassifier
+    """
+    m = cfg.model
+    if name == "lightgbm":
+        base: Any = LightGBMRiskClassifier(**m.lightgbm.model_dump(), random_state=m.seed)
+    elif name == "logistic":
+        base = ScaledLogisticRegression(**m.logistic.model_dump())
+    elif name == "rule":
+        base = PointsRuleClassifier(points=dict(m.rule_baseline.points), cap=m.rule_baseline.cap)
+    elif name == "prevalence":
+        base = PrevalenceClassifier()
+    else:
+        raise ValueError(f"model: unknown model {name!r}")
+    method = "none" if name == "prevalence" else m.calibration.method
+    return TemporalCalibratedClassifier(base, method=method, fraction=m.calibration.fraction)
+
+
+def make_splitter(cfg: Any) -> RollingOriginSplitter:
+    """Build the rolling-origin splitter declared by ``model.splits``.
+
+    Parameters
+    ----------
+    cfg : PipelineConfig
+
+    Returns
+    -------
+    RollingOriginSplitter
+    """
+    s = cfg.model.splits
+    return RollingOriginSplitter(
+        horizon_days=cfg.outcome.horizon_days,
+        test_period_dates=s.test_period_dates,
+        n_folds=s.n_folds,
+        test_family_fraction=s.test_family_fraction,
+        min_train_dates=s.min_train_dates,
+        seed=cfg.model.seed,
+    )
+
+
+def capacity_for_dates(frame: pd.DataFrame, fold: TemporalFold,
+                       flags_per_month: int) -> dict[pd.Timestamp, int]:
+    """Share out the monthly capacity to the test rows of each test date.
+
+    The service flags ``flags_per_month`` children of the *whole* cohort; the
+    test rows are only the held-out families, so they get their share:
+    ``round(flags_per_month × test rows / cohort rows)`` at that date (at
+    least 1). Worked example: 50 flags, 12,000 children in the cohort on
+    2024-01-01, 3,600 of them in test families → 15 flags among the test rows.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        The whole feature table.
+    fold : TemporalFold
+    flags_per_month : int
+
+    Returns
+    -------
+    dict
+    """
+    as_of = frame["as_of"]
+    cohort = as_of.value_counts()
+    test = as_of.iloc[fold.test_index].value_counts()
+    return {pd.Timestamp(d): max(1, int(round(flags_per_month * test[d] / cohort[d])))
+            for d in sorted(test.index)}
+
+
+def _matrix(frame: pd.DataFrame, cols: list[str]) -> pd.DataFrame:
+    return frame[cols].astype(np.float32)
+
+
+def fit_and_score(
+    names: list[str], cfg: Any, table: FeatureTable, fold: TemporalFold,
+    feature_columns: list[str] | None = None,
+) -> tuple[dict[str, TemporalCalibratedClassifier], dict[str, ModelScores]]:
+    """Fit each named model on a fold's training rows and score its test rows.
+
+    Parameters
+    ----------
+    names : list of str
+    cfg : PipelineConfig
+    table : FeatureTable
+    fold : TemporalFold
+    feature_columns : list of str, optional
+        Default: every feature of the table (ablation passes fewer).
+
+    Returns
+    -------
+    (models, scores)
+    """
+    cols = feature_columns or table.feature_columns
+    train = table.frame.iloc[fold.train_index]
+    test = table.frame.iloc[fold.test_index]
+    X_train, X_test = _matrix(train, cols), _matrix(test, cols)
+    y_train = train["label"].astype(np.int8).to_numpy()
+    models, scores = {}, {}
+    for name in names:
+        est = build_estimator(name, cfg)
+        if name == "rule":
+            est.estimator.points = _rule_points_for(cfg, cols)
+        models[name] = est.fit(X_train, y_train, as_of=train["as_of"].to_numpy())
+        scores[name] = ModelScores(models[name].predict_proba(X_test)[:, 1],
+                                   np.asarray(models[name].ranking_score(X_test), dtype=float))
+    return models, scores
+
+
+def _rule_points_for(cfg: Any, cols: list[str]) -> dict[str, float] | None:
+    """Restrict the rule's points to patterns matching ``cols`` (ablation drops some)."""
+    import fnmatch
+
+    points = dict(cfg.model.rule_baseline.points)
+    kept = {p: w for p, w in points.items()
+            if any(fnmatch.fnmatchcase(c, p) for c in cols)}
+    return kept or {c: 0.0 for c in cols[:1]}
+
+
+def _label_frame(table: FeatureTable, fold: TemporalFold) -> pd.DataFrame:
+    test = table.frame.iloc[fold.test_index]
+    out = test[["person_id", "family_id", "as_of"]].copy()
+    out["label"] = test["label"].astype(np.int8).to_numpy()
+    return out
+
+
+def _timestamp() -> str:
+    return dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
+
+
+def _warehouse_source(cfg: Any) -> str | None:
+    path = Path(cfg.data.warehouse)
+    if not path.is_file():
+        return None
+    try:
+        import duckdb
+
+        con = duckdb.connect(str(path), read_only=True)
+        try:
+            row = con.execute(
+                "select value from _warehouse_meta where key = 'source_path'").fetchone()
+        finally:
+            con.close()
+        return None if row is None else str(row[0])
+    except Exception:  # no meta table: no ground truth to find
+        return None
+
+
+def _test_predictions(labels: pd.DataFrame, sc: ModelScores, capacity: dict,
+                      table: FeatureTable, fold: TemporalFold,
+                      p_true: pd.Series | None) -> pd.DataFrame:
+    """Build the scores contract (COMMON.md item 6) for the candidate's held-out period."""
+    out = labels.copy()
+    out["score"] = sc.risk
+    out["_rank_score"] = sc.rank
+    # Deterministic order within a date: ranking score, then calibrated risk, then id.
+    out = out.sort_values(["as_of", "_rank_score", "score", "person_id"],
+                          ascending=[True, False, False, True], kind="mergesort")
+    out["rank"] = out.groupby("as_of").cumcount().astype(np.int64) + 1
+    k = out["as_of"].map({pd.Timestamp(d): v for d, v in capacity.items()})
+    out["flagged"] = out["rank"] <= k
+    test = table.frame.iloc[fold.test_index]
+    audit = test[table.audit_columns].set_index(labels.index)
+    out = out.join(audit)
+    if p_true is not None:
+        out["p_true"] = p_true.reindex(out.index).to_numpy()
+    out["as_of"] = out["as_of"].dt.date
+    cols = ["person_id", "family_id", "as_of", "score", "label", "flagged", "rank",
+            *table.audit_columns] + (["p_true"] if p_true is not None else [])
+    return out[cols].reset_index(drop=True)
+
+
+def train_pipeline(
+    cfg: Any,
+    *,
+    pipeline_path: Path | None = None,
+    runs_dir: Path = Path("runs"),
+    tracking_uri: str | None = None,
+    features_dir: Path | None = None,
+    ground_truth: Path | None | bool = True,
+    log: Log | None = None,
+) -> RunResult:
+    """Train, evaluate and track one pipeline; register only if the bar is met.
+
+    Parameters
+    ----------
+    cfg : PipelineConfig
+    pipeline_path : Path, optional
+        The YAML file (recorded with the run).
+    runs_dir : Path
+        Root of the run folders.
+    tracking_uri : str, optional
+        Default ``MLFLOW_TRACKING_URI`` or ``sqlite:///mlflow.db``.
+    features_dir : Path, optional
+        Feature table folder; default ``<features.output_dir>/<name>``.
+    ground_truth : Path, True or False
+        ``child_month.parquet`` of the synthetic LA; ``True`` finds it, ``False`` skips.
+    log : callable, optional
+        Receives one line per stage.
+
+    Returns
+    -------
+    RunResult
+
+    Raises
+    ------
+    TrackingError, FeatureTableError, SplitError, PassBarError, EvaluationError
+        Each before anything is registered.
+    """
+    say = log or (lambda _msg: None)
+    started = time.perf_counter()
+    uri = resolve_tracking_uri(tracking_uri)
+    check_tracking_uri(uri)
+    table = load_feature_table(cfg, features_dir)
+    say(f"feature table: {len(table.frame):,} rows, {len(table.feature_columns)} features")
+    folds = make_splitter(cfg).split(table.frame)
+    labelled = table.frame[table.frame["label"].notna()]
+    positives_per_month = float(labelled.groupby("as_of")["label"].sum().astype(float).mean())
+    check_bar_reachable(cfg.pass_bar, cfg.capacity.flags_per_month, positives_per_month)
+
+    candidate = cfg.model.candidate
+    names = list(dict.fromkeys([candidate, *cfg.model.algorithms, *BASELINES]))
+    gt_path = None
+    if ground_truth is True:
+        gt_path = ground_truth_path(cfg, _warehouse_source(cfg))
+    elif ground_truth:
+        gt_path = Path(ground_truth)
+
+    backtest: dict[str, Any] = {}
+    ev = cfg.model.evaluation
+    for fold in folds[:-1]:
+        _, scores = fit_and_score([candidate, "rule"], cfg, table, fold)
+        say(f"back-test {fold.name}: tested on {fold.test_dates[0].date()} … "
+            f"{fold.test_dates[-1].date()}")
+        m = evaluate_models(_label_frame(table, fold), scores,
+                            capacity_for_dates(table.frame, fold, cfg.capacity.flags_per_month),
+                            n_bootstrap=0, n_bins=ev.calibration_bins, seed=cfg.model.seed)
+        backtest[fold.name] = {"test_dates": m["test_dates"], "base_rate": m["base_rate"],
+                               "models": {k: {mk: mv["value"] for mk, mv in v.items()}
+                                          for k, v in m["models"].items()},
+                               "by_month": m["by_month"]}
+    final = folds[-1]
+    models, scores = fit_and_score(names, cfg, table, final)
+    say(f"final fold: trained {', '.join(names)} on {len(final.train_index):,} rows "
+        f"({final.train_dates[0].date()} … {final.train_dates[-1].date()})")
+    labels = _label_frame(table, final)
+    p_true = attach_p_true(labels, gt_path) if gt_path is not None else None
+    unobserved = None
+    if p_true is not None and p_true.notna().all():
+        pt = p_true.to_numpy(dtype=float)
+        scores[ORACLE] = ModelScores(pt, pt)
+        share = attach_p_true(labels, gt_path, "unobserved_share")
+        unobserved = float(share.mean()) if share.notna().any() else None
+    elif p_true is not None:
+        say(f"ground truth {gt_path} lacks {int(p_true.isna().sum())} test rows: no oracle")
+        p_true = None
+    capacity = capacity_for_dates(table.frame, final, cfg.capacity.flags_per_month)
+    metrics = evaluate_models(labels, scores, capacity, reference="rule", oracle=ORACLE,
+                              n_bootstrap=ev.bootstrap, confidence=ev.confidence,
+                              n_bins=ev.calibration_bins, seed=cfg.model.seed)
+    verdict = check_pass_bar(cfg.pass_bar, metrics, candidate)
+    say(verdict.headline())
+
+    from earlywarning.config import config_hash
+
+    ts = _timestamp()
+    chash = config_hash(cfg)
+    info = {
+        "pipeline": cfg.name,
+        "pipeline_file": str(pipeline_path) if pipeline_path else None,
+        "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "config_hash": chash,
+        "features_config_hash": table.manifest.get("config_hash"),
+        "warehouse_fingerprint": table.manifest.get("warehouse_fingerprint"),
+        "git_sha": git_sha(),
+        "candidate": candidate,
+        "status": "passed" if verdict.passed else "failed",
+        "tracking_uri": uri,
+        "ground_truth": str(gt_path) if gt_path else None,
+    }
+    metrics.update({
+        "run": info,
+        "pass_bar": verdict.to_dict(),
+        "capacity": {"flags_per_month": cfg.capacity.flags_per_month,
+                     "positives_per_month_cohort": positives_per_month,
+                     "test_family_fraction": cfg.model.splits.test_family_fraction},
+        "split": {"train_dates": [str(d.date()) for d in final.train_dates],
+                  "test_dates": [str(d.date()) for d in final.test_dates],
+                  "n_train": int(len(final.train_index)), "n_test": int(len(final.test_index)),
+                  "horizon_days": cfg.outcome.horizon_days},
+        "backtest": backtest,
+        "unobserved_share": unobserved,
+    })
+
+    parent = Path(runs_dir) / cfg.name
+    tmp = parent / f".{ts}.partial"
+    tmp.mkdir(parents=True, exist_ok=False)
+    try:
+        preds = labels.copy()
+        for n, s in scores.items():
+            preds[f"risk__{n}"] = s.risk
+            preds[f"rank__{n}"] = s.rank
+        preds.to_parquet(tmp / "predictions.parquet", index=False)
+        _test_predictions(labels, scores[candidate], capacity, table, final,
+                          p_true).to_parquet(tmp / "test_predictions.parquet", index=False)
+        (tmp / "metrics.json").write_text(json.dumps(metrics, indent=2, default=str))
+        (tmp / "resolved_config.yaml").write_text(
+            yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False))
+        (tmp / "feature_dictionary.json").write_text(json.dumps(table.dictionary, indent=2))
+        joblib.dump(models[candidate], tmp / "model.joblib")
+        run_dir = parent / ts
+        tmp.rename(run_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+    from ._report import write_report
+
+    write_report(run_dir)
+    run_id, version = _track(cfg, uri, run_dir, models[candidate], table, metrics, verdict, info)
+    info.update({"run_id": run_id, "registered_version": version,
+                 "seconds": round(time.perf_counter() - started, 1)})
+    (run_dir / "run.json").write_text(json.dumps(info, indent=2))
+    say(f"run folder {run_dir}; MLflow run {run_id}"
+        + (f"; registered version {version} as 'candidate'" if version else "; not registered"))
+    return RunResult(run_dir, run_id, metrics, verdict, version)
+
+
+def _track(cfg: Any, uri: str, run_dir: Path, model: Any, table: FeatureTable, metrics: dict,
+           verdict: PassBarResult, info: dict) -> tuple[str, str | None]:
+    """Log the run to MLflow; register with alias ``candidate`` only if the bar was met."""
+    import mlflow
+
+    experiment_id = experiment_for(cfg.name, uri)
+    previous_uri = mlflow.get_tracking_uri()
+    mlflow.set_tracking_uri(uri)
+    try:
+        return _log_and_register(cfg, uri, experiment_id, run_dir, model, table, metrics,
+                                 verdict, info)
+    finally:
+        mlflow.set_tracking_uri(previous_uri)
+
+
+def _log_and_register(cfg: Any, uri: str, experiment_id: str, run_dir: Path, model: Any,
+                      table: FeatureTable, metrics: dict, verdict: PassBarResult,
+                      info: dict) -> tuple[str, str | None]:
+    import lightgbm
+    import mlflow
+    import sklearn
+    from mlflow.models import infer_signature
+
+    cols = table.feature_columns
+    # The input example is built from training medians, never a real child's record.
+    train_medians = _matrix(table.frame, cols).median().fillna(0.0)
+    example = pd.DataFrame([train_medians.to_numpy(), np.zeros(len(cols))],
+                           columns=cols).astype(np.float32)
+    signature = infer_signature(example, model.predict_proba(example))
+    params = flatten({"model": cfg.model.model_dump(mode="json"),
+                      "capacity": cfg.capacity.model_dump(mode="json"),
+                      "pass_bar": cfg.pass_bar.model_dump(mode="json"),
+                      "outcome": cfg.outcome.model_dump(mode="json"),
+                      "cohort": cfg.cohort.model_dump(mode="json")})
+    with mlflow.start_run(experiment_id=experiment_id,
+                          run_name=f"{cfg.name}-{run_dir.name}") as run:
+        mlflow.set_tags({
+            "pipeline": cfg.name,
+            "config_hash": info["config_hash"],
+            "warehouse_fingerprint": str(info["warehouse_fingerprint"]),
+            "git_sha": info["git_sha"],
+            "candidate": info["candidate"],
+            "pass_bar": info["status"],
+            "run_dir": str(run_dir),
+            "mlflow.note.content": verdict.headline(),
+        })
+        mlflow.log_params({k: str(v)[:500] for k, v in params.items()})
+        for name in ("metrics.json", "resolved_config.yaml", "feature_dictionary.json",
+                     "report.html", "test_predictions.parquet"):
+            if (run_dir / name).exists():
+                mlflow.log_artifact(str(run_dir / name))
+        import skops.io
+
+        trusted = skops.io.get_untrusted_types(data=skops.io.dumps(model))
+        info_model = mlflow.sklearn.log_model(
+            model, name="model", signature=signature, input_example=example,
+            serialization_format="skops", skops_trusted_types=trusted,
+            pip_requirements=[f"scikit-learn=={sklearn.__version__}",
+                              f"lightgbm=={lightgbm.__version__}", "earlywarning"],
+        )
+        # Logged after the model so MLflow does not copy each metric onto it one by one.
+        mlflow.log_metrics(_headline_metrics(metrics, verdict))
+        run_id = run.info.run_id
+    version = None
+    if verdict.passed:
+        version = register_candidate(uri, info_model.model_uri, cfg.name, run_id)
+    return run_id, version
+
+
+HEADLINE_CI = ("pr_auc", "roc_auc", "brier", "ece", "precision_at_capacity_worst",
+               "precision_at_capacity_expected", "recall_at_capacity_expected")
+
+
+def _headline_metrics(metrics: dict, verdict: PassBarResult) -> dict[str, float]:
+    """Flatten point values (and CIs of the headline metrics) for MLflow.
+
+    Every value with its CI stays in the ``metrics.json`` artifact.
+    """
+    flat: dict[str, float] = {"base_rate": metrics["base_rate"],
+                              "pass_bar_passed": float(verdict.passed)}
+    for name, values in metrics["models"].items():
+        for key, v in values.items():
+            parts = ("value", "ci_low", "ci_high") if key in HEADLINE_CI else ("value",)
+            for part in parts:
+                if v.get(part) is not None:
+                    suffix = "" if part == "value" else f".{part}"
+                    flat[f"{name}.{key}{suffix}"] = float(v[part])
+    for group, label in (("lift_over_reference", "lift_over_rule"),
+                         ("oracle_share", "oracle_share")):
+        for name, values in metrics[group].items():
+            for key, v in values.items():
+                if v["value"] is not None:
+                    flat[f"{name}.{label}.{key}"] = float(v["value"])
+    return flat
+
+
+def latest_run_dir(runs_dir: Path, pipeline: str) -> Path:
+    """Return the newest completed run folder of a pipeline.
+
+    Parameters
+    ----------
+    runs_dir : Path
+    pipeline : str
+
+    Returns
+    -------
+    Path
+    """
+    parent = Path(runs_dir) / pipeline
+    runs = sorted(p for p in parent.glob("*") if p.is_dir() and not p.name.startswith("."))
+    if not runs:
+        raise FileNotFoundError(
+            f"no runs of pipeline {pipeline!r} under {parent}; run `earlywarning train` first")
+    return runs[-1]
+
+
+def evaluate_run(run_dir: Path, log: Log | None = None) -> dict:
+    """Re-evaluate a run folder's saved predictions and re-render its report.
+
+    The pass bar and evaluation settings come from the run's own
+    ``resolved_config.yaml`` — the bar that was registered before training —
+    never from a pipeline file edited afterwards. Nothing is retrained or
+    registered.
+
+    Parameters
+    ----------
+    run_dir : Path
+    log : callable, optional
+
+    Returns
+    -------
+    dict
+        The new ``metrics.json`` contents.
+    """
+    from earlywarning.config import parse_pipeline
+
+    say = log or (lambda _msg: None)
+    run_dir = Path(run_dir)
+    for name in ("metrics.json", "predictions.parquet", "resolved_config.yaml"):
+        if not (run_dir / name).is_file():
+            raise FileNotFoundError(f"run folder {run_dir}: {name} not found; is it a run folder?")
+    cfg = parse_pipeline(yaml.safe_load((run_dir / "resolved_config.yaml").read_text()),
+                         source=str(run_dir / "resolved_config.yaml"))
+    old = json.loads((run_dir / "metrics.json").read_text())
+    preds = pd.read_parquet(run_dir / "predictions.parquet")
+    names = [c.removeprefix("risk__") for c in preds.columns if c.startswith("risk__")]
+    scores = {n: ModelScores(preds[f"risk__{n}"].to_numpy(), preds[f"rank__{n}"].to_numpy())
+              for n in names}
+    capacity = {pd.Timestamp(d): k for d, k in old["capacity_per_date"].items()}
+    ev = cfg.model.evaluation
+    metrics = evaluate_models(preds[["person_id", "family_id", "as_of", "label"]], scores,
+                              capacity, reference="rule", oracle=ORACLE,
+                              n_bootstrap=ev.bootstrap, confidence=ev.confidence,
+                              n_bins=ev.calibration_bins, seed=cfg.model.seed)
+    verdict = check_pass_bar(cfg.pass_bar, metrics, old["run"]["candidate"])
+    for key in ("run", "capacity", "split", "backtest", "unobserved_share"):
+        metrics[key] = old.get(key)
+    metrics["pass_bar"] = verdict.to_dict()
+    (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, default=str))
+    from ._report import write_report
+
+    write_report(run_dir)
+    say(verdict.headline())
+    return metrics
