@@ -53,12 +53,19 @@ SIBLING_RELATIONSHIPS = ("sibling", "half_sibling")
 DIALECT = "duckdb"
 
 
+_TYPES = {name: exp.DataType.build(name) for name in ("DATE", "INT", "DOUBLE")}
+
+
+def _cast(e: exp.Expression, to: str) -> exp.Expression:
+    return exp.Cast(this=e, to=_TYPES[to].copy())
+
+
 def _lit(v: object) -> exp.Expression:
     return exp.convert(v)
 
 
 def _date_lit(d: object) -> exp.Expression:
-    return exp.cast(exp.Literal.string(str(d)), "DATE")
+    return _cast(exp.Literal.string(str(d)), "DATE")
 
 
 def _col(name: str, table: str | None = None) -> exp.Column:
@@ -66,7 +73,7 @@ def _col(name: str, table: str | None = None) -> exp.Column:
 
 
 def _as_date(e: exp.Expression) -> exp.Expression:
-    return exp.cast(e, "DATE")
+    return _cast(e, "DATE")
 
 
 def _greatest(*es: exp.Expression) -> exp.Expression:
@@ -161,7 +168,7 @@ def _assessment_factor_source(extra: list[str], known_by: str) -> exp.Select:
         on=exp.EQ(this=_col("cinf_assessment_id", "f"),
                   expression=_col("cina_assessment_id", "a")),
     )
-    return exp.select("*").from_(inner.subquery("factor_rows"))
+    return exp.select("*").from_(inner.subquery("factor_rows", copy=False))
 
 
 def _coverage_source(extra: list[str], known_by: str) -> exp.Select:
@@ -231,7 +238,7 @@ def link_query(subject: str, *, known_by: str = "recorded") -> exp.Select:
         _col("child_id"), _col("person_id"),
         exp.Min(this=_col("link_from")).as_("link_from"),
         exp.Max(this=_col("link_until")).as_("link_until"),
-    ).from_(pairs.subquery("pairs")).where(
+    ).from_(pairs.subquery("pairs", copy=False)).where(
         exp.LT(this=_col("link_from"), expression=_col("link_until"))
     ).group_by(_col("child_id"), _col("person_id"))
 
@@ -278,33 +285,35 @@ def spec_query(spec: FeatureSpec, *, known_by: str = "recorded") -> exp.Select:
     needed |= {c for c in (spec.value, spec.denominator) if c}
     src = source_query(spec.table, needed, known_by=known_by)
     for cond in spec.where:
-        src = src.where(_condition(cond))
+        src = src.where(_condition(cond), copy=False)
     selected: list[exp.Expression] = []
     if spec.value:
-        selected.append(exp.cast(_col(spec.value, "s"), "DOUBLE").as_("value"))
-        src = src.where(exp.Not(this=exp.Is(this=_col(spec.value), expression=exp.Null())))
+        selected.append(_cast(_col(spec.value, "s"), "DOUBLE").as_("value"))
+        src = src.where(exp.Not(this=exp.Is(this=_col(spec.value), expression=exp.Null())),
+                        copy=False)
     if spec.denominator:
-        selected.append(exp.cast(_col(spec.denominator, "s"), "DOUBLE").as_("denom"))
+        selected.append(_cast(_col(spec.denominator, "s"), "DOUBLE").as_("denom"))
         src = src.where(exp.Not(this=exp.Is(this=_col(spec.denominator),
-                                            expression=exp.Null())))
+                                            expression=exp.Null())), copy=False)
     days = [
-        exp.cast(_days(_col("_known", "s")), "INT").as_("known_day"),
-        exp.cast(_days(_col("_event", "s")), "INT").as_("event_day"),
+        _cast(_days(_col("_known", "s")), "INT").as_("known_day"),
+        _cast(_days(_col("_event", "s")), "INT").as_("event_day"),
     ]
     if spec.aggregate == "open":
-        days.append(exp.cast(_days(_col("_until", "s")), "INT").as_("until_day"))
+        days.append(_cast(_days(_col("_until", "s")), "INT").as_("until_day"))
     children = exp.to_table(CHILDREN_TABLE).as_("c")
     if spec.subject == "child":
-        return exp.select(_col("cidx", "c"), *days, *selected).from_(src.subquery("s")).join(
+        return exp.select(_col("cidx", "c"), *days, *selected).from_(
+            src.subquery("s", copy=False)).join(
             children, on=exp.EQ(this=_col("_person", "s"), expression=_col("person_id", "c")))
     links = link_query(spec.subject, known_by=known_by)
     return exp.select(
         _col("cidx", "c"), *days,
-        exp.cast(_days(_col("link_from", "l")), "INT").as_("link_from"),
-        exp.cast(_days(_col("link_until", "l")), "INT").as_("link_until"),
+        _cast(_days(_col("link_from", "l")), "INT").as_("link_from"),
+        _cast(_days(_col("link_until", "l")), "INT").as_("link_until"),
         *selected,
-    ).from_(src.subquery("s")).join(
-        links.subquery("l"),
+    ).from_(src.subquery("s", copy=False)).join(
+        links.subquery("l", copy=False),
         on=exp.EQ(this=_col("_person", "s"), expression=_col("person_id", "l")),
     ).join(children, on=exp.EQ(this=_col("child_id", "l"), expression=_col("person_id", "c")))
 

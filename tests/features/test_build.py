@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import duckdb
 import pandas as pd
 import pytest
 from _warehouse import d, make_warehouse, ts, write_pipeline
+from earlywarning.cli import app
 from earlywarning.config import load_pipeline
 from earlywarning.features import FeatureBuildError, build_features
+from typer.testing import CliRunner
 
 
 def _family() -> dict:
@@ -144,18 +143,21 @@ def test_failed_rebuild_keeps_the_previous_output(tmp_path, warehouse):
     assert (tmp_path / "out" / "test" / "manifest.json").read_text() == before
 
 
+def _cli(*args: str):
+    return CliRunner().invoke(app, list(args), env={"COLUMNS": "200"})
+
+
 def test_cli_builds_and_prints_base_rates(tmp_path, warehouse):
     path = _pipeline(tmp_path, warehouse)
-    proc = subprocess.run([sys.executable, "-m", "earlywarning.cli", "features", str(path)],
-                          capture_output=True, text=True, env={**os.environ, "COLUMNS": "200"})
-    assert proc.returncode == 0, proc.stderr
-    assert "2024-01-01" in proc.stdout and "50.00%" in proc.stdout
+    result = _cli("features", str(path))
+    assert result.exit_code == 0, result.output
+    assert "2024-01-01" in result.output and "50.00%" in result.output
     assert (tmp_path / "out" / "test" / "features.parquet").is_file()
 
 
 def test_cli_reports_bad_config_with_exit_code_2(tmp_path, warehouse):
     path = _pipeline(tmp_path, warehouse, features={"windows": [0]})
-    proc = subprocess.run([sys.executable, "-m", "earlywarning.cli", "features", str(path)],
-                          capture_output=True, text=True, env={**os.environ, "COLUMNS": "200"})
-    assert proc.returncode == 2
-    assert "features.windows[0] = 0: a window must be a positive number of days" in proc.stdout
+    result = _cli("features", str(path))
+    assert result.exit_code == 2
+    assert "features.windows[0] = 0: a window must be a positive number of days" in " ".join(
+        result.output.split())
