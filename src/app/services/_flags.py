@@ -149,7 +149,8 @@ def list_flags(db: Session, user: User, filters: FlagFilters, page_size: int = 2
         ):
             names[pid] = " ".join(p for p in (fn, sn) if p)
     rows = [
-        FlagRow(flag=f, status=s, team_name=tn or "Not allocated", area_name=an or "Not known",
+        FlagRow(flag=f, status=s, team_name=tn or f.team_id or "Not allocated",
+                area_name=an or f.area_id or "Not known",
                 top_reasons=reasons[f.flag_id], child_name=names.get(f.person_id) or None)
         for f, s, tn, an in result
     ]
@@ -171,7 +172,7 @@ def filter_options(db: Session, user: User) -> dict[str, list[tuple[str, str]]]:
         select(Flag.band, func.max(Flag.risk)).where(base).group_by(Flag.band)
     ).all()
     return {
-        "team": sorted((t or "none", n or "Not allocated") for t, n in teams),
-        "area": sorted((a or "none", n or "Not known") for a, n in areas),
+        "team": sorted((t or "none", n or t or "Not allocated") for t, n in teams),
+        "area": sorted((a or "none", n or a or "Not known") for a, n in areas),
         "band": [(b, b) for b, _ in sorted(bands, key=lambda x: -x[1])],
     }

@@ -10,7 +10,7 @@ from pathlib import Path
 from earlywarning.app._models import Flag, Team, User
 from earlywarning.app._security import hash_password
 from earlywarning.app.services._auth import create_user
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 __all__ = ["DemoUser", "create_demo_users", "write_demo_users"]
@@ -27,26 +27,43 @@ class DemoUser:
 
 
 def _busiest_team(db: Session) -> Team | None:
-    counts: dict[str, int] = {}
-    for (team_id,) in db.execute(select(Flag.team_id).where(Flag.current.is_(True))):
+    """Find the team with most current flags (a stand-in row if not in ``ssd_department``)."""
+    counts: dict[tuple[str, str | None], int] = {}
+    for team_id, area_id in db.execute(
+        select(Flag.team_id, Flag.area_id).where(Flag.current.is_(True))
+    ):
         if team_id:
-            counts[team_id] = counts.get(team_id, 0) + 1
+            counts[(team_id, area_id)] = counts.get((team_id, area_id), 0) + 1
     if not counts:
         return db.scalar(select(Team).order_by(Team.team_id).limit(1))
-    return db.get(Team, max(sorted(counts), key=counts.__getitem__))
+    team_id, area_id = max(sorted(counts), key=counts.__getitem__)
+    return db.get(Team, team_id) or Team(team_id=team_id, team_name=team_id, area_id=area_id,
+                                         area_name=area_id)
+
+
+def _busiest_area(db: Session) -> tuple[str, str] | None:
+    """Find the area with most current flags, as ``(area_id, area_name)``."""
+    rows = db.execute(
+        select(Flag.area_id, func.count()).where(Flag.current.is_(True), Flag.area_id.is_not(None))
+        .group_by(Flag.area_id).order_by(func.count().desc(), Flag.area_id).limit(1)
+    ).first()
+    if rows is None:
+        return None
+    name = db.scalar(select(Team.area_name).where(Team.area_id == rows[0]).limit(1))
+    return rows[0], name or rows[0]
 
 
 def create_demo_users(db: Session) -> list[DemoUser]:
     """Create (or reset the passwords of) one demo user per role.
 
     The practitioner belongs to the team with most current flags, the area
-    lead to that team's area; ``lead`` sees the whole service.
+    lead to the area with most (no area lead when no flag has an area);
+    ``lead`` sees the whole service.
     """
-    team = _busiest_team(db)
+    team, area = _busiest_team(db), _busiest_area(db)
     plan = [
         ("lead", "early_help_lead", None, None, "whole Early Help service"),
-        ("area_lead", "early_help_lead", None, team.area_id if team else None,
-         f"area {team.area_name or team.area_id}" if team else "whole service"),
+        *([("area_lead", "early_help_lead", None, area[0], f"area {area[1]}")] if area else []),
         ("practitioner", "practitioner", team.team_id if team else None, None,
          f"team {team.team_name}" if team else "no team (sees no flags)"),
         ("ethics", "ethics_board", None, None, "model runs and reviews"),
