@@ -369,8 +369,20 @@ AUDIT_BAR_METRICS = ("selection_rate", "false_positive_rate", "false_negative_ra
                      "recall", "auc", "base_rate", "mean_predicted", "calibration_gap", "ece")
 
 
+class AuditOwnerConfig(_Section):
+    """Who is accountable for the tool (ATRS Tier 1 and 2 section 1); empty = not yet recorded."""
+
+    organisation: str = ""
+    team: str = ""
+    senior_responsible_owner: str = ""
+    contact_email: str = ""
+    website: str = ""
+
+
 class AuditConfig(_Section):
     """Fairness audit (``earlywarning audit``): groups, reference groups, bar, bootstrap."""
+
+    owner: AuditOwnerConfig = Field(default_factory=AuditOwnerConfig)
 
     groups: list[AuditGroup] = (
         Field(default_factory=lambda: ["ethnicity", "sex", "age_band", "disability",

@@ -5,6 +5,7 @@ vectorised bootstrap for their confidence intervals; small groups are shown
 as "too few to say", never as a confident number.
 """
 
+from ._approval import ApprovalError, ApprovalRecord, approve, read_approvals, require_champion
 from ._audit import OVERALL, AuditResult, AuditSettings, audit, point_estimates
 from ._data import (
     NOT_RECORDED,
@@ -15,9 +16,23 @@ from ._data import (
     prepare_audit_data,
 )
 from ._metrics import METRIC_FUNCTIONS, METRIC_INFO, METRICS
+from ._run import AuditOutput, audit_run, audit_scores_file, settings_from_config
 from ._simulate import simulate_scores
+from ._threshold import capacity_curves, equal_miss_rate_thresholds, per_group_thresholds
 
 __all__ = [
+    "ApprovalError",
+    "ApprovalRecord",
+    "AuditOutput",
+    "approve",
+    "audit_run",
+    "audit_scores_file",
+    "capacity_curves",
+    "equal_miss_rate_thresholds",
+    "per_group_thresholds",
+    "read_approvals",
+    "require_champion",
+    "settings_from_config",
     "NOT_RECORDED",
     "OVERALL",
     "STANDARD_ATTRIBUTES",

@@ -78,7 +78,8 @@ class AuditResult:
         difference and ratio against the reference group and against everyone
         (each with a CI), a ``status`` ("ok" or why no number is shown),
         ``disparity`` (the CI of the difference from the reference excludes
-        0) and ``bar_verdict`` ("breach", "possible breach", "within" or "").
+        0) and ``bar_verdict`` ("breach", "possible breach", "within" or ""),
+        judged on simultaneous intervals ``bar_low``/``bar_high``.
     overall : pandas.DataFrame
         One row per metric for everyone, with its CI.
     groups : pandas.DataFrame
@@ -94,6 +95,10 @@ class AuditResult:
         Attributes that could not be assessed, and why.
     source : str
         Where the scores came from.
+    bar_comparisons : int
+        Differences checked against the fairness bar.
+    bar_level : float
+        Level of the simultaneous intervals the bar is judged on.
     """
 
     table: pd.DataFrame
@@ -105,6 +110,8 @@ class AuditResult:
     flag_rule: str
     notes: list[str]
     source: str
+    bar_comparisons: int = 0
+    bar_level: float = 0.95
 
     @property
     def bar_passed(self) -> bool:
@@ -124,6 +131,8 @@ class AuditResult:
             "flag_rule": self.flag_rule,
             "notes": self.notes,
             "bar_passed": self.bar_passed,
+            "bar_comparisons": self.bar_comparisons,
+            "bar_level": self.bar_level,
             "settings": {**asdict(self.settings),
                          "reference_groups": dict(self.settings.reference_groups),
                          "bar": dict(self.settings.bar)},
@@ -290,10 +299,15 @@ def _bar_verdict(metric: str, diff: float, lo: float, hi: float, s: AuditSetting
 
 def _compare(point: np.ndarray, boot: np.ndarray, centre: np.ndarray, j: int,
              widen: tuple[np.ndarray, np.ndarray], level: float) -> dict[str, tuple]:
-    """Differences and ratios of every group against group ``j``, with CIs."""
+    """Differences and ratios of every group against group ``j``, with CIs.
+
+    ``"dev"`` holds the bootstrap deviations of the differences and the
+    widening amounts, for intervals at another level (the fairness bar).
+    """
     lo_w, hi_w = widen
     with np.errstate(all="ignore"):
         diff = point - point[j]
+        dev = (boot - boot[:, [j]]) - (centre - centre[j])
         d_lo, d_hi, _ = _interval(diff, boot - boot[:, [j]], centre - centre[j], level)
         d_lo, d_hi = d_lo + lo_w - hi_w[j], d_hi + hi_w - lo_w[j]
         ratio = point / point[j]
@@ -301,11 +315,12 @@ def _compare(point: np.ndarray, boot: np.ndarray, centre: np.ndarray, j: int,
         if (lo_w != 0).any() or (hi_w != 0).any():
             r_lo = np.fmin(r_lo, (point + lo_w) / (point[j] + hi_w[j]))
             r_hi = np.fmax(r_hi, (point + hi_w) / (point[j] + lo_w[j]))
-    return {"diff": (diff, d_lo, d_hi), "ratio": (ratio, r_lo, r_hi)}
+    return {"diff": (diff, d_lo, d_hi), "ratio": (ratio, r_lo, r_hi),
+            "dev": (dev, lo_w - hi_w[j], hi_w - lo_w[j])}
 
 
 def _audit_attribute(data: AuditData, a: str, centre: dict, boot: dict, s: AuditSettings,
-                     coarse: np.ndarray, fine: np.ndarray) -> tuple[list, list, list]:
+                     coarse: np.ndarray, fine: np.ndarray) -> tuple[list, list, list, list]:
     cat = data.groups[a]
     names = [str(c) for c in cat.categories]
     ref = _reference_group(a, cat, s)
@@ -320,7 +335,7 @@ def _audit_attribute(data: AuditData, a: str, centre: dict, boot: dict, s: Audit
         "n_flagged": int(counts["n_flagged"][g]), "share": counts["n"][g] / data.n,
         "status": msg.TOO_FEW if counts["n"][g] < s.min_group_size else "ok",
     } for g, name in enumerate(names)]
-    rows, overall_rows = [], []
+    rows, overall_rows, bar_inputs = [], [], []
     ref_counts = {k: float(v[r]) for k, v in counts.items()}
     for k in METRIC_KEYS:
         point = np.append(by_group[k].to_numpy(), overall[k])
@@ -349,6 +364,8 @@ def _audit_attribute(data: AuditData, a: str, centre: dict, boot: dict, s: Audit
             for tag, comp in vs.items():
                 ok = compare_ref if tag == "ref" else shown
                 for kind, (v, vlo, vhi) in comp.items():
+                    if kind == "dev":
+                        continue
                     key = f"{kind}_{tag}"
                     row[key] = v[g] if ok else np.nan
                     row[f"{key}_low"] = vlo[g] if ok else np.nan
@@ -358,11 +375,12 @@ def _audit_attribute(data: AuditData, a: str, centre: dict, boot: dict, s: Audit
                 else msg.CANNOT_ASSESS.format(why=f"reference group: {ref_status}"))
             row["disparity"] = bool(compare_ref and (row["diff_ref_low"] > 0
                                                      or row["diff_ref_high"] < 0))
-            row["bar_verdict"] = _bar_verdict(
-                k, row["diff_ref"], row["diff_ref_low"], row["diff_ref_high"], s
-            ) if compare_ref else ""
+            row["bar_verdict"] = ""
+            if compare_ref and k in s.bar:
+                dev, lo_w, hi_w = vs["ref"]["dev"]
+                bar_inputs.append((len(rows), dev[:, g], lo_w[g], hi_w[g]))
             rows.append(row)
-    return rows, groups, overall_rows
+    return rows, groups, overall_rows, bar_inputs
 
 
 def audit(data: AuditData, settings: AuditSettings | None = None) -> AuditResult:
@@ -399,15 +417,41 @@ def audit(data: AuditData, settings: AuditSettings | None = None) -> AuditResult
                           n_fine=s.n_score_bins, n_coarse=s.n_calibration_bins)
     centre = full_sample_metrics(layout)
     boot = bootstrap_metrics(layout, s.n_boot, s.seed)
-    rows, group_rows, overall_rows = [], [], []
+    rows, group_rows, overall_rows, bar_inputs = [], [], [], []
     for a in assessable:
-        r, g, o = _audit_attribute(data, a, centre[a], boot[a], s, coarse, fine)
+        r, g, o, b = _audit_attribute(data, a, centre[a], boot[a], s, coarse, fine)
+        bar_inputs += [(i + len(rows), *rest) for i, *rest in b]
         rows += r
         group_rows += g
         overall_rows = overall_rows or o
+    bar_level = _judge_bar(rows, bar_inputs, s)
     return AuditResult(
         table=pd.DataFrame(rows), overall=pd.DataFrame(overall_rows),
         groups=pd.DataFrame(group_rows), settings=s, n_rows=data.n,
         n_without_outcome=data.n_without_outcome, flag_rule=data.flag_rule, notes=notes,
-        source=data.source,
+        source=data.source, bar_comparisons=len(bar_inputs), bar_level=bar_level,
     )
+
+
+def _judge_bar(rows: list[dict], bar_inputs: list[tuple], s: AuditSettings) -> float:
+    """Set each row's ``bar_verdict`` with simultaneous (Bonferroni) intervals.
+
+    Many groups × metrics are checked against the bar; with plain 95%
+    intervals some would fail by chance alone. Each difference is judged on
+    an interval at level ``1 - (1 - ci_level) / m`` for ``m`` comparisons,
+    so the chance that any fair group fails is at most ``1 - ci_level``.
+    Returns that level.
+    """
+    m = max(len(bar_inputs), 1)
+    level = 1 - (1 - s.ci_level) / m
+    alpha = (1 - level) / 2
+    for i, dev, lo_w, hi_w in bar_inputs:
+        row = rows[i]
+        finite = dev[np.isfinite(dev)]
+        if not len(finite):
+            continue
+        q_lo, q_hi = np.quantile(finite, [alpha, 1 - alpha])
+        lo, hi = row["diff_ref"] + q_lo + lo_w, row["diff_ref"] + q_hi + hi_w
+        row["bar_low"], row["bar_high"] = lo, hi
+        row["bar_verdict"] = _bar_verdict(row["metric"], row["diff_ref"], lo, hi, s)
+    return level

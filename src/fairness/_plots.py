@@ -26,40 +26,51 @@ def _png(fig: plt.Figure) -> str:
     return base64.b64encode(buf.getvalue()).decode("ascii")
 
 
-def metric_bars(table: pd.DataFrame, attribute: str, metric: str, overall: float) -> str:
-    """Bar chart of one metric by group with 95% intervals; no bar where too few to say.
+def metric_bars(table: pd.DataFrame, attribute: str, metrics: list[str],
+                overall: pd.Series) -> str:
+    """Bar charts of metrics by group with 95% intervals, side by side in one figure.
+
+    Groups with too few children get no bar but their status in words.
 
     Parameters
     ----------
     table : pandas.DataFrame
         ``AuditResult.table``.
-    attribute, metric : str
-        What to draw.
-    overall : float
-        Everyone's value, drawn as a dashed line.
+    attribute : str
+        Attribute whose groups are drawn.
+    metrics : list of str
+        One panel per metric.
+    overall : pandas.Series
+        Everyone's value per metric, drawn as a dashed line.
 
     Returns
     -------
     str
         Base64 PNG.
     """
-    rows = table[(table.attribute == attribute) & (table.metric == metric)]
-    fig, ax = plt.subplots(figsize=(6.2, 0.42 * len(rows) + 1.0))
-    y = np.arange(len(rows))[::-1]
-    for yi, r in zip(y, rows.itertuples(), strict=True):
-        if r.status == "ok":
-            ax.barh(yi, r.value, color="#1d70b8" if not r.is_reference else "#505a5f")
-            ax.errorbar(r.value, yi, xerr=[[r.value - r.ci_low], [r.ci_high - r.value]],
-                        color="black", capsize=3, lw=1)
-        else:
-            ax.text(0, yi, f"  {r.status}", va="center", fontsize=8, color="#505a5f")
-    if np.isfinite(overall):
-        ax.axvline(overall, color="#d4351c", ls="--", lw=1, label="All children")
-        ax.legend(loc="lower right", fontsize=8)
-    ax.set_yticks(y, [f"{g}{' (reference)' if ref else ''}"
-                      for g, ref in zip(rows.group, rows.is_reference, strict=True)], fontsize=8)
-    ax.set_xlabel(rows.metric_label.iloc[0] if len(rows) else metric)
-    ax.set_xlim(left=min(0, np.nanmin(rows.ci_low.to_numpy(dtype=float), initial=0)))
+    part = table[table.attribute == attribute]
+    groups = list(dict.fromkeys(part.group))
+    fig, axes = plt.subplots(1, len(metrics), figsize=(2.6 * len(metrics) + 1.2,
+                                                      0.32 * len(groups) + 1.1),
+                             sharey=True, squeeze=False)
+    y = np.arange(len(groups))[::-1]
+    for ax, metric in zip(axes[0], metrics, strict=True):
+        rows = part[part.metric == metric].set_index("group").reindex(groups)
+        for yi, (_group, r) in zip(y, rows.iterrows(), strict=True):
+            if r.status == "ok":
+                ax.barh(yi, r.value, color="#505a5f" if r.is_reference else "#1d70b8")
+                ax.errorbar(r.value, yi, xerr=[[r.value - r.ci_low], [r.ci_high - r.value]],
+                            color="black", capsize=2, lw=0.8)
+            else:
+                ax.text(0, yi, " too few", va="center", fontsize=7, color="#505a5f")
+        if np.isfinite(overall.get(metric, np.nan)):
+            ax.axvline(overall[metric], color="#d4351c", ls="--", lw=1)
+        ax.set_title(rows.metric_label.dropna().iloc[0] if rows.metric_label.notna().any()
+                     else metric, fontsize=8)
+        ax.tick_params(labelsize=7)
+        ax.axvline(0, color="black", lw=0.5)
+    axes[0][0].set_yticks(y, [f"{g}{' (ref)' if ref else ''}" for g, ref in zip(
+        groups, part.drop_duplicates("group").is_reference, strict=True)], fontsize=7)
     fig.tight_layout()
     return _png(fig)
 
@@ -100,15 +111,15 @@ def calibration_by_group(score: np.ndarray, label: np.ndarray, groups: pd.Catego
     return _png(fig)
 
 
-def capacity_curve(curves: pd.DataFrame, metric: str, label: str, current: float) -> str:
-    """One metric by group as the share of children flagged changes.
+def capacity_curve(curves: pd.DataFrame, panels: list[tuple[str, str]], current: float) -> str:
+    """Metrics by group as the share of children flagged changes, one panel per metric.
 
     Parameters
     ----------
     curves : pandas.DataFrame
         From :func:`capacity_curves`.
-    metric, label : str
-        Metric key and axis label.
+    panels : list of (str, str)
+        Metric key and axis label per panel.
     current : float
         Today's share flagged, drawn as a vertical line.
 
@@ -117,16 +128,17 @@ def capacity_curve(curves: pd.DataFrame, metric: str, label: str, current: float
     str
         Base64 PNG.
     """
-    rows = curves[curves.metric == metric]
-    fig, ax = plt.subplots(figsize=(5.2, 3.6))
-    for i, (g, part) in enumerate(rows.groupby("group", sort=False)):
-        style = {"color": "black", "lw": 2, "ls": "--"} if g == "All children" else {
-            "color": _COLOURS[i % len(_COLOURS)], "lw": 1.2}
-        ax.plot(part.fraction * 100, part.value, marker=".", label=g, **style)
-    ax.axvline(current * 100, color="#505a5f", lw=1, ls=":")
-    ax.text(current * 100, ax.get_ylim()[1], " today", va="top", fontsize=8)
-    ax.set_xlabel("Share of children flagged (%)")
-    ax.set_ylabel(label)
-    ax.legend(fontsize=7)
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.2), squeeze=False)
+    for ax, (metric, label) in zip(axes[0], panels, strict=True):
+        rows = curves[curves.metric == metric]
+        for i, (g, part) in enumerate(rows.groupby("group", sort=False)):
+            style = {"color": "black", "lw": 2, "ls": "--"} if g == "All children" else {
+                "color": _COLOURS[i % len(_COLOURS)], "lw": 1.2}
+            ax.plot(part.fraction * 100, part.value, marker=".", label=g, **style)
+        ax.axvline(current * 100, color="#505a5f", lw=1, ls=":")
+        ax.set_xlabel("Share of children flagged (%)  · dotted: today", fontsize=8)
+        ax.set_ylabel(label, fontsize=8)
+        ax.tick_params(labelsize=7)
+    axes[0][-1].legend(fontsize=7)
     fig.tight_layout()
     return _png(fig)

@@ -188,21 +188,19 @@ def _attribute_sections(result: AuditResult, data: AuditData, inputs: ReportInpu
                     "diff": diff, "flag": bool(c.disparity), "verdict": c.bar_verdict})
             rows.append(row)
         single = INTERSECTION_SEPARATOR not in a
+        bars = list(BAR_METRICS) if single else ["false_negative_rate", "calibration_gap"]
         sections.append({
             "attribute": a, "label": part.attribute_label.iloc[0],
             "reference": part.reference_group.iloc[0], "rows": rows,
-            "bars": [(METRIC_INFO[m].label, metric_bars(t, a, m, overall[m]))
-                     for m in BAR_METRICS] if single else
-            [(METRIC_INFO[m].label, metric_bars(t, a, m, overall[m]))
-             for m in ("false_negative_rate", "calibration_gap")],
+            "bars": metric_bars(t, a, bars, overall),
+            "bar_labels": ", ".join(METRIC_INFO[m].label for m in bars),
             "calibration": calibration_by_group(
                 data.score, data.label, data.groups[a],
                 min_group_size=result.settings.min_group_size) if single else None,
-            "curves": [(label, capacity_curve(inputs.curves[a], m, label,
-                                              float(data.flagged.mean())))
-                       for m, label in (("false_negative_rate", "Missed (FNR)"),
-                                        ("selection_rate", "Flag rate"))]
-            if a in inputs.curves else [],
+            "curves": capacity_curve(inputs.curves[a], [("false_negative_rate", "Missed (FNR)"),
+                                                        ("selection_rate", "Flag rate")],
+                                     float(data.flagged.mean()))
+            if a in inputs.curves else None,
             "options": {k: v.to_dict(orient="records")
                         for k, v in inputs.options.get(a, {}).items()},
         })
@@ -255,8 +253,8 @@ def render_ethics_report(result: AuditResult, data: AuditData, inputs: ReportInp
 
     def describe(df: pd.DataFrame) -> list[str]:
         return [f"{r.attribute_label}: {r.group} — {r.metric_label} differs from "
-                f"{r.reference_group} by {fmt_diff(r.metric, r.diff_ref)} (95% interval "
-                f"{fmt_diff(r.metric, r.diff_ref_low)} to {fmt_diff(r.metric, r.diff_ref_high)};"
+                f"{r.reference_group} by {fmt_diff(r.metric, r.diff_ref)} (simultaneous "
+                f"interval {fmt_diff(r.metric, r.bar_low)} to {fmt_diff(r.metric, r.bar_high)};"
                 f" limit ±{fmt_diff(r.metric, result.settings.bar[r.metric]).lstrip('+')})"
                 for r in df.itertuples()]
 

@@ -39,8 +39,8 @@ def simulate_scores(
 
     True need depends on deprivation (as in England, where much of the
     ethnic disparity runs through deprivation) and on an individual term. The
-    model's score is the true probability seen through noise, so it is
-    calibrated in every group unless bias is injected:
+    model's score is the true probability (what remains is the chance in who
+    escalates), so it is calibrated in every group unless bias is injected:
 
     - ``surveillance_bias`` (log-odds): at equal need, the biased group's
       records make the model over-state its risk: its scores are shifted up.
@@ -94,10 +94,7 @@ def simulate_scores(
     in_group = (frame[biased_group[0]].astype(str) == str(biased_group[1])).to_numpy()
     true_outcome = rng.random(n) < p_true
     recorded = true_outcome | (in_group & (rng.random(n) < label_bias))
-    # The model sees need through noise; the score is recalibrated on everyone
-    # so that it stays calibrated overall.
-    seen = _logit(p_true) + rng.normal(0.0, 0.6, n) + surveillance_bias * in_group
-    score = _expit(seen - 0.18)
+    score = _expit(_logit(p_true) + surveillance_bias * in_group)
     frame["score"] = score
     frame["label"] = recorded.astype("int8")
     frame["p_true"] = p_true

@@ -23,29 +23,6 @@ CURVE_METRICS = ("selection_rate", "false_negative_rate", "false_positive_rate",
                  "recall")
 
 
-def _flags_at(score: np.ndarray, n_flags: int) -> np.ndarray:
-    order = np.argsort(-score, kind="stable")
-    flagged = np.zeros(len(score), dtype=bool)
-    flagged[order[:n_flags]] = True
-    return flagged
-
-
-def _by_group(label: np.ndarray, flagged: np.ndarray, groups: pd.Categorical,
-              metrics: Sequence[str]) -> tuple[pd.DataFrame, pd.Series]:
-    """``MetricFrame`` on rows compressed to (group, flagged, outcome) cells."""
-    g = len(groups.categories)
-    key = (np.asarray(groups.codes, dtype="int64") * 4 + flagged.astype("int64") * 2
-           + label.astype("int64"))
-    weight = np.bincount(key, minlength=4 * g).astype("float64")
-    present = np.flatnonzero(weight)
-    cells = pd.Categorical.from_codes(present // 4, categories=groups.categories)
-    mf = MetricFrame(metrics={k: METRIC_FUNCTIONS[k] for k in metrics}, y_true=present % 2,
-                     y_pred=(present // 2) % 2,
-                     sensitive_features=pd.Series(cells, name="group"),
-                     sample_params={k: {"sample_weight": weight[present]} for k in metrics})
-    return mf.by_group, mf.overall
-
-
 def capacity_curves(
     data: AuditData,
     attribute: str,
@@ -54,6 +31,10 @@ def capacity_curves(
     min_group_size: int = 30,
 ) -> pd.DataFrame:
     """Group metrics as the share of children flagged changes.
+
+    One Fairlearn ``MetricFrame`` per attribute, with the capacity as a
+    control feature, on rows compressed to (capacity, group, flagged,
+    outcome) cells.
 
     Parameters
     ----------
@@ -73,19 +54,39 @@ def capacity_curves(
         for everyone). ``nan`` where a metric is undefined.
     """
     groups = data.groups[attribute]
-    sizes = pd.Series(groups).value_counts()
-    keep = [g for g in groups.categories if sizes.get(g, 0) >= min_group_size]
+    codes = np.asarray(groups.codes, dtype="int64")
+    g = len(groups.categories)
+    order = np.argsort(-data.score, kind="stable")
+    position = np.empty(data.n, dtype="int64")
+    position[order] = np.arange(data.n)
+    label = data.label.astype("int64")
+    weights, keys = [], []
+    for i, f in enumerate(fractions):
+        flagged = position < max(1, int(round(f * data.n)))
+        key = codes * 4 + flagged * 2 + label
+        w = np.bincount(key, minlength=4 * g).astype("float64")
+        present = np.flatnonzero(w)
+        weights.append(w[present])
+        keys.append(np.column_stack([np.full(len(present), i), present]))
+    w, k = np.concatenate(weights), np.concatenate(keys)
+    cells = pd.Categorical.from_codes(k[:, 1] // 4, categories=groups.categories)
+    mf = MetricFrame(metrics={m: METRIC_FUNCTIONS[m] for m in CURVE_METRICS},
+                     y_true=k[:, 1] % 2, y_pred=(k[:, 1] // 2) % 2,
+                     sensitive_features=pd.Series(cells, name="group"),
+                     control_features=pd.Series(k[:, 0], name="capacity"),
+                     sample_params={m: {"sample_weight": w} for m in CURVE_METRICS})
+    sizes = pd.Series(np.bincount(codes, minlength=g), index=groups.categories)
+    keep = [c for c in groups.categories if sizes[c] >= min_group_size]
     rows = []
-    for f in fractions:
-        k = max(1, int(round(f * data.n)))
-        flagged = _flags_at(data.score, k)
-        by_group, overall = _by_group(data.label, flagged, groups, CURVE_METRICS)
+    for i, f in enumerate(fractions):
+        n_flags = max(1, int(round(f * data.n)))
         for m in CURVE_METRICS:
-            rows.append({"fraction": f, "n_flags": k, "group": "All children", "metric": m,
-                         "value": float(overall[m])})
-            for g in keep:
-                rows.append({"fraction": f, "n_flags": k, "group": str(g), "metric": m,
-                             "value": float(by_group.loc[g, m])})
+            rows.append({"fraction": f, "n_flags": n_flags, "group": "All children",
+                         "metric": m, "value": float(mf.overall.loc[i, m])})
+            for c in keep:
+                value = mf.by_group[m].get((i, c), np.nan)
+                rows.append({"fraction": f, "n_flags": n_flags, "group": str(c), "metric": m,
+                             "value": float(value)})
     return pd.DataFrame(rows)
 
 
