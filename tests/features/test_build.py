@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import date
 
 import duckdb
 import pandas as pd
@@ -161,3 +162,35 @@ def test_cli_reports_bad_config_with_exit_code_2(tmp_path, warehouse):
     assert result.exit_code == 2
     assert "features.windows[0] = 0: a window must be a positive number of days" in " ".join(
         result.output.split())
+
+
+@pytest.mark.slow
+def test_generated_la_builds_a_sensible_table(small_warehouse, tmp_path):
+    """The small synthetic LA (3,000 children, 6 years): cohort, labels and features hold up."""
+    con = duckdb.connect(str(small_warehouse), read_only=True)
+    last = con.execute("SELECT max(meta_extract_date) FROM ext_source_metadata").fetchone()[0]
+    con.close()
+    start = date(last.year - 3, 4, 1)
+    path = write_pipeline(
+        tmp_path / "small.yaml", small_warehouse, tmp_path / "out",
+        data={"warehouse": str(small_warehouse)},
+        cohort={"name": "known_to_services", "lookback_days": 365},
+        as_of={"start": str(start), "end": str(date(last.year - 1, 3, 1)),
+               "frequency": "quarterly", "score": str(last)})
+    result = build_features(load_pipeline(path))
+    m, frame = result.manifest, result.frame
+    train = [x for x in m["as_of_dates"] if x["role"] == "train"]
+    assert all(x["horizon_complete"] and x["n_rows"] > 0 for x in train)
+    rates = [x["base_rate"] for x in train]
+    assert 0.005 < sum(rates) / len(rates) < 0.2
+    assert frame["label"].isna().sum() == m["as_of_dates"][-1]["n_rows"]
+    # every child's row is unique and the label event, when any, falls inside the horizon
+    assert not frame.duplicated(["person_id", "as_of"]).any()
+    pos = frame[frame["label"] == 1]
+    gap = pd.to_datetime(pos["label_event_date"]) - pd.to_datetime(pos["as_of"])
+    assert gap.dt.days.between(1, 365).all()
+    # the main agencies appear in the features
+    feats = frame[m["feature_columns"]]
+    for col in ("contacts_count_365d", "police_da_victim_parent_count_1095d",
+                "school_absence_ratio_365d", "coverage_police_open_now"):
+        assert feats[col].fillna(0).gt(0).any(), col
