@@ -12,7 +12,7 @@ Column names carry the window: ``police_da_victim_parent_count_365d``,
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Literal
 
 from earlywarning.data.schema import AGENCIES, HEALTH_SERVICE_AGENCY, TABLES
@@ -96,9 +96,10 @@ class FeatureSpec:
         Agency code (default: the table's agency).
     group : str
         Library group, selectable with ``features.groups``.
-    empty : float or None
+    empty : float, None or "by_aggregate"
         Declared value when there is no matching record (imputation is declared
-        here, never an implicit fill): 0 for counts, missing otherwise.
+        here, never an implicit fill). ``"by_aggregate"``: 0 for ``count``,
+        ``any``, ``sum`` and ``open``, missing (``None``) otherwise.
     """
 
     name: str
@@ -113,10 +114,10 @@ class FeatureSpec:
     direction: Direction = "risk"
     agency: str | None = None
     group: str = "custom"
-    empty: float | None = field(default=-1.0)
+    empty: float | None | Literal["by_aggregate"] = "by_aggregate"
 
     def __post_init__(self) -> None:
-        if self.empty == -1.0:
+        if self.empty == "by_aggregate":
             object.__setattr__(self, "empty", _DEFAULT_EMPTY.get(self.aggregate))
         if self.agency is None:
             object.__setattr__(self, "agency", TABLES[self.table].agency
