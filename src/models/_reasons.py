@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -88,6 +89,10 @@ class FeatureEntry:
         Look-back window.
     table, aggregate : str
         Source table and aggregate, for provenance.
+    spec_group : str
+        The dictionary's ``group`` (``context`` puts the feature in the context group).
+    if_no_record : float or None
+        The declared value when the child has no matching record (0 for counts).
     """
 
     name: str
@@ -99,6 +104,7 @@ class FeatureEntry:
     table: str = ""
     aggregate: str = ""
     spec_group: str = ""
+    if_no_record: float | None = None
 
     @property
     def group(self) -> str:
@@ -157,7 +163,8 @@ class FeatureDictionary:
                 name=rec["name"], meaning=rec["meaning"], source_agency=rec["source_agency"],
                 direction=rec["direction"], subject=rec.get("subject") or "child",
                 window_days=rec.get("window_days"), table=rec.get("table") or "",
-                aggregate=rec.get("aggregate") or "", spec_group=rec.get("group") or "")
+                aggregate=rec.get("aggregate") or "", spec_group=rec.get("group") or "",
+                if_no_record=rec.get("if_no_record"))
         return cls(entries=entries, source=source)
 
     @classmethod
@@ -212,7 +219,7 @@ class ReasonSettings:
 
     n_risk: int = 3
     n_protective: int = 2
-    max_cited: int = 2
+    max_cited: int = 3
     min_contribution: float = 0.01
     partial_coverage_below: float = 0.5
 
@@ -249,8 +256,11 @@ def _group_label(group: str) -> str:
 
 
 def _in_sentence(label: str) -> str:
-    # "Housing" -> "housing", but "GP" stays "GP".
-    if len(label) > 1 and label[1].islower():
+    # "Housing" -> "housing", "Hospital (A&E)" -> "hospital (A&E)"; "GP" and
+    # "Early Help" (a service's name) keep their capitals.
+    words = label.split()
+    proper = any(w[:1].isupper() for w in words[1:])
+    if len(label) > 1 and label[1].islower() and not proper:
         return label[0].lower() + label[1:]
     return label
 
@@ -281,19 +291,43 @@ class _Groups:
                 self.coverage[g] = feature_names.index(cov)
 
 
+_WINDOW_SUFFIX = re.compile(r"_(\d+d|ever|now)$")
+
+
+def _base_name(name: str) -> str:
+    """Feature name without its window: ``asc_parent_count_1095d`` -> ``asc_parent_count``."""
+    return _WINDOW_SUFFIX.sub("", name)
+
+
 def _cite(groups: _Groups, g: str, values: np.ndarray, contrib: np.ndarray, sign: float,
           settings: ReasonSettings) -> tuple[str, str]:
+    """Pick the most telling feature values of a group's reason and phrase them.
+
+    Cited: features pushing the same way as the group, largest first, at least
+    a quarter of the largest, one window per feature (the largest). A risk
+    reason does not cite a feature at its no-record value ("0 suspensions
+    (raises risk)" would mislead); when nothing else is left the reason says
+    that the absence of records is what moved the estimate.
+    """
     cands = [j for j in groups.citable[g]
-             if sign * contrib[j] > 0 and not math.isnan(values[j])]
+             if sign * contrib[j] > 0 and not math.isnan(values[j])
+             and not (sign > 0 and groups.entries[j].if_no_record is not None
+                      and values[j] == groups.entries[j].if_no_record)]
     cands.sort(key=lambda j: -abs(contrib[j]))
-    if cands:
-        top = abs(contrib[cands[0]])
-        cands = [j for j in cands[: settings.max_cited] if abs(contrib[j]) >= 0.25 * top]
-    if not cands:
-        phrase = f"{_group_label(g)}: nothing recorded in the periods the model looks at"
-        return phrase, ""
-    parts = [render_meaning(groups.entries[j], values[j]) for j in cands]
-    return "; ".join(parts), ",".join(groups.features[j] for j in cands)
+    chosen: list[int] = []
+    seen: set[str] = set()
+    for j in cands:
+        base = _base_name(groups.features[j])
+        if base in seen or abs(contrib[j]) < 0.25 * abs(contrib[cands[0]]):
+            continue
+        seen.add(base)
+        chosen.append(j)
+        if len(chosen) == settings.max_cited:
+            break
+    if not chosen:
+        return f"No {_in_sentence(_group_label(g))} records in the periods the model looks at", ""
+    parts = [render_meaning(groups.entries[j], values[j]) for j in chosen]
+    return "; ".join(parts), ",".join(groups.features[j] for j in chosen)
 
 
 def build_reasons(

@@ -10,7 +10,8 @@ explanations:
    feature that measures the true largest driver (``driver_1``). The share is
    also given over the children whose largest driver is *nameable*: it is not
    ``latent_unrecorded`` (by design no record measures it) and some model
-   feature measures it.
+   feature measures it; and for the largest *recorded* driver (the first of
+   ``driver_1..3`` that is not ``latent_unrecorded``).
 2. **Rank correlation** (Spearman) between the mean absolute SHAP value per
    driver and the causal model's effect per driver. The ground truth does not
    store each term's size, so the effect is measured as the rank-weighted share
@@ -79,7 +80,8 @@ class DriverRule:
 
 DRIVER_RULES: tuple[DriverRule, ...] = (
     DriverRule(r"sibling", ("sibling_csc_history",)),
-    DriverRule(r"domestic_abuse|(^|_)da(_|$)", ("domestic_abuse",)),
+    # Police incidents with the child as victim or present are mostly domestic abuse.
+    DriverRule(r"domestic_abuse|(^|_)da(_|$)|police_child_count", ("domestic_abuse",)),
     DriverRule(r"mental_health|gp_concern|amh", ("parental_mental_health",)),
     DriverRule(r"substance|drug_alcohol|police_crime_parent", ("parental_substance_misuse",)),
     DriverRule(r"housing|rent_arrears|temporary_accommodation", ("housing_crisis",)),
@@ -218,8 +220,12 @@ class FidelityResult:
         Flagged children whose top-3 reasons cite the true largest driver.
     top3_share_nameable : float
         The same among children whose largest driver is nameable.
-    n_flagged, n_nameable : int
-        Denominators of the two shares.
+    top3_share_recorded : float
+        Children whose top-3 reasons cite their largest *recorded* driver (the
+        first of ``driver_1..3`` that is not ``latent_unrecorded``), among
+        those who have one that a feature measures.
+    n_flagged, n_nameable, n_recorded : int
+        Denominators of the three shares.
     spearman : float
         Rank correlation of mean |SHAP| per driver with the true effect.
     n_drivers : int
@@ -232,8 +238,10 @@ class FidelityResult:
 
     top3_share: float
     top3_share_nameable: float
+    top3_share_recorded: float
     n_flagged: int
     n_nameable: int
+    n_recorded: int
     spearman: float
     n_drivers: int
     effect_measure: str
@@ -329,12 +337,17 @@ def explanation_fidelity(
     rows = features[flag & known].copy()
     rows["_key"] = np.arange(len(rows))
     exp = explain(model, rows, dictionary, key="_key", settings=settings)
-    largest = matched["driver_1"].to_numpy()[flag & known]
-    largest = pd.Series(largest.astype(str))
-    hits = _hits(exp.reasons, rows.reset_index(drop=True),
-                 exp.contributions.reset_index(drop=True), mapping, largest, k)
+    top3 = matched[["driver_1", "driver_2", "driver_3"]].to_numpy()[flag & known].astype(str)
+    largest = pd.Series(top3[:, 0])
+    # The largest *recorded* driver: the first of driver_1..3 that is not unrecorded.
+    first_recorded = np.argmax(top3 != UNOBSERVABLE, axis=1)
+    recorded = pd.Series(top3[np.arange(len(top3)), first_recorded])
+    rows_, contrib_ = rows.reset_index(drop=True), exp.contributions.reset_index(drop=True)
+    hits = _hits(exp.reasons, rows_, contrib_, mapping, largest, k)
+    hits_recorded = _hits(exp.reasons, rows_, contrib_, mapping, recorded, k)
     measured = {d for rule in mapping.values() for d in rule.drivers}
     nameable = largest.isin(measured - {UNOBSERVABLE}).to_numpy()
+    has_recorded = recorded.isin(measured - {UNOBSERVABLE}).to_numpy()
 
     rng = np.random.default_rng(seed)
     pool = np.flatnonzero(known)
@@ -359,7 +372,10 @@ def explanation_fidelity(
         top3_share=float(hits.mean()) if len(hits) else float("nan"),
         top3_share_nameable=float(hits.to_numpy()[nameable].mean()) if nameable.any()
         else float("nan"),
-        n_flagged=int(len(hits)), n_nameable=int(nameable.sum()), spearman=rho,
+        top3_share_recorded=float(hits_recorded.to_numpy()[has_recorded].mean())
+        if has_recorded.any() else float("nan"),
+        n_flagged=int(len(hits)), n_nameable=int(nameable.sum()),
+        n_recorded=int(has_recorded.sum()), spearman=rho,
         n_drivers=len(drivers), effect_measure=how, per_driver=per)
 
 
@@ -368,8 +384,9 @@ def fidelity_for_run(run_dir: str | Path, features: pd.DataFrame | None = None,
     """Explanation fidelity of a training run's model on its test flags.
 
     Reads the run folder (``model.joblib``, ``test_predictions.parquet`` with
-    ``flagged``, ``feature_dictionary.json``, ``run.json`` with the
-    ``ground_truth`` path) and the feature table rows of the test dates.
+    ``flagged``, ``feature_dictionary.json``, and the ``ground_truth`` path
+    from ``metrics.json``'s ``run`` or ``run.json``) and the feature table
+    rows of the test dates.
     Writes ``explanation_fidelity.json`` into the run folder.
 
     Parameters
@@ -392,8 +409,11 @@ def fidelity_for_run(run_dir: str | Path, features: pd.DataFrame | None = None,
     from earlywarning.models.explain import underlying_boosters
 
     run_dir = Path(run_dir)
-    info = json.loads((run_dir / "run.json").read_text()) if (run_dir / "run.json").exists() \
-        else {}
+    info: dict[str, Any] = {}
+    for name, part in (("metrics.json", "run"), ("run.json", None)):
+        if (run_dir / name).exists():
+            data = json.loads((run_dir / name).read_text(encoding="utf-8"))
+            info.update(data.get(part, {}) if part else data)
     gt = info.get("ground_truth")
     if not gt or not Path(gt).exists() or not (run_dir / "model.joblib").exists():
         return None
@@ -457,7 +477,9 @@ def fidelity_section_html(result: FidelityResult | dict[str, Any] | None) -> str
         f"<p>The true largest driver is among the top-3 reasons for "
         f"<strong>{pct(r['top3_share'])}</strong> of {r['n_flagged']:,} flagged children "
         f"({pct(r['top3_share_nameable'])} of the {r['n_nameable']:,} whose largest driver is "
-        "recorded by some agency; the rest are driven mostly by unrecorded adversity).</p>"
+        "recorded by some agency; the rest are driven mostly by unrecorded adversity). "
+        f"The largest recorded driver is named for {pct(r.get('top3_share_recorded'))} of "
+        f"{r.get('n_recorded', 0):,}.</p>"
         f"<p>Rank correlation (Spearman) between mean |SHAP| per driver and the causal "
         f"model's effect over {r['n_drivers']} drivers: <strong>"
         f"{'–' if rho != rho else f'{rho:.2f}'}</strong>. True effect: "

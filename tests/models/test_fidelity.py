@@ -39,6 +39,7 @@ def test_reasons_name_the_true_largest_driver_on_a_known_hazard(result):
     assert result.n_flagged == 600
     assert result.top3_share >= 0.8
     assert result.top3_share_nameable >= 0.9
+    assert result.top3_share_recorded >= 0.8 and result.n_recorded >= result.n_nameable
     assert result.n_nameable < result.n_flagged  # latent-driven children are not nameable
 
 
