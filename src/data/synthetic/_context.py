@@ -20,12 +20,16 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 from earlywarning.data.schema import get_table
 
 __all__ = [
     "AREA_NAMES",
     "AncillaryContext",
     "arrow_strings",
+    "code_of",
+    "encode",
+    "isin",
     "build_context",
     "lsoa_area_index",
     "make_frame",
@@ -77,11 +81,15 @@ def lsoa_area_index(lsoa_codes: pd.Series, n_areas: int) -> pd.Series:
     pandas.Series
         Area index (Int64, null where the code is null), same index as the input.
     """
-    codes = pd.Series(lsoa_codes, dtype=object)
-    uniq = np.sort(codes.dropna().unique().astype(str))
-    rank = np.searchsorted(uniq, codes.fillna("").astype(str).to_numpy())
-    idx = (rank * n_areas) // max(len(uniq), 1)
-    return pd.Series(idx, index=codes.index, dtype="Int64").where(codes.notna())
+    index = lsoa_codes.index if isinstance(lsoa_codes, pd.Series) else None
+    code, uniq = encode(lsoa_codes)
+    uniq = uniq.to_numpy(zero_copy_only=False).astype(str)
+    rank = np.empty(len(uniq), dtype=np.int64)
+    rank[np.argsort(uniq, kind="stable")] = np.arange(len(uniq))
+    area = (rank * n_areas) // max(len(uniq), 1)
+    out = pd.Series(np.where(code >= 0, area[np.maximum(code, 0)] if len(area) else 0, 0),
+                    index=index, dtype="Int64")
+    return out.where(code >= 0)
 
 
 def _hash_index(values: np.ndarray, n: int) -> np.ndarray:
@@ -297,11 +305,108 @@ def _lookup(keys: pa.Array, queries: list[pa.Array]) -> list[np.ndarray]:
         return []
     if not len(keys):
         return [np.full(len(q), -1, dtype=np.int64) for q in queries]
+    fast = _numbered_lookup(keys, queries)
+    if fast is not None:
+        return fast
     enc = pa.concat_arrays([keys, *queries]).dictionary_encode()
     idx = enc.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
     idx = np.where(idx < len(keys), idx, -1)
     bounds = np.cumsum([len(keys), *(len(q) for q in queries)])
     return [idx[lo:hi] for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)]
+
+
+_DENSE_LIMIT = 50_000_000
+
+
+def _numbered_lookup(keys: pa.Array, queries: list[pa.Array]) -> list[np.ndarray] | None:
+    """Fast path for ids like ``P0012345`` (same prefix, fixed-width digits): parse the numbers.
+
+    Returns None when the keys do not all follow one such pattern, are not
+    unique, or are too large to index densely; the caller then hashes the strings.
+    """
+    first = keys[0].as_py()
+    if first is None:
+        return None
+    digits = len(first) - len(first.rstrip("0123456789"))
+    prefix, width = first[: len(first) - digits], len(first)
+    if digits == 0 or digits > 15:
+        return None
+
+    def numbers(arr: pa.Array) -> tuple[np.ndarray, np.ndarray] | None:
+        fixed = _fixed_width_numbers(arr, prefix, width)
+        if fixed is not None:
+            return fixed
+        ok = pc.and_(pc.equal(pc.binary_length(arr), width), pc.starts_with(arr, prefix))
+        ok = ok.fill_null(False).to_numpy(zero_copy_only=False).astype(bool)
+        tail = pc.utf8_slice_codeunits(pc.if_else(pa.array(ok), arr, prefix + "0" * digits),
+                                       len(prefix))
+        try:
+            num = pc.cast(tail, pa.int64()).to_numpy(zero_copy_only=False)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            return None
+        return num, ok
+
+    parsed = numbers(keys)
+    if parsed is None or not parsed[1].all() or parsed[0].max() >= _DENSE_LIMIT:
+        return None
+    key_num = parsed[0]
+    position = np.full(int(key_num.max()) + 1, -1, dtype=np.int64)
+    position[key_num] = np.arange(len(key_num))
+    if (position >= 0).sum() != len(key_num):
+        return None  # duplicate keys
+    out = []
+    for q in queries:
+        got = numbers(q) if len(q) else (np.zeros(0, np.int64), np.zeros(0, bool))
+        if got is None:
+            return None
+        num, ok = got
+        inside = ok & (num < len(position))
+        out.append(np.where(inside, position[np.where(inside, num, 0)], -1))
+    return out
+
+
+def _fixed_width_numbers(arr: pa.Array, prefix: str, width: int
+                         ) -> tuple[np.ndarray, np.ndarray] | None:
+    """Read ``prefix`` + digits straight from the Arrow buffers when every value is ``width`` long.
+
+    Returns the numbers and a mask of values that follow the pattern, or None
+    when the array has nulls or values of other lengths (the caller falls back).
+    """
+    if arr.null_count or not len(arr):
+        return None
+    off_type = np.int64 if pa.types.is_large_string(arr.type) else np.int32
+    _, off_buf, data_buf = arr.buffers()
+    offsets = np.frombuffer(off_buf, dtype=off_type)[arr.offset: arr.offset + len(arr) + 1]
+    if offsets[-1] - offsets[0] != width * len(arr) or not (np.diff(offsets) == width).all():
+        return None
+    data = np.frombuffer(data_buf, dtype=np.uint8)[offsets[0]: offsets[-1]].reshape(-1, width)
+    head = np.frombuffer(prefix.encode("utf-8"), dtype=np.uint8)
+    ok = (data[:, : len(head)] == head).all(axis=1)
+    num = np.zeros(len(arr), dtype=np.int64)
+    for j in range(len(head), width):  # one pass per digit position
+        digit = data[:, j].astype(np.int64) - ord("0")
+        ok &= (digit >= 0) & (digit <= 9)
+        num = num * 10 + digit
+    return np.where(ok, num, 0), ok
+
+
+def code_of(values: object, vocabulary: list[str] | tuple[str, ...]) -> np.ndarray:
+    """Return the index of each value in ``vocabulary`` (-1 for other values and nulls)."""
+    arr = arrow_strings(values)
+    pos = pc.index_in(arr, value_set=pa.array(list(vocabulary), type=pa.large_string()))
+    return pos.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+
+
+def isin(values: object, vocabulary: list[str] | tuple[str, ...]) -> np.ndarray:
+    """Return whether each value is in ``vocabulary`` (nulls: False)."""
+    return code_of(values, vocabulary) >= 0
+
+
+def encode(values: object) -> tuple[np.ndarray, pa.Array]:
+    """Dictionary-encode strings: codes (-1 for null) and the distinct values (first-seen order)."""
+    enc = arrow_strings(values).dictionary_encode()
+    return (enc.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64),
+            enc.dictionary)
 
 
 def _take(values: pa.Array, codes: np.ndarray) -> pa.Array:
@@ -372,7 +477,7 @@ def build_context(tables: dict[str, pd.DataFrame], config: object) -> AncillaryC
     person = tables.get("ssd_person")
     person = person if person is not None else make_frame("ssd_person", {}, 0)
     n_children = int(_config_value(config, ("children",),
-                                   (obj(person["pers_is_child"]) == "Y").sum()))
+                                   isin(person["pers_is_child"], ["Y"]).sum()))
     n_areas = int(_config_value(config, ("n_areas",), n_areas_for(n_children)))
     if not 1 <= n_areas <= len(AREA_NAMES):
         raise ValueError(f"synthetic config: n_areas = {n_areas}: must be 1-{len(AREA_NAMES)}")
@@ -389,21 +494,21 @@ def build_context(tables: dict[str, pd.DataFrame], config: object) -> AncillaryC
                     if c.references == "ssd_person.pers_person_id"])
     fam = ctx.table("ssd_family")
     f_person = ctx.codes("ssd_family", "fami_person_id")
-    f_code, family_index = pd.factorize(obj(fam["fami_family_id"]), sort=True)
+    f_code, family_index = encode(fam["fami_family_id"])
     f_start = to_days(fam["fami_start_date"]).astype(np.int64)
     order = np.lexsort((f_start, f_person))
     ok = f_person[order] >= 0
     person_family = np.full(len(person_index), -1, dtype=np.int64)
     person_family[f_person[order][ok]] = f_code[order][ok]  # later starts overwrite earlier
-    ctx.family_index = pd.Index(obj(family_index), dtype=object)
-    ctx._family_pa = pa.array(obj(family_index), type=pa.large_string())
+    ctx.family_index = pd.Index(family_index.to_numpy(zero_copy_only=False), dtype=object)
+    ctx._family_pa = family_index.cast(pa.large_string())
     ctx.person_family = person_family
 
     # each family's area: the LSOA of its members' most recent address
     addr = ctx.table("ssd_address")
     a_person = ctx.codes("ssd_address", "addr_person_id")
-    lsoa = obj(addr["addr_lsoa_code"])
-    a_area = lsoa_area_index(pd.Series(lsoa), n_areas).to_numpy(dtype="float64")
+    a_area = lsoa_area_index(addr["addr_lsoa_code"], n_areas).to_numpy(dtype="float64",
+                                                                       na_value=np.nan)
     a_start = to_days(addr["addr_address_start_date"]).astype(np.int64)
     good = (a_person >= 0) & ~np.isnan(a_area)
     a_person, a_area, a_start = a_person[good], a_area[good].astype(np.int64), a_start[good]

@@ -102,7 +102,7 @@ def _applicable(t: Table, kind: str) -> bool:
 
 
 def _keys(df: pd.DataFrame, t: Table, rows: np.ndarray) -> np.ndarray:
-    parts = [df[k].astype(str).to_numpy(dtype=object)[rows] for k in t.primary_key]
+    parts = [df[k].iloc[rows].astype(str).to_numpy(dtype=object) for k in t.primary_key]
     out = parts[0]
     for p in parts[1:]:
         out = out + "|" + p
@@ -248,10 +248,9 @@ def inject_defects(
     ctx = {"extract_date": pd.Timestamp(extract_date if extract_date is not None
                                         else _default_extract_date(tables)).normalize(),
            "next_orphan": 1}
-    person_ids = set()
-    if "ssd_person" in tables:
-        person_ids = set(tables["ssd_person"]["pers_person_id"].astype(str))
-    if any(i.startswith(_ORPHAN_PREFIX) for i in person_ids):
+    person = tables.get("ssd_person")
+    if person is not None and person["pers_person_id"].astype(str).str.startswith(
+            _ORPHAN_PREFIX).any():
         raise ValueError(f"inject_defects: ssd_person ids start with {_ORPHAN_PREFIX!r}, which "
                          "is reserved for orphan ids")
     out = dict(tables)
@@ -265,7 +264,8 @@ def inject_defects(
         n_bad = int(round(rate * len(df)))
         if not usable or n_bad == 0:
             continue
-        df = df.reset_index(drop=True).copy()
+        # copy-on-write (pandas 3): only the columns corrupted below are copied
+        df = df.reset_index(drop=True)
         rows = np.sort(rng.choice(len(df), n_bad, replace=False))
         kind_of = np.array(usable, dtype=object)[rng.integers(0, len(usable), n_bad)]
         extra = []

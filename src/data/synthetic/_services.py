@@ -27,6 +27,9 @@ import pandas as pd
 import pyarrow as pa
 from earlywarning.data.synthetic._context import (
     AncillaryContext,
+    code_of,
+    encode,
+    isin,
     make_frame,
     obj,
     sequential_ids,
@@ -120,23 +123,23 @@ def _events(ctx: AncillaryContext) -> pd.DataFrame:
         }))
 
     pol = ctx.table("ext_police_event")
-    etype, role = obj(pol["poli_event_type"]), obj(pol["poli_role"])
-    offending = np.isin(etype, ["arrest", "violent_crime", "other_crime"]) & np.isin(
-        role, ["suspect", "subject"])
+    etype = code_of(pol["poli_event_type"], ["domestic_abuse", "missing_person", "arrest",
+                                             "violent_crime", "other_crime"])
+    offending = (etype >= 2) & isin(pol["poli_role"], ["suspect", "subject"])
     who = np.maximum(ctx.codes("ext_police_event", "poli_person_id"), 0)
     repeat = np.bincount(who, weights=offending, minlength=len(ctx.person_index))[who] >= 2
     svc = np.select(
-        [etype == "domestic_abuse", offending & repeat, etype == "missing_person"],
+        [etype == 0, offending & repeat, etype == 1],
         [_SERVICE_INDEX["police_da"], _SERVICE_INDEX["police_iom"],
          _SERVICE_INDEX["police_missing"]], _SERVICE_INDEX["police_local"])
     add("ext_police_event", "poli_person_id", svc, pol["poli_event_date"], None,
         pol["poli_recorded_at"])
 
     hou = ctx.table("ext_housing_event")
-    ht = obj(hou["hous_event_type"])
+    ht = code_of(hou["hous_event_type"], ["homelessness_application", "temporary_accommodation",
+                                          "rent_arrears", "eviction_notice", "asb_case"])
     svc = np.select(
-        [np.isin(ht, ["homelessness_application", "temporary_accommodation"]),
-         np.isin(ht, ["rent_arrears", "eviction_notice"]), ht == "asb_case"],
+        [(ht == 0) | (ht == 1), (ht == 2) | (ht == 3), ht == 4],
         [_SERVICE_INDEX["housing_options"], _SERVICE_INDEX["housing_tenancy"],
          _SERVICE_INDEX["housing_asb"]], -1)
     add("ext_housing_event", "hous_person_id", svc, hou["hous_event_date"], hou["hous_end_date"],
@@ -147,11 +150,11 @@ def _events(ctx: AncillaryContext) -> pd.DataFrame:
         asc["asci_start_date"], asc["asci_end_date"], asc["asci_recorded_at"], open_ended=True)
 
     hea = ctx.table("ext_health_event")
-    svc = pd.Series(obj(hea["heal_service"])).map({
-        "adult_mental_health": _SERVICE_INDEX["amh"],
-        "drug_alcohol": _SERVICE_INDEX["drug_alcohol"],
-        "health_visiting": _SERVICE_INDEX["health_visiting"],
-        "gp_concern": _SERVICE_INDEX["gp"]}).fillna(-1).to_numpy(np.int64)
+    health_services = {"adult_mental_health": "amh", "drug_alcohol": "drug_alcohol",
+                       "health_visiting": "health_visiting", "gp_concern": "gp"}
+    which = code_of(hea["heal_service"], list(health_services))
+    svc = np.where(which >= 0, np.array([_SERVICE_INDEX[v] for v in health_services.values()])[
+        np.maximum(which, 0)], -1)
     add("ext_health_event", "heal_person_id", svc, hea["heal_event_date"], None,
         hea["heal_recorded_at"])
 
@@ -278,9 +281,10 @@ def _school_part(ctx: AncillaryContext, rng: np.random.Generator) -> _Part:
     sch = ctx.table("ext_school_enrolment")
     start, end = to_days(sch["scho_start_date"]), to_days(sch["scho_end_date"])
     person = ctx.codes("ext_school_enrolment", "scho_person_id")
-    keep = ~np.isnat(start) & (start <= ctx.extract_date) & (person >= 0)
-    start, end, person = start[keep], end[keep], person[keep]
-    school_code, schools = pd.factorize(obj(sch["scho_school_id"])[keep], sort=True)
+    school_code, schools = encode(sch["scho_school_id"])
+    keep = ~np.isnat(start) & (start <= ctx.extract_date) & (person >= 0) & (school_code >= 0)
+    start, end, person, school_code = start[keep], end[keep], person[keep], school_code[keep]
+    schools = schools.to_numpy(zero_copy_only=False)
     n = len(schools)
     origins = sample_origins(2 * n, rng)
     fore = sample_forenames(origins, np.where(rng.random(2 * n) < 0.75, "F", "M"), rng)
@@ -288,7 +292,7 @@ def _school_part(ctx: AncillaryContext, rng: np.random.Generator) -> _Part:
     slug = pd.Series(np.repeat(np.asarray(schools, dtype=object), 2)).astype(str).str.lower()
     domain = ("school" + slug.str.replace(r"[^a-z0-9]", "", regex=True) + ".sch.example")
     role = np.tile(np.array(["Designated Safeguarding Lead", "SENCO"], dtype=object), n)
-    sen = np.isin(obj(sch["scho_sen_status"])[keep], ["K", "E"])
+    sen = isin(sch["scho_sen_status"], ["K", "E"])[keep]
     current = np.isnat(end) | (end >= ctx.extract_date)
     rec = pd.to_datetime(sch["scho_recorded_at"]).to_numpy("datetime64[ns]")[keep]
     return _Part(person, np.full(len(start), _SCHOOL), start,

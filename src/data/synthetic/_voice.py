@@ -15,8 +15,9 @@ import numpy as np
 import pandas as pd
 from earlywarning.data.synthetic._context import (
     AncillaryContext,
+    code_of,
+    isin,
     make_frame,
-    obj,
     sequential_ids,
     to_days,
 )
@@ -255,7 +256,7 @@ def _family_first_dates(ctx: AncillaryContext) -> np.ndarray:
     first = np.full((n_fam, len(CONCERNS) - 1), never, dtype=np.int64)
     for concern, table, pid, date, fcol, allowed in _CONCERN_EVENTS:
         df = ctx.table(table)
-        keep = np.isin(obj(df[fcol]), allowed) if fcol is not None else np.ones(len(df), bool)
+        keep = isin(df[fcol], allowed) if fcol is not None else np.ones(len(df), bool)
         fam = ctx.family_of(ctx.codes(table, pid)[keep])
         day = to_days(df[date])[keep]
         ok = (fam >= 0) & ~np.isnat(day)
@@ -319,18 +320,17 @@ def build_family_voice(ctx: AncillaryContext, rng: np.random.Generator) -> pd.Da
 
     person = ctx.table("ssd_person")
     dob = to_days(person["pers_dob"])
-    sex = obj(person["pers_sex"])
+    sex = code_of(person["pers_sex"], ["F", "M"])  # 0 = F, 1 = M
     age = (start - dob[child]).astype(np.float64) / 365.25
 
     # each child's main carer: a parent (mother first), else a step-parent or partner
     rel = ctx.table("ext_person_relationship")
-    rank = pd.Series(obj(rel["rela_relationship"])).map(
-        {"parent": 0, "step_parent": 1, "partner_of_parent": 2}).to_numpy(dtype=np.float64)
+    rank = code_of(rel["rela_relationship"], ["parent", "step_parent", "partner_of_parent"])
     r_child = ctx.codes("ext_person_relationship", "rela_person_id")
     r_carer = ctx.codes("ext_person_relationship", "rela_related_person_id")
-    keep = ~np.isnan(rank) & (r_child >= 0) & (r_carer >= 0)
-    r_child, r_carer, rank = r_child[keep], r_carer[keep], rank[keep].astype(np.int64)
-    not_mother = sex[r_carer] != "F"
+    keep = (rank >= 0) & (r_child >= 0) & (r_carer >= 0)
+    r_child, r_carer, rank = r_child[keep], r_carer[keep], rank[keep]
+    not_mother = sex[r_carer] != 0
     o = np.lexsort((r_carer, not_mother, rank, r_child))[::-1]  # best carer written last
     carer_of = np.full(len(dob), -1, dtype=np.int64)
     rank_of = np.full(len(dob), -1, dtype=np.int64)
@@ -340,10 +340,10 @@ def build_family_voice(ctx: AncillaryContext, rng: np.random.Generator) -> pd.Da
 
     parent_note = (carer >= 0) & (rng.random(n) < 0.85)
     child_note = (age >= 8) & (rng.random(n) < 0.45)
-    carer_sex = np.where(carer >= 0, sex[np.maximum(carer, 0)] if len(sex) else None, None)
+    carer_sex = np.where(carer >= 0, sex[np.maximum(carer, 0)] if len(sex) else -1, -1)
     parent_role = np.where(carer_rank == 0,
-                           np.where(carer_sex == "F", "mother",
-                                    np.where(carer_sex == "M", "father", "parent")),
+                           np.where(carer_sex == 0, "mother",
+                                    np.where(carer_sex == 1, "father", "parent")),
                            "carer").astype(object)
     parent_role = np.where(rng.random(n) < 0.1,
                            "practitioner (in the " + parent_role + "'s words)", parent_role)
