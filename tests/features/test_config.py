@@ -146,3 +146,20 @@ def test_config_hash_changes_with_the_horizon():
     a = config_hash(parse_pipeline(doc))
     doc["outcome"]["horizon_days"] = 180
     assert config_hash(parse_pipeline(doc)) != a
+
+
+def test_sources_groups_and_exclusions_choose_the_specs():
+    doc = demo_doc()
+    doc["features"].update(sources=["police", "housing"], exclude=["police_child"])
+    from earlywarning.features import all_specs
+
+    specs = all_specs(parse_pipeline(doc))
+    assert {s.agency for s in specs} == {"police", "housing"}
+    assert "police_child" not in {s.name for s in specs}
+    assert {s.name for s in specs if s.direction == "coverage"} == {
+        "coverage_police", "coverage_housing"}
+    doc["features"] = {"groups": ["siblings"], "windows": [180]}
+    specs = all_specs(parse_pipeline(doc))
+    assert {s.group for s in specs} == {"siblings"}  # CSC is always linked: no indicator
+    referrals = next(s for s in specs if s.name == "referrals_sibling")
+    assert referrals.windows == (180,)
