@@ -334,3 +334,26 @@ def test_missing_and_empty_core_tables_are_handled(core):
         pandera_schema(name).validate(res[name])
     assert len(res["ext_person_identity"]) == len(core["ssd_person"])
     assert len(res["ssd_involvements"]) == 0
+
+
+def test_merge_spells_worked_example():
+    # the docstring's example: DA incidents 2023-01-10 and 2023-05-01, 180-day follow-up
+    from earlywarning.data.synthetic._services import _SERVICE_INDEX, merge_spells
+
+    ev = pd.DataFrame({
+        "person": [0, 0, 1],
+        "service": [_SERVICE_INDEX["police_da"]] * 3,
+        "start": np.array(["2023-05-01", "2023-01-10", "2024-02-01"], dtype="datetime64[D]"),
+        "end": np.array(["NaT"] * 3, dtype="datetime64[D]"),
+        "open_ended": [False] * 3,
+        "recorded_at": np.array(["2023-05-03", "2023-01-12", "2024-02-02"],
+                                dtype="datetime64[ns]"),
+    })
+    spells = merge_spells(ev, np.datetime64("2024-03-31"))
+    first = spells[spells["person"] == 0].iloc[0]
+    assert len(spells) == 2
+    assert first["start"] == pd.Timestamp("2023-01-10")
+    assert first["end"] == pd.Timestamp("2023-10-28") and not first["current"]
+    assert first["recorded_at"] == pd.Timestamp("2023-01-12")
+    second = spells[spells["person"] == 1].iloc[0]
+    assert second["current"] and pd.isna(second["end"])

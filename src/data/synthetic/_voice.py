@@ -249,6 +249,11 @@ _CONCERN_EVENTS = (
 )  # fmt: skip
 
 
+_KNOWN_BY_DAYS = 14
+"""A note can mention what happened up to two weeks after the episode started (the call
+comes days later, often right after the incident that prompted the referral)."""
+
+
 def _family_first_dates(ctx: AncillaryContext) -> np.ndarray:
     """Earliest day (int) of each kind of worry per family: shape (families, concerns - 1)."""
     n_fam = len(ctx.family_index)
@@ -274,8 +279,8 @@ def build_family_voice(ctx: AncillaryContext, rng: np.random.Generator) -> pd.Da
     For each family and each Early Help episode or CIN referral start (siblings
     starting together count once), a parent or carer usually leaves a note and
     a child aged 8 or over sometimes does. The note is recorded 1-21 days after
-    the start, talks about the worries the family's own records show by then
-    (housing, domestic abuse, a parent's mental health...) and carries consent
+    the start, talks about the worries the family's own records show by two
+    weeks after the start (housing, domestic abuse, a parent's mental health...) and carries consent
     ``Y`` for about 93% of notes. Notes that would be recorded after the
     extract date are not written.
 
@@ -311,7 +316,7 @@ def build_family_voice(ctx: AncillaryContext, rng: np.random.Generator) -> pd.Da
     n = len(child)
 
     # worries the family's records show by the start date
-    flags = _family_first_dates(ctx)[family] <= day[:, None]
+    flags = _family_first_dates(ctx)[family] <= day[:, None] + _KNOWN_BY_DAYS
     score = np.where(flags, rng.random(flags.shape), -1.0)
     order = np.argsort(-score, axis=1)
     c1 = np.where(flags.any(axis=1), order[:, 0], len(CONCERNS) - 1)
