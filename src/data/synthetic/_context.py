@@ -20,8 +20,20 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 from earlywarning.data.schema import get_table
+from earlywarning.data.synthetic._columns import (
+    arrow_strings,
+    code_of,
+    encode,
+    isin,
+    lookup,
+    make_frame,
+    obj,
+    sequential_ids,
+    string_array,
+    take_strings,
+    to_days,
+)
 
 __all__ = [
     "AREA_NAMES",
@@ -98,87 +110,6 @@ def _hash_index(values: np.ndarray, n: int) -> np.ndarray:
     return (pd.util.hash_array(arr) % np.uint64(n)).astype(np.int64)
 
 
-def obj(values: object) -> np.ndarray:
-    """Values as a numpy object array (fast for Arrow-backed strings; nulls stay null)."""
-    if isinstance(values, pd.Series | pd.Index):
-        return values.to_numpy(dtype=object)
-    return np.asarray(values, dtype=object)
-
-
-def sequential_ids(prefix: str, n: int, width: int) -> pa.Array:
-    """Ids ``prefix`` + zero-padded 1..n, e.g. ``INV00000001``, as an Arrow string array."""
-    from earlywarning.data.synthetic._fake_identity import digit_strings
-
-    return digit_strings(np.arange(1, n + 1, dtype=np.int64), width, prefix)
-
-
-def string_array(values: object) -> pd.api.extensions.ExtensionArray:
-    """Build a pandas ``string`` array quickly through Arrow (None and NaN become null)."""
-    if isinstance(values, pa.ChunkedArray):
-        values = values.combine_chunks()
-    if isinstance(values, pa.Array):
-        return pd.arrays.ArrowStringArray(values.cast(pa.string()))
-    arr = obj(values)
-    return pd.arrays.ArrowStringArray(pa.array(arr, type=pa.string(), from_pandas=True))
-
-
-def make_frame(table_name: str, data: dict[str, object], n: int) -> pd.DataFrame:
-    """Build a table with exactly the columns of ``schema.py``, typed.
-
-    Parameters
-    ----------
-    table_name : str
-        Declared table name.
-    data : dict
-        Column name to array-like of length ``n``; columns left out are null.
-    n : int
-        Number of rows.
-
-    Returns
-    -------
-    pandas.DataFrame
-        Columns in canonical order: strings as ``string``, dates and
-        timestamps as ``datetime64[ns]``, ints as ``Int64``, floats as ``float64``.
-
-    Raises
-    ------
-    KeyError
-        If ``data`` names a column the table does not have.
-    """
-    table = get_table(table_name)
-    unknown = set(data) - set(table.column_names)
-    if unknown:
-        raise KeyError(f"table {table_name} has no columns {sorted(unknown)}")
-    out = {}
-    for col in table.columns:
-        v = data.get(col.name)
-        if v is None:
-            v = np.full(n, None, dtype=object)
-        if len(v) != n:
-            raise ValueError(f"table {table_name}: column {col.name} has {len(v)} values, "
-                             f"expected {n}")
-        if col.dtype in ("string", "json"):
-            out[col.name] = string_array(v)
-        elif col.dtype in ("date", "timestamp"):
-            d = np.asarray(v)
-            d = d.astype("datetime64[ns]") if d.dtype.kind == "M" else pd.to_datetime(
-                pd.Series(d, dtype=object)).to_numpy("datetime64[ns]")
-            out[col.name] = d.astype("datetime64[D]").astype("datetime64[ns]") if (
-                col.dtype == "date") else d
-        elif col.dtype == "int":
-            out[col.name] = pd.array(pd.Series(v, dtype="Float64").round(), dtype="Int64")
-        else:
-            out[col.name] = np.asarray(v, dtype=np.float64)
-    return pd.DataFrame(out, index=pd.RangeIndex(n))
-
-
-def to_days(values: object) -> np.ndarray:
-    """Dates as ``datetime64[D]`` (NaT where missing)."""
-    if isinstance(values, np.ndarray) and values.dtype.kind == "M":
-        return values.astype("datetime64[D]")
-    return pd.to_datetime(pd.Series(values)).to_numpy(dtype="datetime64[D]")
-
-
 @dataclass
 class AncillaryContext:
     """What the ancillary builders need to know about the core tables.
@@ -242,12 +173,12 @@ class AncillaryContext:
 
     def person_codes(self, person_ids: object) -> np.ndarray:
         """Return the position of each id in ``ssd_person`` (-1 if absent)."""
-        return _lookup(self._person_pa, [arrow_strings(person_ids)])[0]
+        return lookup(self._person_pa, [arrow_strings(person_ids)])[0]
 
     def lookup_all(self, columns: list[tuple[str, str]]) -> None:
         """Look up the person codes of many ``(table, column)`` at once (one hash table)."""
         todo = [(t, c) for t, c in columns if (t, c) not in self._codes and t in self.tables]
-        found = _lookup(self._person_pa, [arrow_strings(self.table(t)[c]) for t, c in todo])
+        found = lookup(self._person_pa, [arrow_strings(self.table(t)[c]) for t, c in todo])
         self._codes.update(dict(zip(todo, found, strict=True)))
 
     def codes(self, table: str, column: str) -> np.ndarray:
@@ -273,147 +204,11 @@ class AncillaryContext:
 
     def person_ids(self, codes: np.ndarray) -> pa.Array:
         """Return the person ids of ``codes`` as an Arrow string array (null for -1)."""
-        return _take(self._person_pa, codes)
+        return take_strings(self._person_pa, codes)
 
     def family_ids(self, family_codes: np.ndarray) -> pa.Array:
         """Return the family ids of ``family_codes`` as an Arrow string array (null for -1)."""
-        return _take(self._family_pa, family_codes)
-
-
-def arrow_strings(values: object) -> pa.Array:
-    """Return ``values`` as an Arrow large-string array (zero-copy when already Arrow)."""
-    if isinstance(values, pd.Series | pd.Index) and values.dtype != object:
-        try:
-            arr = pa.array(values)
-        except (pa.ArrowInvalid, pa.ArrowTypeError):
-            arr = pa.array(obj(values), type=pa.large_string(), from_pandas=True)
-    else:
-        arr = pa.array(obj(values), type=pa.large_string(), from_pandas=True)
-    if isinstance(arr, pa.ChunkedArray):
-        arr = arr.combine_chunks()
-    return arr.cast(pa.large_string())
-
-
-def _lookup(keys: pa.Array, queries: list[pa.Array]) -> list[np.ndarray]:
-    """Position of each query value in ``keys`` (unique), -1 when absent or null.
-
-    One Arrow dictionary encoding over the keys followed by every query: the
-    keys take codes 0..len(keys)-1 in order (first occurrence), so a query's
-    code is its position.
-    """
-    if not queries:
-        return []
-    if not len(keys):
-        return [np.full(len(q), -1, dtype=np.int64) for q in queries]
-    fast = _numbered_lookup(keys, queries)
-    if fast is not None:
-        return fast
-    enc = pa.concat_arrays([keys, *queries]).dictionary_encode()
-    idx = enc.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
-    idx = np.where(idx < len(keys), idx, -1)
-    bounds = np.cumsum([len(keys), *(len(q) for q in queries)])
-    return [idx[lo:hi] for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)]
-
-
-_DENSE_LIMIT = 50_000_000
-
-
-def _numbered_lookup(keys: pa.Array, queries: list[pa.Array]) -> list[np.ndarray] | None:
-    """Fast path for ids like ``P0012345`` (same prefix, fixed-width digits): parse the numbers.
-
-    Returns None when the keys do not all follow one such pattern, are not
-    unique, or are too large to index densely; the caller then hashes the strings.
-    """
-    first = keys[0].as_py()
-    if first is None:
-        return None
-    digits = len(first) - len(first.rstrip("0123456789"))
-    prefix, width = first[: len(first) - digits], len(first)
-    if digits == 0 or digits > 15:
-        return None
-
-    def numbers(arr: pa.Array) -> tuple[np.ndarray, np.ndarray] | None:
-        fixed = _fixed_width_numbers(arr, prefix, width)
-        if fixed is not None:
-            return fixed
-        ok = pc.and_(pc.equal(pc.binary_length(arr), width), pc.starts_with(arr, prefix))
-        ok = ok.fill_null(False).to_numpy(zero_copy_only=False).astype(bool)
-        tail = pc.utf8_slice_codeunits(pc.if_else(pa.array(ok), arr, prefix + "0" * digits),
-                                       len(prefix))
-        try:
-            num = pc.cast(tail, pa.int64()).to_numpy(zero_copy_only=False)
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-            return None
-        return num, ok
-
-    parsed = numbers(keys)
-    if parsed is None or not parsed[1].all() or parsed[0].max() >= _DENSE_LIMIT:
-        return None
-    key_num = parsed[0]
-    position = np.full(int(key_num.max()) + 1, -1, dtype=np.int64)
-    position[key_num] = np.arange(len(key_num))
-    if (position >= 0).sum() != len(key_num):
-        return None  # duplicate keys
-    out = []
-    for q in queries:
-        got = numbers(q) if len(q) else (np.zeros(0, np.int64), np.zeros(0, bool))
-        if got is None:
-            return None
-        num, ok = got
-        inside = ok & (num < len(position))
-        out.append(np.where(inside, position[np.where(inside, num, 0)], -1))
-    return out
-
-
-def _fixed_width_numbers(arr: pa.Array, prefix: str, width: int
-                         ) -> tuple[np.ndarray, np.ndarray] | None:
-    """Read ``prefix`` + digits straight from the Arrow buffers when every value is ``width`` long.
-
-    Returns the numbers and a mask of values that follow the pattern, or None
-    when the array has nulls or values of other lengths (the caller falls back).
-    """
-    if arr.null_count or not len(arr):
-        return None
-    off_type = np.int64 if pa.types.is_large_string(arr.type) else np.int32
-    _, off_buf, data_buf = arr.buffers()
-    offsets = np.frombuffer(off_buf, dtype=off_type)[arr.offset: arr.offset + len(arr) + 1]
-    if offsets[-1] - offsets[0] != width * len(arr) or not (np.diff(offsets) == width).all():
-        return None
-    data = np.frombuffer(data_buf, dtype=np.uint8)[offsets[0]: offsets[-1]].reshape(-1, width)
-    head = np.frombuffer(prefix.encode("utf-8"), dtype=np.uint8)
-    ok = (data[:, : len(head)] == head).all(axis=1)
-    num = np.zeros(len(arr), dtype=np.int64)
-    for j in range(len(head), width):  # one pass per digit position
-        digit = data[:, j].astype(np.int64) - ord("0")
-        ok &= (digit >= 0) & (digit <= 9)
-        num = num * 10 + digit
-    return np.where(ok, num, 0), ok
-
-
-def code_of(values: object, vocabulary: list[str] | tuple[str, ...]) -> np.ndarray:
-    """Return the index of each value in ``vocabulary`` (-1 for other values and nulls)."""
-    arr = arrow_strings(values)
-    pos = pc.index_in(arr, value_set=pa.array(list(vocabulary), type=pa.large_string()))
-    return pos.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
-
-
-def isin(values: object, vocabulary: list[str] | tuple[str, ...]) -> np.ndarray:
-    """Return whether each value is in ``vocabulary`` (nulls: False)."""
-    return code_of(values, vocabulary) >= 0
-
-
-def encode(values: object) -> tuple[np.ndarray, pa.Array]:
-    """Dictionary-encode strings: codes (-1 for null) and the distinct values (first-seen order)."""
-    enc = arrow_strings(values).dictionary_encode()
-    return (enc.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64),
-            enc.dictionary)
-
-
-def _take(values: pa.Array, codes: np.ndarray) -> pa.Array:
-    codes = np.asarray(codes, dtype=np.int64)
-    if not len(values):
-        return pa.nulls(len(codes), pa.large_string())
-    return values.take(pa.array(np.maximum(codes, 0), mask=codes < 0))
+        return take_strings(self._family_pa, family_codes)
 
 
 def _config_value(config: object, names: tuple[str, ...], default: object = None) -> object:
