@@ -42,6 +42,19 @@ def _percent(value: float | None, digits: int = 0) -> str:
     return "Not known" if value is None else f"{100 * value:.{digits}f}%"
 
 
+_MD_CLASSES = {
+    "heading_open": "govuk-heading-s",
+    "paragraph_open": "govuk-body",
+    "bullet_list_open": "govuk-list govuk-list--bullet",
+    "ordered_list_open": "govuk-list govuk-list--number",
+    "table_open": "govuk-table",
+    "tr_open": "govuk-table__row",
+    "th_open": "govuk-table__header",
+    "td_open": "govuk-table__cell",
+    "link_open": "govuk-link",
+}
+
+
 def _markdown(text: str, shift: int = 2) -> Markup:
     """Render Markdown as HTML; raw HTML is escaped, headings move down ``shift`` levels.
 
@@ -51,8 +64,8 @@ def _markdown(text: str, shift: int = 2) -> Markup:
     for tok in tokens:
         if tok.type in ("heading_open", "heading_close"):
             tok.tag = f"h{min(6, int(tok.tag[1]) + shift)}"
-        if tok.type == "heading_open":
-            tok.attrSet("class", "govuk-heading-s")
+        if tok.type in _MD_CLASSES:
+            tok.attrSet("class", _MD_CLASSES[tok.type])
     return Markup(_MD.renderer.render(tokens, _MD.options, {}))  # noqa: S704 - html is off
 
 
