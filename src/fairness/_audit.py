@@ -62,7 +62,7 @@ class AuditSettings:
     ci_level: float = 0.95
     reference_groups: Mapping[str, str] = field(default_factory=dict)
     bar: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_BAR))
-    n_score_bins: int = 100
+    n_score_bins: int = 50
     n_calibration_bins: int = 10
     n_auc_bins: int = 1000
 

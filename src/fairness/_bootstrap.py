@@ -1,32 +1,36 @@
-"""Vectorised bootstrap of every group metric of every attribute at once.
+"""Vectorised bootstrap of every group metric of every attribute.
 
-Each replicate resamples the row indices once (with replacement, as the
-ordinary nonparametric bootstrap does). The resample is held as a count per
-row; one sparse matrix product then sums those counts into every cell the
-metrics need, for all attributes and groups together:
+The ordinary bootstrap resamples the n rows with replacement. Every metric
+of the audit depends on the rows only through how many fall in each *cell*
+(group × flagged × outcome × fine score band) and their scores, so a
+replicate only needs the cell counts. Resampling n row indices and counting
+them per cell is, in distribution, exactly one multinomial draw of n over the
+cells with probabilities (rows in cell) / n; we draw those counts directly,
+for all replicates at once, per attribute:
 
-- per (group, flagged, outcome, fine score bin): number of rows — gives flag
-  rate, FPR, FNR, precision, recall, base rate and (binned) AUC;
-- per (group, calibration band): sum of scores and sum of outcomes — gives
-  mean predicted risk, calibration gap and ECE exactly.
+- counts per (group, flagged, outcome, fine band) give flag rate, FPR, FNR,
+  precision, recall, base rate and AUC (pairs in the same fine band count as
+  ties; the point AUC is exact and the replicates only supply the spread);
+- count × the cell's mean score gives the score sums per calibration band,
+  hence mean predicted risk, calibration gap and ECE. Fine bands nest inside
+  the calibration bands and are narrow, so the within-cell spread of scores
+  that this leaves out is negligible.
 
-So the cost per replicate is one pass over the rows' cell memberships instead
-of one ``MetricFrame`` per replicate.
+The cost per replicate is one binomial draw per non-empty cell instead of a
+pass over the rows (or a ``MetricFrame`` per replicate).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
 
 from ._metrics import metrics_from_sums
 
-CHUNK_CELLS = 4_000_000
-"""Rows × replicates resampled per chunk (bounds memory to ~100 MB)."""
+CHUNK = 2_000_000
+"""Replicates × cells held in memory at once."""
 
 
 def score_bins(score: np.ndarray, n_bins: int) -> np.ndarray:
@@ -48,50 +52,80 @@ def score_bins(score: np.ndarray, n_bins: int) -> np.ndarray:
     return np.searchsorted(edges, score, side="right").astype("int64")
 
 
+def nested_bins(score: np.ndarray, n_coarse: int, n_sub: int) -> tuple[np.ndarray, int]:
+    """Fine score bands nested in the ``n_coarse`` calibration bands.
+
+    Returns (fine band per row, ordered by score, with ``fine // n_sub`` the
+    calibration band; number of fine bands).
+    """
+    coarse = score_bins(score, n_coarse)
+    sub = np.zeros(len(score), dtype="int64")
+    for b in np.unique(coarse):
+        m = coarse == b
+        sub[m] = score_bins(score[m], n_sub)
+    return coarse * n_sub + sub, (int(coarse.max()) + 1) * n_sub
+
+
 @dataclass
-class CellLayout:
-    """Where each row's contributions go in the cell vector.
+class AttributeCells:
+    """The non-empty cells of one attribute.
 
     Attributes
     ----------
-    attributes : list of str
-        Audited attributes, in order.
-    n_groups : list of int
-        Number of groups of each attribute.
-    count_offset, sum_offset : list of int
-        Start of each attribute's count block and score-sum block.
-    n_fine, n_coarse : int
-        Number of fine (AUC) and coarse (calibration) score bins.
-    design : scipy.sparse.csr_matrix, shape (n_cells, n_rows)
-        Row *i* contributes ``design[:, i]`` to the cell vector.
+    name : str
+    n_groups : int
+    cells : ndarray of int64
+        Flat index of each non-empty cell in (group, flagged, outcome, fine band).
+    counts : ndarray of float64
+        Rows in each non-empty cell.
+    mean_score : ndarray of float64
+        Mean score of each non-empty cell.
     """
 
-    attributes: list[str]
-    n_groups: list[int]
-    count_offset: list[int]
-    sum_offset: list[int]
+    name: str
+    n_groups: int
+    cells: np.ndarray
+    counts: np.ndarray
+    mean_score: np.ndarray
+
+
+@dataclass
+class CellLayout:
+    """Cells of every attribute, with the score bands they use.
+
+    Attributes
+    ----------
+    attributes : list of AttributeCells
+    n_fine, n_sub : int
+        Fine bands, and fine bands per calibration band.
+    n_rows : int
+    """
+
+    attributes: list[AttributeCells]
     n_fine: int
-    n_coarse: int
-    design: sp.csr_matrix
+    n_sub: int
+    n_rows: int
 
-    def split(self, cells: np.ndarray) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
-        """Yield ``(attribute, counts, sums)`` views of summed cells.
+    def metrics(self, a: AttributeCells, counts: np.ndarray) -> dict[str, np.ndarray]:
+        """Metrics of every group (and everyone, last) from cell counts.
 
-        ``cells`` has shape (n_cells, r); ``counts`` has shape
-        (r, groups + 1, 2, 2, n_fine) and ``sums`` (r, groups + 1, n_coarse, 2),
-        the last group being everyone (overall).
+        ``counts`` has shape (r, non-empty cells); returns arrays (r, groups + 1).
         """
-        r = cells.shape[1]
-        for a, g, co, so in zip(self.attributes, self.n_groups, self.count_offset,
-                                self.sum_offset, strict=True):
-            size = g * 4 * self.n_fine
-            counts = cells[co:co + size].reshape(g, 2, 2, self.n_fine, r)
-            counts = np.moveaxis(counts, -1, 0)
-            sums = cells[so:so + g * self.n_coarse * 2].reshape(g, self.n_coarse, 2, r)
-            sums = np.moveaxis(sums, -1, 0)
-            counts = np.concatenate([counts, counts.sum(axis=1, keepdims=True)], axis=1)
-            sums = np.concatenate([sums, sums.sum(axis=1, keepdims=True)], axis=1)
-            yield a, counts, sums
+        r = counts.shape[0]
+        size = a.n_groups * 4 * self.n_fine
+        dense = np.zeros((r, size))
+        dense[:, a.cells] = counts
+        weighted = np.zeros((r, size))
+        weighted[:, a.cells] = counts * a.mean_score
+        shape = (r, a.n_groups, 2, 2, self.n_fine)
+        dense, weighted = dense.reshape(shape), weighted.reshape(shape)
+        dense = np.concatenate([dense, dense.sum(axis=1, keepdims=True)], axis=1)
+        weighted = np.concatenate([weighted, weighted.sum(axis=1, keepdims=True)], axis=1)
+        n_coarse = self.n_fine // self.n_sub
+        band = (*dense.shape[:2], n_coarse, self.n_sub)
+        score_sum = weighted.sum(axis=(2, 3)).reshape(band).sum(axis=-1)
+        outcome_sum = dense[:, :, :, 1, :].sum(axis=2).reshape(band).sum(axis=-1)
+        return metrics_from_sums(dense, np.stack([score_sum, outcome_sum], axis=-1))
 
 
 def build_layout(
@@ -100,10 +134,10 @@ def build_layout(
     flagged: np.ndarray,
     groups: dict[str, pd.Categorical],
     *,
-    n_fine: int = 100,
+    n_fine: int = 50,
     n_coarse: int = 10,
 ) -> CellLayout:
-    """Build the sparse design that maps rows to cells.
+    """Count rows per cell for every attribute.
 
     Parameters
     ----------
@@ -112,42 +146,24 @@ def build_layout(
     groups : dict of str to pandas.Categorical
         Group membership per attribute.
     n_fine, n_coarse : int
-        Score bins for AUC and for calibration (ECE).
+        Fine score bands (for AUC) and calibration bands (for ECE); the fine
+        bands nest in the calibration bands.
 
     Returns
     -------
     CellLayout
     """
-    n = len(score)
-    fine = score_bins(score, n_fine)
-    coarse = score_bins(score, n_coarse)
-    nf, nc = int(fine.max()) + 1, int(coarse.max()) + 1
+    n_sub = max(1, n_fine // n_coarse)
+    fine, nf = nested_bins(score, n_coarse, n_sub)
     within = flagged.astype("int64") * (2 * nf) + label.astype("int64") * nf + fine
-    rows_idx, cols_idx, vals = [], [], []
-    attrs, n_groups, c_off, s_off = [], [], [], []
-    offset = 0
-    ones = np.ones(n)
-    for a, cat in groups.items():
-        codes = np.asarray(cat.codes, dtype="int64")
-        g = len(cat.categories)
-        attrs.append(a)
-        n_groups.append(g)
-        c_off.append(offset)
-        rows_idx.append(offset + codes * (4 * nf) + within)
-        cols_idx.append(np.arange(n))
-        vals.append(ones)
-        offset += g * 4 * nf
-        s_off.append(offset)
-        base = offset + codes * (nc * 2) + coarse * 2
-        rows_idx += [base, base + 1]
-        cols_idx += [np.arange(n), np.arange(n)]
-        vals += [score.astype("float64"), label.astype("float64")]
-        offset += g * nc * 2
-    design = sp.csr_matrix(
-        (np.concatenate(vals), (np.concatenate(rows_idx), np.concatenate(cols_idx))),
-        shape=(offset, n),
-    )
-    return CellLayout(attrs, n_groups, c_off, s_off, nf, nc, design)
+    attributes = []
+    for name, cat in groups.items():
+        key = np.asarray(cat.codes, dtype="int64") * (4 * nf) + within
+        cells, inverse, counts = np.unique(key, return_inverse=True, return_counts=True)
+        mean_score = np.bincount(inverse, weights=score) / counts
+        attributes.append(AttributeCells(name, len(cat.categories), cells,
+                                         counts.astype("float64"), mean_score))
+    return CellLayout(attributes, nf, n_sub, len(score))
 
 
 def full_sample_metrics(layout: CellLayout) -> dict[str, dict[str, np.ndarray]]:
@@ -156,9 +172,8 @@ def full_sample_metrics(layout: CellLayout) -> dict[str, dict[str, np.ndarray]]:
     These use the same binned definitions as the replicates, so that the
     replicates' spread can be centred on them.
     """
-    cells = np.asarray(layout.design.sum(axis=1))
-    return {a: {k: v[0] for k, v in metrics_from_sums(c, s).items()}
-            for a, c, s in layout.split(cells)}
+    return {a.name: {k: v[0] for k, v in layout.metrics(a, a.counts[None, :]).items()}
+            for a in layout.attributes}
 
 
 def bootstrap_metrics(
@@ -173,29 +188,25 @@ def bootstrap_metrics(
     n_boot : int
         Number of replicates.
     seed : int
-        Seed of the resampling; same seed, same replicates.
+        Seed; same seed, same replicates.
 
     Returns
     -------
     dict
         ``result[attribute][metric]`` has shape (n_boot, groups + 1).
     """
-    n = layout.design.shape[1]
     rng = np.random.default_rng(seed)
-    per_chunk = max(1, CHUNK_CELLS // max(n, 1))
-    parts: dict[str, dict[str, list[np.ndarray]]] = {a: {} for a in layout.attributes}
-    done = 0
-    while done < n_boot:
-        r = min(per_chunk, n_boot - done)
-        idx = rng.integers(0, n, size=(r, n), dtype=np.int64)
-        # position (row i, replicate j) in an (n, r) C-ordered array is i * r + j
-        idx *= r
-        idx += np.arange(r, dtype=np.int64)[:, None]
-        weights = np.bincount(idx.ravel(), minlength=n * r).reshape(n, r).astype("float64")
-        del idx
-        cells = layout.design @ weights
-        for a, counts, sums in layout.split(cells):
-            for k, v in metrics_from_sums(counts, sums).items():
-                parts[a].setdefault(k, []).append(v)
-        done += r
-    return {a: {k: np.concatenate(v, axis=0) for k, v in m.items()} for a, m in parts.items()}
+    out: dict[str, dict[str, np.ndarray]] = {}
+    for a in layout.attributes:
+        p = a.counts / a.counts.sum()
+        per_chunk = max(1, CHUNK // (a.n_groups * 4 * layout.n_fine))
+        parts: dict[str, list[np.ndarray]] = {}
+        done = 0
+        while done < n_boot:
+            r = min(per_chunk, n_boot - done)
+            counts = rng.multinomial(layout.n_rows, p, size=r).astype("float64")
+            for k, v in layout.metrics(a, counts).items():
+                parts.setdefault(k, []).append(v)
+            done += r
+        out[a.name] = {k: np.concatenate(v, axis=0) for k, v in parts.items()}
+    return out
