@@ -107,9 +107,9 @@ def build_env(tmp: Path, warehouse: Path, runs: Path | None = None,
     """An app with its own database: imported from ``warehouse``, or copied from
     ``template``'s database (much faster; same demo passwords)."""
     tmp.mkdir(parents=True, exist_ok=True)
-    settings = load_settings(
-        environ={}, demo_mode=True, database_url=f"sqlite:///{tmp / 'app.db'}",
-        warehouse_path=warehouse, runs_dir=runs or make_runs(tmp / "runs"), **overrides)
+    overrides.setdefault("database_url", f"sqlite:///{tmp / 'app.db'}")
+    settings = load_settings(environ={}, demo_mode=True, warehouse_path=warehouse,
+                             runs_dir=runs or make_runs(tmp / "runs"), **overrides)
     if template is not None:
         src = Path(template.settings.database_url.split("///", 1)[1])
         with sqlite3.connect(src) as source, sqlite3.connect(tmp / "app.db") as dest:
