@@ -7,6 +7,7 @@ as "too few to say", never as a confident number.
 
 from ._approval import ApprovalError, ApprovalRecord, approve, read_approvals, require_champion
 from ._audit import OVERALL, AuditResult, AuditSettings, audit, point_estimates
+from ._bias import DetectionResult, bias_detection_experiment
 from ._data import (
     NOT_RECORDED,
     STANDARD_ATTRIBUTES,
@@ -24,6 +25,8 @@ __all__ = [
     "ApprovalError",
     "ApprovalRecord",
     "AuditOutput",
+    "DetectionResult",
+    "bias_detection_experiment",
     "approve",
     "audit_run",
     "audit_scores_file",
