@@ -220,11 +220,12 @@ def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     demo: Annotated[bool, typer.Option(help="Demo mode: allow a random secret key.")] = False,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
 ) -> None:
     """Serve the web app (set EW_SECRET_KEY, or use --demo on your own machine)."""
     from earlywarning.app._cli import serve_command
 
-    raise typer.Exit(serve_command(console, host, port, demo))
+    raise typer.Exit(serve_command(console, host, port, demo, workers))
 
 
 @app.command()

@@ -40,7 +40,7 @@ def app_init_command(
     return 0
 
 
-def serve_command(console: Console, host: str, port: int, demo: bool) -> int:
+def serve_command(console: Console, host: str, port: int, demo: bool, workers: int = 1) -> int:
     """Run ``earlywarning serve``; return the exit code."""
     try:
         settings = load_settings(demo_mode=True if demo else None)
@@ -49,5 +49,5 @@ def serve_command(console: Console, host: str, port: int, demo: bool) -> int:
         return 2
     console.print(f"Serving {settings.service_name} for {settings.council_name} at "
                   f"http://{host}:{port}/ (Ctrl+C to stop)")
-    serve(settings, host, port)
+    serve(settings, host, port, workers=workers)
     return 0

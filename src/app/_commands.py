@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,10 +51,25 @@ def init_app_database(
     return InitResult(summary, users)
 
 
-def serve(settings: Settings, host: str, port: int) -> None:
-    """Run the app with uvicorn until interrupted."""
+def serve(settings: Settings, host: str, port: int, workers: int = 1,
+          access_log: bool = True) -> None:
+    """Run the app with uvicorn until interrupted.
+
+    With ``workers > 1`` each worker process builds the app from the ``EW_*``
+    environment; a demo run without a secret key gets one shared random key
+    so that every worker accepts every session cookie.
+    """
     import uvicorn
     from earlywarning.app._web import create_app
 
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info",
-                proxy_headers=False, server_header=False)
+    common = dict(host=host, port=port, log_level="info", proxy_headers=False,
+                  server_header=False, access_log=access_log)
+    if workers <= 1:
+        uvicorn.run(create_app(settings), **common)
+        return
+    os.environ["EW_SECRET_KEY"] = settings.effective_secret_key
+    if settings.demo_mode:
+        os.environ["EW_DEMO_MODE"] = "1"
+    for name in ("database_url", "warehouse_path", "runs_dir"):
+        os.environ[f"EW_{name.upper()}"] = str(getattr(settings, name))
+    uvicorn.run("earlywarning.app._web:create_app", factory=True, workers=workers, **common)

@@ -68,15 +68,17 @@ def flags_page(
 ) -> HTMLResponse:
     """List the current flags the user may see."""
     page = list_flags(db, user, filters, page_size=settings.page_size)
+    latest = _latest_import(db)
     params = {k: v for k, v in request.query_params.items() if k != "page" and v}
 
     def page_url(n: int) -> str:
         return "/flags?" + urlencode({**params, "page": n})
 
     return render(request, "pages/flags.html", {
-        "page": page, "page_url": page_url, "options": filter_options(db, user),
+        "page": page, "page_url": page_url,
+        "options": filter_options(db, user, latest.id if latest else None),
         "sort_keys": SORT_KEYS,
-        "statuses": [(s, s.capitalize()) for s in STATUSES], "latest_import": _latest_import(db),
+        "statuses": [(s, s.capitalize()) for s in STATUSES], "latest_import": latest,
     })
 
 

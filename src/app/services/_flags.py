@@ -157,8 +157,29 @@ def list_flags(db: Session, user: User, filters: FlagFilters, page_size: int = 2
     return FlagPage(rows=rows, total=total, page=page, pages=pages, filters=filters)
 
 
-def filter_options(db: Session, user: User) -> dict[str, list[tuple[str, str]]]:
-    """List the teams, areas and bands present among the flags ``user`` may see."""
+_OPTIONS_CACHE: dict[tuple, dict[str, list[tuple[str, str]]]] = {}
+
+
+def filter_options(
+    db: Session, user: User, import_id: int | None = None
+) -> dict[str, list[tuple[str, str]]]:
+    """List the teams, areas and bands present among the flags ``user`` may see.
+
+    With ``import_id`` (the latest import) the answer is cached per scope
+    until the next import: the options change only when flags are imported.
+    """
+    key = (import_id, user.role, user.team_id, user.area_id)
+    if import_id is not None and key in _OPTIONS_CACHE:
+        return _OPTIONS_CACHE[key]
+    options = _filter_options(db, user)
+    if import_id is not None:
+        if len(_OPTIONS_CACHE) > 1000:
+            _OPTIONS_CACHE.clear()
+        _OPTIONS_CACHE[key] = options
+    return options
+
+
+def _filter_options(db: Session, user: User) -> dict[str, list[tuple[str, str]]]:
     base = and_(Flag.current.is_(True), flag_scope(user))
     teams = db.execute(
         select(Flag.team_id, Team.team_name).distinct()
