@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
-import json
 from pathlib import Path
 from typing import Any
 
@@ -11,31 +9,7 @@ import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
-__all__ = ["explain_command", "resolve_as_of", "score_command"]
-
-
-def resolve_as_of(cfg: Any, as_of: str | None) -> dt.date:
-    """Return the as-of date to score: ``--as-of``, else ``scoring.as_of``, else the latest.
-
-    ``latest`` means the pipeline's ``as_of.score`` date, else the latest date
-    of its feature table.
-    """
-    if as_of:
-        try:
-            return dt.date.fromisoformat(as_of)
-        except ValueError as exc:
-            raise ValueError(f"--as-of = {as_of!r}: expected a date like 2026-03-31") from exc
-    if isinstance(cfg.scoring.as_of, dt.date):
-        return cfg.scoring.as_of
-    if cfg.as_of.score is not None:
-        return cfg.as_of.score
-    manifest = Path(cfg.features.output_dir) / cfg.name / "manifest.json"
-    if manifest.exists():
-        dates = [d["date"] for d in json.loads(manifest.read_text())["as_of_dates"]]
-        if dates:
-            return dt.date.fromisoformat(max(dates))
-    raise ValueError(f"{cfg.name}: no as-of date to score: pass --as-of, or set as_of.score "
-                     "in the pipeline file")
+__all__ = ["explain_command", "score_command"]
 
 
 def _load(pipeline: Path, console: Console) -> Any | None:
@@ -57,7 +31,7 @@ def score_command(console: Console, pipeline: Path, as_of: str | None,
     int
         0 on success, 2 when scoring is refused (the message says why).
     """
-    from earlywarning.models.scoring import ScoringError, score
+    from earlywarning.models.scoring import ScoringError, resolve_as_of, score
 
     cfg = _load(pipeline, console)
     if cfg is None:
@@ -151,7 +125,7 @@ def explain_command(console: Console, pipeline: Path, person_id: str, as_of: str
         load_scoring_model,
     )
     from earlywarning.models.explain import ReasonSettings, explain, predict_risk
-    from earlywarning.models.scoring import risk_band
+    from earlywarning.models.scoring import resolve_as_of, risk_band
 
     cfg = _load(pipeline, console)
     if cfg is None:

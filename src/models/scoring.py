@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import os
 import shutil
 import tempfile
@@ -39,9 +40,12 @@ from earlywarning.models._provenance import (
     model_limits,
 )
 from earlywarning.models._registry_io import (
+    LoadedModel,
     ScoringError,
+    build_features_for,
     load_dictionary_for,
     load_scoring_model,
+    resolve_config,
 )
 from earlywarning.models.explain import (
     BIAS_COLUMN,
@@ -57,6 +61,11 @@ __all__ = [
     "PROVENANCE_COLUMNS",
     "ScoringError",
     "ScoringResult",
+    "build_features_for",
+    "load_dictionary_for",
+    "load_scoring_model",
+    "preview",
+    "resolve_as_of",
     "risk_band",
     "select_flags",
     "score",
@@ -388,6 +397,76 @@ def _write_parquet(out_dir: Path, result: ScoringResult) -> None:
         raise
 
 
+def resolve_as_of(cfg: Any, as_of: str | None) -> dt.date:
+    """Return the as-of date to score: ``as_of``, else ``scoring.as_of``, else the latest.
+
+    ``latest`` means the pipeline's ``as_of.score`` date, else the latest date
+    of its feature table.
+    """
+    if as_of:
+        try:
+            return dt.date.fromisoformat(as_of)
+        except ValueError as exc:
+            raise ValueError(f"--as-of = {as_of!r}: expected a date like 2026-03-31") from exc
+    if isinstance(cfg.scoring.as_of, dt.date):
+        return cfg.scoring.as_of
+    if cfg.as_of.score is not None:
+        return cfg.as_of.score
+    manifest = Path(cfg.features.output_dir) / cfg.name / "manifest.json"
+    if manifest.exists():
+        dates = [d["date"] for d in json.loads(manifest.read_text())["as_of_dates"]]
+        if dates:
+            return dt.date.fromisoformat(max(dates))
+    raise ValueError(f"{cfg.name}: no as-of date to score: pass --as-of, or set as_of.score "
+                     "in the pipeline file")
+
+
+def preview(
+    pipeline_cfg: Any,
+    as_of: str | dt.date,
+    allow_candidate: bool = False,
+    *,
+    features: pd.DataFrame | None = None,
+    tracking_uri: str | None = None,
+) -> tuple[ScoringResult, LoadedModel, pd.DataFrame]:
+    """Compute the flags, reasons and provenance at ``as_of`` without writing anything.
+
+    Parameters
+    ----------
+    pipeline_cfg, as_of, allow_candidate, features, tracking_uri
+        As for :func:`score`.
+
+    Returns
+    -------
+    (ScoringResult, LoadedModel, DataFrame)
+        The result, the model it used and the scored feature rows.
+
+    Raises
+    ------
+    ScoringError
+        No approved model, features from another config, or no rows at ``as_of``.
+    """
+    cfg = resolve_config(pipeline_cfg)
+    as_of = dt.date.fromisoformat(str(as_of)) if not isinstance(as_of, dt.date) else as_of
+    loaded = load_scoring_model(cfg.name, allow_candidate, tracking_uri)
+    if features is None:
+        features = build_features_for(cfg, as_of)
+    rows = features[pd.to_datetime(features["as_of"]).dt.date == as_of]
+    if rows.empty:
+        have = sorted({str(d) for d in pd.to_datetime(features["as_of"]).dt.date})
+        raise ScoringError(ERR_NO_ROWS.format(
+            as_of=as_of, name=cfg.name,
+            detail=f"feature rows exist for {', '.join(have[:6])}" if have else "none built"))
+    dictionary = load_dictionary_for(cfg, loaded)
+    result = score_features(
+        loaded.model, rows, dictionary, pipeline=cfg.name, capacity=cfg.capacity.flags_per_month,
+        model_name=loaded.name, model_version=loaded.version, run_id=loaded.run_id,
+        bands=dict(cfg.scoring.bands), settings=ReasonSettings(n_risk=cfg.scoring.top_reasons),
+        seed=cfg.model.seed, extracts=extract_dates(Path(cfg.data.warehouse)),
+        limits=model_limits(loaded, cfg))
+    return ScoringResult(**{**result.__dict__, "model_alias": loaded.alias}), loaded, rows
+
+
 def score(
     pipeline_cfg: Any,
     as_of: str | dt.date,
@@ -429,28 +508,11 @@ def score(
         No approved model, features from another config, or no rows at
         ``as_of``; nothing is written and the previous flags stay.
     """
-    from earlywarning.models._registry_io import build_features_for, resolve_config
-
     cfg = resolve_config(pipeline_cfg)
     as_of = dt.date.fromisoformat(str(as_of)) if not isinstance(as_of, dt.date) else as_of
-    loaded = load_scoring_model(cfg.name, allow_candidate, tracking_uri)
-    if features is None:
-        features = build_features_for(cfg, as_of)
-    rows = features[pd.to_datetime(features["as_of"]).dt.date == as_of]
-    if rows.empty:
-        have = sorted({str(d) for d in pd.to_datetime(features["as_of"]).dt.date})
-        raise ScoringError(ERR_NO_ROWS.format(
-            as_of=as_of, name=cfg.name,
-            detail=f"feature rows exist for {', '.join(have[:6])}" if have else "none built"))
-    dictionary = load_dictionary_for(cfg, loaded)
+    result, loaded, _ = preview(cfg, as_of, allow_candidate, features=features,
+                                tracking_uri=tracking_uri)
     warehouse = Path(cfg.data.warehouse)
-    extracts = extract_dates(warehouse)
-    limits = model_limits(loaded, cfg)
-    result = score_features(
-        loaded.model, rows, dictionary, pipeline=cfg.name, capacity=cfg.capacity.flags_per_month,
-        model_name=loaded.name, model_version=loaded.version, run_id=loaded.run_id,
-        bands=dict(cfg.scoring.bands), settings=ReasonSettings(n_risk=cfg.scoring.top_reasons),
-        seed=cfg.model.seed, extracts=extracts, limits=limits)
     out_dir = Path(runs_dir) / cfg.name / "scoring" / as_of.isoformat()
     run_id = None
     with tempfile.TemporaryDirectory() as staging:

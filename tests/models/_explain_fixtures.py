@@ -194,13 +194,16 @@ def register_model(model, features: pd.DataFrame, tracking_uri: str, pipeline: s
     return str(version)
 
 
-def pipeline_config(name: str, warehouse, features_dir, capacity: int = 40):
+def pipeline_config(name: str, warehouse, features_dir, capacity: int = 40, synthetic_out=None):
     """A validated pipeline config for the fixture (no feature specs needed)."""
     from earlywarning.config import PipelineConfig
 
+    data = {"warehouse": str(warehouse)}
+    if synthetic_out is not None:
+        data["synthetic"] = {"out": str(synthetic_out)}
     return PipelineConfig.model_validate({
         "version": 1, "name": name,
-        "data": {"warehouse": str(warehouse)},
+        "data": data,
         "as_of": {"start": "2022-01-01", "end": "2022-12-01"},
         "features": {"output_dir": str(features_dir)},
         "capacity": {"flags_per_month": capacity},

@@ -44,10 +44,13 @@ def env(tmp_path_factory):
     model = train_model(train)
     warehouse = root / "warehouse.duckdb"
     make_warehouse(warehouse)
-    cfg = pipeline_config("fx", warehouse, root / "features", capacity=40)
+    cfg = pipeline_config("fx", warehouse, root / "features", capacity=40,
+                          synthetic_out=root / "la")
     folder = root / "features" / "fx"
     folder.mkdir(parents=True)
-    features, _ = make_feature_table(2000, ("2024-01-01", "2024-02-01"), seed=4)
+    features, truth = make_feature_table(2000, ("2024-01-01", "2024-02-01"), seed=4)
+    (root / "la" / "ground_truth").mkdir(parents=True)
+    truth.to_parquet(root / "la" / "ground_truth" / "child_month.parquet", index=False)
     features.to_parquet(folder / "features.parquet", index=False)
     (folder / "feature_dictionary.json").write_text(json.dumps(DICTIONARY))
     (folder / "manifest.json").write_text(json.dumps({
@@ -322,3 +325,26 @@ def test_explain_command_explains_a_child_who_was_not_flagged(env, cli, scored):
     assert out.exit_code == 0, out.output
     assert "(not flagged)" in out.output
     assert "Reasons" in out.output
+
+
+@pytest.mark.slow
+def test_explanations_notebook_runs_top_to_bottom(env, cli, scored):
+    import jupytext
+    from nbclient import NotebookClient
+
+    repo = __import__("pathlib").Path(__file__).resolve().parents[2]
+    nb = jupytext.read(repo / "notebooks" / "04_explanations.py")
+    os_env = {"EARLYWARNING_PIPELINE": str(env["root"] / "fx.yaml")}
+    mp = pytest.MonkeyPatch()
+    for k, v in os_env.items():
+        mp.setenv(k, v)
+    try:
+        NotebookClient(nb, timeout=300, kernel_name="python3",
+                       resources={"metadata": {"path": str(env["root"])}}).execute()
+    finally:
+        mp.undo()
+    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
+    text = "".join(o.get("text", "") for o in outputs)
+    assert "(raises risk)" in text
+    assert "true largest driver in the top-3 reasons" in text
+    assert len([o for o in outputs if "image/png" in o.get("data", {})]) == 2
