@@ -146,6 +146,35 @@ def naive_sql() -> str:
     )
 
 
+def per_date_scan_sql(as_of: date) -> str:
+    """Technique 2: no join; one filtered scan of the union per as-of date."""
+    parts = []
+    for agency, (table, pcol, dcol, rcol, filt) in AGENCY_SOURCES.items():
+        where = f" WHERE {filt[0]} = '{filt[1]}'" if filt else ""
+        parts.append(f"SELECT {pcol} AS person_id, '{agency}' AS agency, {dcol} AS event_date, "
+                     f"CAST({rcol} AS DATE) AS recorded_day FROM {table}{where}")
+    d = f"DATE '{as_of}'"
+    aggs = ",\n  ".join(
+        f"count(*) FILTER (WHERE agency = '{a}' AND event_date > {d} - {w}) AS {a}_count_{w}d"
+        for a in AGENCY_SOURCES for w in WINDOWS)
+    return (f"SELECT person_id, {d} AS as_of, {aggs} FROM ({' UNION ALL '.join(parts)}) e "
+            f"WHERE event_date <= {d} AND event_date > {d} - 1095 AND recorded_day <= {d} "
+            "GROUP BY person_id")
+
+
+def run_scans(db: Path, out: Path) -> dict:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    con = _connect(db)
+    t0 = time.perf_counter()
+    result = pa.concat_tables([con.execute(per_date_scan_sql(d)).to_arrow_table()
+                               for d in AS_OF])
+    seconds = time.perf_counter() - t0
+    pq.write_table(result, out)
+    return {"seconds": seconds, "rows": result.num_rows}
+
+
 def engine_specs() -> list:
     from earlywarning.features.specs import Condition, FeatureSpec
 
@@ -281,7 +310,23 @@ def run(quick: bool) -> list[dict]:
     ]
 
 
+def techniques(n_children: int) -> dict:
+    """Time every technique on one data set (``python bench/bench_features.py --techniques N``)."""
+    db = WORK / f"features_{n_children}.duckdb"
+    if not db.exists():
+        generate(db, n_children, 30 * n_children)
+    out = {}
+    for kind in ("engine", "scans", "naive"):
+        out[kind] = _child(kind, db, WORK / f"{kind}.parquet")
+    out["scans_check"] = compare(WORK / "scans.parquet", WORK / "engine.parquet")
+    out["naive_check"] = compare(WORK / "naive.parquet", WORK / "engine.parquet")
+    return out
+
+
 if __name__ == "__main__":
     import pprint
 
-    pprint.pprint(run(quick="--quick" in sys.argv))
+    if "--techniques" in sys.argv:
+        pprint.pprint(techniques(int(sys.argv[sys.argv.index("--techniques") + 1])))
+    else:
+        pprint.pprint(run(quick="--quick" in sys.argv))
