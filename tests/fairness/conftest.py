@@ -45,9 +45,9 @@ def make_run(root: Path, *, passed: bool = True, version: str | None = "1",
     return run_dir
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def audited_run(tmp_path_factory) -> Path:
-    """A run folder audited once per module (no MLflow); copy it before changing it."""
+    """A run folder audited once per session (no MLflow); copy it before changing it."""
     from earlywarning.fairness import audit_run
 
     run_dir = make_run(tmp_path_factory.mktemp("audited"), n=1500)
@@ -72,7 +72,7 @@ def copy_run(template: Path, root: Path, model_name: str | None = None, **run_js
     return run_dir
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def mlflow_store(tmp_path_factory):
     """A temporary SQLite MLflow holding one tiny logged sklearn model: (uri, model uri, run id)."""
     import mlflow
