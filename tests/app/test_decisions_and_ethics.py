@@ -167,11 +167,17 @@ def test_approval_moves_the_champion_alias_in_mlflow(tmp_path, sample_warehouse,
     mv = client.create_model_version("earlywarning-demo", source=str(tmp_path))
     runs = make_runs(tmp_path / "runs", tracking_uri=uri, version=str(mv.version))
     env = build_env(tmp_path / "env", sample_warehouse, runs=runs, template=template_env)
+    lead = env.signed_in("lead")
+    warning = "which the ethics board has not approved"
+    assert warning in lead.get("/flags").text
+    assert "has not been approved by the ethics board" in lead.get("/children/P00000C").text
     c = env.signed_in("ethics")
     r = _review(c, GOOD_RUN, outcome="approve", reasons="Meets both bars; reviewed calibration")
     assert r.status_code == 303
     assert client.get_model_version_by_alias("earlywarning-demo", "champion").version == mv.version
     assert "Approved by ethics" in c.get(f"/ethics/runs/{GOOD_RUN}").text
+    assert warning not in lead.get("/flags").text
+    assert "has not been approved" not in lead.get("/children/P00000C").text
 
 
 def test_override_analysis_by_group_and_reason_suppresses_small_groups(fresh_env):

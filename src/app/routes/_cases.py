@@ -14,7 +14,7 @@ from earlywarning.app._deps import (
     client_ip,
     verify_csrf,
 )
-from earlywarning.app._models import ImportRecord, User
+from earlywarning.app._models import Flag, ImportRecord, User
 from earlywarning.app._templating import render
 from earlywarning.app.services import _audit
 from earlywarning.app.services._children import ChildNotFound, OutOfScope, child_view
@@ -31,6 +31,7 @@ from earlywarning.app.services._flags import (
     filter_options,
     list_flags,
 )
+from earlywarning.app.services._runs import approved_models
 from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy import select
@@ -74,7 +75,11 @@ def flags_page(
     def page_url(n: int) -> str:
         return "/flags?" + urlencode({**params, "page": n})
 
+    models = {(f.model_name, f.model_version) for f in db.scalars(
+        select(Flag).where(Flag.current.is_(True)).group_by(Flag.model_name, Flag.model_version))}
+    unapproved = sorted(models - approved_models(settings.runs_dir))
     return render(request, "pages/flags.html", {
+        "unapproved": unapproved,
         "page": page, "page_url": page_url,
         "options": filter_options(db, user, latest.id if latest else None),
         "sort_keys": SORT_KEYS,
@@ -96,17 +101,20 @@ def load_child(request: Request, db: SessionDep, user: User, person_id: str,
 
 
 @router.get("/children/{person_id}", response_class=HTMLResponse)
-def child_page(request: Request, db: SessionDep, user: CaseWorker, person_id: str) -> HTMLResponse:
+def child_page(request: Request, db: SessionDep, settings: SettingsDep, user: CaseWorker,
+               person_id: str) -> HTMLResponse:
     """Show a flag explained, with the family's story, services, contacts and voice."""
     view = load_child(request, db, user, person_id)
     _audit.record(db, "view_child", user=user, target=f"child:{person_id}",
                   ip=client_ip(request), detail={"flag_id": view.flag.flag_id})
-    return render(request, "pages/child.html", _child_ctx(view, DecisionForm(), {}))
+    return render(request, "pages/child.html", _child_ctx(settings, view, DecisionForm(), {}))
 
 
-def _child_ctx(view, form: DecisionForm, errors: dict) -> dict:  # noqa: ANN001
+def _child_ctx(settings, view, form: DecisionForm, errors: dict) -> dict:  # noqa: ANN001
+    approved = (view.flag.model_name, view.flag.model_version) in approved_models(
+        settings.runs_dir)
     return {"view": view, "form": form, "errors": errors, "decisions": DECISIONS,
-            "override_reasons": OVERRIDE_REASONS}
+            "override_reasons": OVERRIDE_REASONS, "model_approved": approved}
 
 
 @router.post("/children/{person_id}/decisions", response_class=HTMLResponse,
@@ -114,6 +122,7 @@ def _child_ctx(view, form: DecisionForm, errors: dict) -> dict:  # noqa: ANN001
 def decide(
     request: Request,
     db: SessionDep,
+    settings: SettingsDep,
     user: Lead,
     person_id: str,
     decision: Annotated[str, Form(max_length=64)] = "",
@@ -126,7 +135,8 @@ def decide(
     form = DecisionForm(decision, agrees, override_reason, rationale)
     stored, errors = record_decision(db, user, view.flag, form, ip=client_ip(request))
     if stored is None:
-        return render(request, "pages/child.html", _child_ctx(view, form, errors.fields),
+        return render(request, "pages/child.html",
+                      _child_ctx(settings, view, form, errors.fields),
                       status_code=400)
     return RedirectResponse(f"/children/{person_id}?decided={stored.version}#decisions",
                             status_code=303)

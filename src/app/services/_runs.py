@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 __all__ = ["RunInfo", "DOCUMENTS", "discover_runs", "find_run", "run_key_ok", "read_document",
-           "approvals_by_run"]
+           "approvals_by_run", "approved_models"]
 
 DOCUMENTS = {
     "ethics_report": ("Ethics report", ("fairness/ethics_report.html", "ethics_report.html")),
@@ -203,3 +203,34 @@ def approvals_by_run(runs_dir: Path) -> tuple[dict[str, list], str | None]:
         p = Path(rec.run_dir)
         out.setdefault(f"{p.parent.name}/{p.name}", []).append(rec)
     return out, None
+
+
+_APPROVED_CACHE: dict[Path, tuple[float, frozenset[tuple[str, str]]]] = {}
+
+
+def approved_models(runs_dir: Path) -> frozenset[tuple[str, str]]:
+    """Return the ``(model_name, model_version)`` pairs the board has approved.
+
+    A version counts as approved when its latest decision in the approvals
+    store is an approval. A broken store approves nothing. Cached until the
+    store file changes.
+    """
+    store = Path(runs_dir) / "approvals.jsonl"
+    try:
+        mtime = store.stat().st_mtime
+    except OSError:
+        return frozenset()
+    cached = _APPROVED_CACHE.get(store)
+    if cached and cached[0] == mtime:
+        return cached[1]
+    decisions, error = approvals_by_run(runs_dir)
+    latest: dict[tuple[str, str], str] = {}
+    if error is None:
+        every = sorted((r for records in decisions.values() for r in records),
+                       key=lambda r: r.seq)
+        for rec in every:
+            latest[(rec.model_name, str(rec.model_version))] = rec.decision
+    approved = frozenset(k for k, d in latest.items() if d == "approve")
+    _APPROVED_CACHE[store] = (mtime, approved)
+    return approved
+
