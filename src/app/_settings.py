@@ -44,7 +44,8 @@ class Settings(BaseModel):
     warehouse_path: Path = Path("data/warehouse.duckdb")
     runs_dir: Path = Path("runs")
     council_name: str = "Anytown Borough Council"
-    council_logo_url: str | None = None
+    council_logo_path: Path | None = None
+    """An SVG or PNG file of the council's logo, shown in the header (alt text: the name)."""
     service_name: str = "Early Help early warning"
     mlflow_ui_url: str = "http://127.0.0.1:5000"
     capacity: int | None = Field(default=None, ge=1)
@@ -56,6 +57,14 @@ class Settings(BaseModel):
     login_max_failures: int = Field(default=5, ge=1)
     login_window_seconds: int = Field(default=15 * 60, ge=1)
     page_size: int = Field(default=25, ge=1, le=200)
+
+    @field_validator("council_logo_path")
+    @classmethod
+    def _logo_exists(cls, v: Path | None) -> Path | None:
+        if v is not None and (not v.is_file() or v.suffix.lower() not in (".svg", ".png")):
+            raise ValueError(f"EW_COUNCIL_LOGO_PATH = {str(v)!r}: give an existing .svg or .png "
+                             "file")
+        return v
 
     @field_validator("database_url")
     @classmethod

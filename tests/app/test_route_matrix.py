@@ -41,6 +41,7 @@ def matrix(children) -> list[tuple[str, str, dict[str, int], dict | None]]:
         ("GET", "/sign-in", {u: 200 if u == "anon" else 302 for u in USERS}, None),
         ("POST", "/sign-in", {u: 200 for u in USERS}, {"username": "x", "password": "y"}),
         ("GET", "/accessibility", {u: 200 for u in USERS}, None),
+        ("GET", "/council-logo", {u: 404 for u in USERS}, None),
         ("GET", "/flags", {u: expected(u, CASE) for u in USERS}, None),
         ("GET", f"/children/{mine}", {u: expected(u, CASE) for u in USERS}, None),
         ("GET", f"/children/{other}", {u: expected(u, {"lead"}) for u in USERS}, None),
@@ -74,7 +75,8 @@ def matrix(children) -> list[tuple[str, str, dict[str, int], dict | None]]:
 
 ROUTE_TEMPLATES = {
     ("GET", "/"), ("GET", "/sign-in"), ("POST", "/sign-in"), ("POST", "/sign-out"),
-    ("GET", "/accessibility"), ("GET", "/flags"), ("GET", "/children/{person_id}"),
+    ("GET", "/accessibility"), ("GET", "/council-logo"), ("GET", "/flags"),
+    ("GET", "/children/{person_id}"),
     ("POST", "/children/{person_id}/decisions"), ("GET", "/ethics"),
     ("GET", "/ethics/runs/{pipeline}/{ts}"),
     ("GET", "/ethics/runs/{pipeline}/{ts}/documents/{name}"),

@@ -165,3 +165,18 @@ def test_app_init_command_prints_users_once_and_writes_them_owner_only(tmp_path,
         username, password = line.split("\t")[:2]
         assert username in out and password in out
     assert (tmp_path / "users.txt").stat().st_mode & 0o077 == 0
+
+
+def test_council_name_and_logo_come_from_config(tmp_path, sample_warehouse, template_env):
+    from appkit import build_env
+
+    logo = tmp_path / "logo.svg"
+    logo.write_text('<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"/>')
+    env = build_env(tmp_path / "env", sample_warehouse, template=template_env,
+                    council_name="Testshire County Council", council_logo_path=logo)
+    page = env.client().get("/sign-in").text
+    assert 'src="/council-logo" alt="Testshire County Council"' in page
+    r = env.client().get("/council-logo")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("image/svg+xml")
+    with pytest.raises(SettingsError, match="^EW_COUNCIL_LOGO_PATH: "):
+        load_settings(environ={"EW_DEMO_MODE": "1", "EW_COUNCIL_LOGO_PATH": "/nope.gif"})

@@ -14,8 +14,8 @@ from earlywarning.app._deps import (
 )
 from earlywarning.app._templating import NAVIGATION, render
 from earlywarning.app.services import _auth
-from fastapi import APIRouter, Depends, Form, Request
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 
 router = APIRouter(include_in_schema=False)
 
@@ -84,6 +84,17 @@ def sign_out(
         _auth.sign_out(db, web_session.id, user, client_ip(request))
     request.state.clear_session = True
     return RedirectResponse("/sign-in", status_code=303)
+
+
+@router.get("/council-logo")
+def council_logo(settings: SettingsDep) -> FileResponse:
+    """Serve the council's logo named by ``EW_COUNCIL_LOGO_PATH``."""
+    if settings.council_logo_path is None:
+        raise HTTPException(status_code=404, detail="No logo configured")
+    media = "image/svg+xml" if settings.council_logo_path.suffix.lower() == ".svg" else "image/png"
+    return FileResponse(settings.council_logo_path, media_type=media,
+                        headers={"content-security-policy": "default-src 'none'; "
+                                 "style-src 'unsafe-inline'"})
 
 
 @router.get("/accessibility", response_class=HTMLResponse)
