@@ -195,6 +195,7 @@ def _connect(db: Path):
 
     con = duckdb.connect(str(db), read_only=True)
     con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
+    con.execute("SET enable_progress_bar = false")
     con.execute(f"SET temp_directory = '{WORK / 'spill'}'")
     return con
 
@@ -266,16 +267,18 @@ def compare(naive_path: Path, engine_path: Path) -> dict:
 
 def _child(kind: str, db: Path, out: Path) -> dict:
     """Run one side in a fresh interpreter and report its time and peak memory."""
+    report = out.with_suffix(".result.json")
+    report.unlink(missing_ok=True)
     code = (
         "import json, resource, sys; sys.path.insert(0, %r); import bench_features as b; "
         "from pathlib import Path; r = b.run_%s(Path(%r), Path(%r)); "
         "r['peak_rss_gb'] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2; "
-        "print(json.dumps(r))" % (str(HERE), kind, str(db), str(out))
+        "Path(%r).write_text(json.dumps(r))" % (str(HERE), kind, str(db), str(out), str(report))
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    if proc.returncode != 0:
+    if proc.returncode != 0 or not report.exists():
         raise RuntimeError(f"{kind} failed: {proc.stderr[-2000:]}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    return json.loads(report.read_text())
 
 
 def run(quick: bool) -> list[dict]:
