@@ -10,7 +10,11 @@ The public names, by stage:
 * pass bar — :func:`check_pass_bar`, :func:`check_bar_reachable`;
 * the whole run — :func:`train_pipeline`, :func:`evaluate_run`,
   :func:`run_ablation`, :func:`write_report` (imported on first use: they pull
-  in MLflow and matplotlib).
+  in MLflow and matplotlib);
+* explained flags — :func:`score` / :func:`preview` (flags with risk, band,
+  reasons and provenance), ``earlywarning.models.explain`` (SHAP reasons for
+  and against),
+  :func:`explanation_fidelity` (reasons against the synthetic LA's true drivers).
 """
 
 import importlib
@@ -62,6 +66,15 @@ _LAZY = {
     "TrackingError": "_tracking",
     "resolve_tracking_uri": "_tracking",
     "registered_model_name": "_tracking",
+    "FeatureDictionary": "explain",
+    "ReasonSettings": "explain",
+    "score": "scoring",
+    "preview": "scoring",
+    "risk_band": "scoring",
+    "ScoringError": "scoring",
+    "ScoringResult": "scoring",
+    "explanation_fidelity": "fidelity",
+    "fidelity_for_run": "fidelity",
 }
 
 
@@ -72,6 +85,15 @@ def __getattr__(name: str):
 
 
 __all__ = [
+    "FeatureDictionary",
+    "ReasonSettings",
+    "ScoringError",
+    "ScoringResult",
+    "explanation_fidelity",
+    "fidelity_for_run",
+    "preview",
+    "risk_band",
+    "score",
     "AblationError",
     "FeatureTable",
     "FeatureTableError",

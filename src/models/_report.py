@@ -12,9 +12,11 @@ import json
 from pathlib import Path
 
 import jinja2
+import markupsafe
 import pandas as pd
 
 from ._plots import LABELS, ablation_png, calibration_png, capacity_over_time_png, pr_curve_png
+from .fidelity import fidelity_section_for_run
 
 __all__ = ["write_report", "log_to_tracked_run"]
 
@@ -106,6 +108,7 @@ def write_report(run_dir: Path) -> Path:
         candidate=candidate, split=metrics["split"], capacity=metrics["capacity"], m=metrics,
         has_oracle="oracle" in metrics["models"], plots=plots, ablation=ablation,
         months=_month_rows(metrics, candidate), fmt=_fmt, pct=_pct, ci=_ci,
+        fidelity=markupsafe.Markup(fidelity_section_for_run(run_dir)),
         label=lambda n: LABELS.get(n, n),
     )
     out = run_dir / "report.html"

@@ -45,6 +45,7 @@ __all__ = [
     "explanation_fidelity",
     "feature_drivers",
     "fidelity_for_run",
+    "fidelity_section_for_run",
     "fidelity_section_html",
     "importance_by_driver",
     "true_effect_by_driver",
@@ -417,6 +418,12 @@ def fidelity_for_run(run_dir: str | Path, features: pd.DataFrame | None = None,
     gt = info.get("ground_truth")
     if not gt or not Path(gt).exists() or not (run_dir / "model.joblib").exists():
         return None
+    import pyarrow.parquet as pq
+
+    wanted = ["person_id", "month", "driver_1", "driver_2", "driver_3"]
+    missing = [c for c in wanted if c not in pq.read_schema(gt).names]
+    if missing:
+        raise ValueError(f"{gt}: the ground truth has no {', '.join(missing)} column(s)")
     model = joblib.load(run_dir / "model.joblib")
     if not underlying_boosters(model):
         return None
@@ -434,11 +441,10 @@ def fidelity_for_run(run_dir: str | Path, features: pd.DataFrame | None = None,
     rows = features.assign(person_id=features["person_id"].astype(str),
                            as_of=pd.to_datetime(features["as_of"])).merge(
         preds, on=["person_id", "as_of"], how="inner")
-    truth = pd.read_parquet(gt, columns=["person_id", "month", "driver_1", "driver_2",
-                                         "driver_3"])
+    truth = pd.read_parquet(gt, columns=wanted)
     dictionary = FeatureDictionary.load(run_dir / "feature_dictionary.json")
     result = explanation_fidelity(model, rows, dictionary, truth, capacity=0,
-                                  flagged=rows["flagged"])
+                                  flagged=rows["flagged"], sample_size=1000)
     if write:
         (run_dir / "explanation_fidelity.json").write_text(
             json.dumps(result.to_dict(), indent=2), encoding="utf-8")
@@ -487,3 +493,26 @@ def fidelity_section_html(result: FidelityResult | dict[str, Any] | None) -> str
         "<table><thead><tr><th>driver</th><th>mean |SHAP|</th><th>true effect</th>"
         "<th>children where largest</th><th>named in top 3</th></tr></thead>"
         f"<tbody>{rows}</tbody></table></section>")
+
+
+def fidelity_section_for_run(run_dir: str | Path) -> str:
+    """Measure a run's explanation fidelity and render its report section.
+
+    For the evaluation report: never raises; a run without ground truth or
+    whose fidelity cannot be measured gets a section that says why.
+
+    Parameters
+    ----------
+    run_dir : str or Path
+        The run folder (see :func:`fidelity_for_run`).
+
+    Returns
+    -------
+    str
+        HTML ``<section>``.
+    """
+    try:
+        return fidelity_section_html(fidelity_for_run(run_dir))
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        return ("<section id=\"explanation-fidelity\"><h2>Explanation fidelity</h2><p>Not "
+                f"measured: {html.escape(str(exc))}</p></section>")

@@ -131,3 +131,16 @@ def test_fidelity_for_a_run_without_ground_truth_is_none(tmp_path):
     (tmp_path / "run.json").write_text(json.dumps({"ground_truth": None}))
     assert fidelity_for_run(tmp_path) is None
     assert "Not measured" in fidelity_section_html(None)
+
+
+def test_report_section_says_why_fidelity_was_not_measured(tmp_path):
+    from earlywarning.models.fidelity import fidelity_section_for_run
+
+    pd.DataFrame({"person_id": ["P1"], "month": [pd.Timestamp("2024-01-01")],
+                  "p_true": [0.1]}).to_parquet(tmp_path / "child_month.parquet")
+    (tmp_path / "run.json").write_text(json.dumps(
+        {"ground_truth": str(tmp_path / "child_month.parquet")}))
+    joblib.dump({"not": "a model"}, tmp_path / "model.joblib")
+    section = fidelity_section_for_run(tmp_path)
+    assert "Not measured" in section
+    assert "no driver_1, driver_2, driver_3 column(s)" in section
