@@ -163,3 +163,17 @@ def test_sources_groups_and_exclusions_choose_the_specs():
     assert {s.group for s in specs} == {"siblings"}  # CSC is always linked: no indicator
     referrals = next(s for s in specs if s.name == "referrals_sibling")
     assert referrals.windows == (180,)
+
+
+def test_library_covers_every_agency_of_the_schema():
+    from earlywarning.data.schema import AGENCIES
+    from earlywarning.features import LIBRARY
+
+    assert {s.agency for s in LIBRARY} == set(AGENCIES)
+
+
+def test_library_specs_are_valid_against_the_schema():
+    from earlywarning.features import LIBRARY
+    from earlywarning.features.specs import check_spec
+
+    assert [p for i, s in enumerate(LIBRARY) for p in check_spec(s, f"LIBRARY[{i}]")] == []
