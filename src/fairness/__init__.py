@@ -17,6 +17,8 @@ from ._data import (
     prepare_audit_data,
 )
 from ._metrics import METRIC_FUNCTIONS, METRIC_INFO, METRICS
+from ._plots import calibration_by_group, capacity_curve, metric_bars
+from ._report import ReportInputs, plain_disparities, render_ethics_report
 from ._run import AuditOutput, audit_run, audit_scores_file, settings_from_config
 from ._simulate import simulate_scores
 from ._threshold import capacity_curves, equal_miss_rate_thresholds, per_group_thresholds
@@ -26,6 +28,12 @@ __all__ = [
     "ApprovalRecord",
     "AuditOutput",
     "DetectionResult",
+    "ReportInputs",
+    "calibration_by_group",
+    "capacity_curve",
+    "metric_bars",
+    "plain_disparities",
+    "render_ethics_report",
     "bias_detection_experiment",
     "approve",
     "audit_run",

@@ -78,12 +78,15 @@ def fmt_diff(metric: str, v: float) -> str:
     return f"{v:+.2f}" if metric == "auc" else f"{v * 100:+.1f} pts"
 
 
-def plain_disparities(result: AuditResult, top: int = 5) -> list[str]:
+def plain_disparities(result: AuditResult, top: int = 6) -> list[str]:
     """Describe the largest clear disparities in plain words.
 
     A disparity is clear when the 95% interval of the difference from the
-    reference group excludes zero; they are ranked by the smallest gap the
-    interval still allows.
+    reference group excludes zero. The largest of each kind (miss rate,
+    false alarms, flag rate, precision, calibration, AUC) comes first, so
+    that a small but telling calibration gap is not crowded out by error-rate
+    gaps that follow from different base rates; each is ranked by the
+    smallest gap its interval still allows.
 
     Parameters
     ----------
@@ -102,7 +105,9 @@ def plain_disparities(result: AuditResult, top: int = 5) -> list[str]:
     if t.empty:
         return []
     t["sure_gap"] = np.minimum(t.diff_ref_low.abs(), t.diff_ref_high.abs())
-    t = t.sort_values("sure_gap", ascending=False).head(top)
+    t = t.sort_values("sure_gap", ascending=False)
+    first = t.drop_duplicates("metric")
+    t = pd.concat([first, t.drop(first.index)]).head(top)
     ref_values = result.table.set_index(["attribute", "group", "metric"])["value"]
     out = []
     for r in t.itertuples():
