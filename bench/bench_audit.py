@@ -98,7 +98,7 @@ def run(quick: bool) -> list[dict]:
     bootstrap_metrics(layout, n_boot, 0)
     boot_only = time.perf_counter() - started
 
-    naive_rows, naive_boot = ((2_000, 5_000), 1) if quick else ((5_000, 20_000), 1)
+    naive_rows, naive_boot = ((1_000, 2_000), 1) if quick else ((5_000, 20_000), 1)
     measured, extrapolated = _naive_seconds(frame, naive_rows, naive_boot, (n, n_boot))
     groups = int(result.groups.shape[0])
     return [

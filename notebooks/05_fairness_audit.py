@@ -56,7 +56,7 @@ if RUN_DIR:
     scores = pd.read_parquet(Path(RUN_DIR) / "test_predictions.parquet")
     print(f"Auditing the held-out predictions of {RUN_DIR}")
 else:
-    scores = simulate_scores(20_000, seed=1, surveillance_bias=0.6,
+    scores = simulate_scores(12_000, seed=1, surveillance_bias=0.6,
                              biased_group=("audit_ethnicity", "Black"))
     print("No run folder given: auditing a simulated score file with injected bias")
 print(f"{len(scores):,} scored children-months; {scores['flagged'].mean():.1%} flagged")
@@ -73,7 +73,7 @@ GROUPS = ["audit_ethnicity", "audit_sex", "audit_age_band", "audit_disability",
           "audit_imd_quintile"]
 data = prepare_audit_data(scores, group_cols=GROUPS,
                           intersections=[("audit_ethnicity", "audit_imd_quintile")])
-settings = AuditSettings(n_boot=300, min_group_size=50,
+settings = AuditSettings(n_boot=200, min_group_size=50,
                          reference_groups={"audit_ethnicity": "White"})
 result = audit(data, settings)
 result.overall[["label", "value", "ci_low", "ci_high"]].round(3)
@@ -141,7 +141,7 @@ equal_miss_rate_thresholds(data, "audit_ethnicity", min_group_size=50).round(3)
 # exclude parity? With no bias this is the false-alarm rate (about 5%).
 
 # %%
-experiment = bias_detection_experiment(range(4), n=8_000, n_boot=200)
+experiment = bias_detection_experiment(range(3), n=6_000, n_boot=100)
 display(experiment.rates)
 
 # %% [markdown]
@@ -160,5 +160,5 @@ folder = Path(tempfile.mkdtemp())
 csv = folder / "scores.csv"
 scores[["score", "label", "flagged", *GROUPS]].to_csv(csv, index=False)
 out = audit_scores_file(csv, group_cols=GROUPS, flagged_col="flagged",
-                        settings=AuditSettings(n_boot=200, min_group_size=50))
+                        settings=AuditSettings(n_boot=100, min_group_size=50))
 print(f"Ethics report: {out.report} ({out.report.stat().st_size / 1e6:.1f} MB)")
