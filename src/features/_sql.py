@@ -302,10 +302,13 @@ def spec_query(spec: FeatureSpec, *, known_by: str = "recorded") -> exp.Select:
     if spec.aggregate == "open":
         days.append(_cast(_days(_col("_until", "s")), "INT").as_("until_day"))
     children = exp.to_table(CHILDREN_TABLE).as_("c")
+    # a record without a recorded date is never known (point in time, conservatively)
+    known = exp.Not(this=exp.Is(this=_col("_known", "s"), expression=exp.Null()))
     if spec.subject == "child":
         return exp.select(_col("cidx", "c"), *days, *selected).from_(
             src.subquery("s", copy=False)).join(
-            children, on=exp.EQ(this=_col("_person", "s"), expression=_col("person_id", "c")))
+            children, on=exp.EQ(this=_col("_person", "s"), expression=_col("person_id", "c")),
+        ).where(known, copy=False)
     links = link_query(spec.subject, known_by=known_by)
     return exp.select(
         _col("cidx", "c"), *days,
@@ -315,7 +318,8 @@ def spec_query(spec: FeatureSpec, *, known_by: str = "recorded") -> exp.Select:
     ).from_(src.subquery("s", copy=False)).join(
         links.subquery("l", copy=False),
         on=exp.EQ(this=_col("_person", "s"), expression=_col("person_id", "l")),
-    ).join(children, on=exp.EQ(this=_col("child_id", "l"), expression=_col("person_id", "c")))
+    ).join(children, on=exp.EQ(this=_col("child_id", "l"), expression=_col("person_id", "c")),
+           ).where(known, copy=False)
 
 
 def render(query: exp.Expression, dialect: str = DIALECT) -> str:

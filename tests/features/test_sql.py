@@ -56,3 +56,14 @@ def test_filter_values_are_bound_as_literals_not_pasted():
     con.register(CHILDREN_TABLE, pa.table({"person_id": ["c"], "cidx": pa.array([0], pa.int32())}))
     assert "'victim'' OR ''1''=''1'" in spec_sql(spec)
     assert len(fetch_records(con, spec)) == 0
+
+
+def test_a_record_without_a_recorded_date_is_never_known():
+    spec = FeatureSpec("x", "ext_police_event", "count", "{value} x", windows=(365,))
+    con = duckdb.connect()
+    create_empty_tables(con)
+    insert_rows(con, "ext_police_event", [dict(
+        poli_event_id="p", poli_incident_id="i", poli_person_id="c",
+        poli_event_date=d("2024-01-01"), poli_event_type="asb", poli_role="victim")])
+    con.register(CHILDREN_TABLE, pa.table({"person_id": ["c"], "cidx": pa.array([0], pa.int32())}))
+    assert len(fetch_records(con, spec)) == 0
