@@ -15,7 +15,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 def make_run(root: Path, *, passed: bool = True, version: str | None = "1",
              run_id: str = "", n: int = 4000, seed: int = 4,
-             warehouse: Path | None = None) -> Path:
+             warehouse: Path | None = None, coverage: bool = False) -> Path:
     """Write ``root/runs/demo/<ts>/`` as the models stage does (COMMON.md item 6)."""
     cfg = load_pipeline(REPO / "pipelines" / "demo.yaml")
     run_dir = root / "runs" / cfg.name / "20250101-120000"
@@ -27,6 +27,23 @@ def make_run(root: Path, *, passed: bool = True, version: str | None = "1",
     dumped = cfg.model_dump(mode="json")
     dumped["audit"]["bootstrap_replicates"] = 100
     dumped["data"]["warehouse"] = str(warehouse or root / "no-warehouse.duckdb")
+    dumped["features"]["output_dir"] = str(root / "features")
+    if coverage:  # police data links fewer Black families: they are less visible
+        import numpy as np
+        import pandas as pd
+
+        feats = root / "features" / cfg.name
+        feats.mkdir(parents=True)
+        rng = np.random.default_rng(seed)
+        linked = rng.random(n) < np.where(frame["audit_ethnicity"] == "Black", 0.4, 0.9)
+        pd.DataFrame({"person_id": frame["person_id"], "as_of": frame["as_of"],
+                      "coverage_police": linked.astype("int8")}).to_parquet(
+            feats / "features.parquet", index=False)
+        (run_dir / "feature_dictionary.json").write_text(json.dumps([
+            {"name": "coverage_police", "meaning": "{value} linked periods",
+             "source_agency": "police", "window_days": None, "direction": "coverage",
+             "subject": "household", "table": "ext_source_coverage",
+             "aggregate": "open"}]))
     (run_dir / "resolved_config.yaml").write_text(yaml.safe_dump(dumped, sort_keys=False))
     headline = ("PASSED the pre-registered bar: lightgbm meets all 4 checks" if passed else
                 "FAILED the pre-registered bar: lightgbm is not registered: ROC AUC 0.61")

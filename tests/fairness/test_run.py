@@ -79,11 +79,15 @@ def test_run_audit_writes_datasheets_and_logs_to_mlflow(tmp_path, registered):
                 "t(\"table\", rule, \"column\", n_rows, message)")
     con.execute("create table ext_police_event as select 1 as x from range(12)")
     con.close()
-    run_dir = make_run(tmp_path, n=600, warehouse=warehouse, run_id=run_id)
+    run_dir = make_run(tmp_path, n=600, warehouse=warehouse, run_id=run_id, coverage=True)
     out = audit_run(run_dir, n_boot=100, tracking_uri=uri)
     sheet = (out.out_dir / "datasheets" / "ext_police_event.md").read_text()
     assert "- Rows loaded: 12" in sheet and "DSA-17" in sheet and "Public task" in sheet
     assert "required on poli_event_date: 7 rows — event date is empty" in sheet
+    html = out.report.read_text()
+    coverage = html[html.index('id="data"'):html.index('id="method"')]
+    assert "Share of children with linked data from each agency" in coverage
+    assert "Police" in coverage
     client = MlflowClient(tracking_uri=uri)
     tags = client.get_run(run_id).data.tags
     assert tags["fairness.report_sha256"] == out.report_sha256
