@@ -31,8 +31,18 @@ def hash_password(password: str) -> str:
     return _HASHER.hash(password)
 
 
-def verify_password(password_hash: str, password: str) -> bool:
-    """Whether ``password`` matches ``password_hash`` (never raises on a mismatch)."""
+def verify_password(password_hash: str | None, password: str) -> bool:
+    """Check ``password`` against ``password_hash`` (never raises on a mismatch).
+
+    With no hash (unknown user) a dummy hash is verified and ``False``
+    returned, so the time taken does not reveal whether the user exists.
+    """
+    if password_hash is None:
+        try:
+            _HASHER.verify(DUMMY_HASH, password)
+        except (VerificationError, InvalidHashError):
+            pass
+        return False
     try:
         return _HASHER.verify(password_hash, password)
     except (VerificationError, InvalidHashError):

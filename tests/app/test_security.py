@@ -156,6 +156,22 @@ def test_login_is_throttled_after_repeated_failures(fresh_env):
     assert actions[-1] == "sign_in_throttled"
 
 
+def test_one_users_lockout_does_not_lock_out_colleagues_at_the_same_address(fresh_env):
+    c = fresh_env.client()
+    for _ in range(fresh_env.settings.login_max_failures + 1):
+        sign_in(c, "lead", "wrong-password")
+    assert sign_in(c, "admin", fresh_env.passwords["admin"]).status_code == 303
+
+
+def test_many_failures_from_one_address_are_throttled_whatever_the_username(fresh_env):
+    from earlywarning.app.services._auth import IP_FAILURE_FACTOR
+
+    c = fresh_env.client()
+    for i in range(fresh_env.settings.login_max_failures * IP_FAILURE_FACTOR):
+        sign_in(c, f"guess{i}", "x")
+    assert sign_in(c, "admin", fresh_env.passwords["admin"]).status_code == 429
+
+
 def test_unknown_user_gets_the_same_message_as_a_wrong_password(fresh_env):
     c = fresh_env.client()
     assert ERR_BAD_CREDENTIALS in sign_in(c, "nobody", "x").text

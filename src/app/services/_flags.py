@@ -109,20 +109,20 @@ def list_flags(db: Session, user: User, filters: FlagFilters, page_size: int = 2
     pages = max(1, math.ceil(total / page_size))
     page = min(max(filters.page, 1), pages)
 
-    team_alias = select(Team).subquery()
     sort_cols = {
         "rank": Flag.rank,
         "risk": Flag.risk,
-        "team": func.coalesce(team_alias.c.team_name, "~"),
-        "area": func.coalesce(team_alias.c.area_name, "~"),
+        "team": func.coalesce(Team.team_name, Flag.team_id, "~"),
+        "area": func.coalesce(Team.area_name, Flag.area_id, "~"),
         "status": status,
         "freshness": Flag.data_as_of,
     }
     key = sort_cols.get(filters.sort, Flag.rank)
     order = [key.desc() if filters.descending else key.asc(), Flag.rank.asc()]
     q = (
-        select(Flag, status, team_alias.c.team_name, team_alias.c.area_name)
-        .outerjoin(team_alias, team_alias.c.team_id == Flag.team_id)
+        select(Flag, status, Team.team_name, Team.area_name, Person.forename, Person.surname)
+        .outerjoin(Team, Team.team_id == Flag.team_id)
+        .outerjoin(Person, Person.person_id == Flag.person_id)
         .where(where)
         .order_by(*order)
         .offset((page - 1) * page_size)
@@ -140,19 +140,11 @@ def list_flags(db: Session, user: User, filters: FlagFilters, page_size: int = 2
         for fid, text in db.execute(rq):
             if len(reasons[fid]) < 3:
                 reasons[fid].append(text)
-    names: dict[str, str] = {}
-    if ids:
-        pids = [r[0].person_id for r in result]
-        for pid, fn, sn in db.execute(
-            select(Person.person_id, Person.forename, Person.surname)
-            .where(Person.person_id.in_(pids))
-        ):
-            names[pid] = " ".join(p for p in (fn, sn) if p)
     rows = [
         FlagRow(flag=f, status=s, team_name=tn or f.team_id or "Not allocated",
-                area_name=an or f.area_id or "Not known",
-                top_reasons=reasons[f.flag_id], child_name=names.get(f.person_id) or None)
-        for f, s, tn, an in result
+                area_name=an or f.area_id or "Not known", top_reasons=reasons[f.flag_id],
+                child_name=" ".join(p for p in (fn, sn) if p) or None)
+        for f, s, tn, an, fn, sn in result
     ]
     return FlagPage(rows=rows, total=total, page=page, pages=pages, filters=filters)
 
