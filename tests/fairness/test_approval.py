@@ -125,3 +125,24 @@ def test_unaudited_run_cannot_be_decided_on(tmp_path):
         approve(run_dir, "approve", "ok", "Chair")
     assert str(err.value) == msg.NO_REPORT.format(
         run_dir=run_dir, path=run_dir / "fairness" / "ethics_report.html")
+
+
+def test_approve_cli_records_a_refusal_and_explains_a_blocked_approval(audited_run, tmp_path,
+                                                                        registered):
+    from earlywarning.cli import app
+    from typer.testing import CliRunner
+
+    uri, name, run_id = registered
+    run_dir = copy_run(audited_run, tmp_path, model_name=name, run_id=run_id,
+                       registered_version="2")
+    runner = CliRunner()
+    ok = runner.invoke(app, ["approve", str(run_dir), "--decision", "refuse",
+                             "--reason", "Needs a second look", "--by", "Board"])
+    assert ok.exit_code == 0, ok.output
+    assert "Recorded decision #1: refuse by Board" in " ".join(ok.output.split())
+    (run_dir / "fairness" / "ethics_report.html").write_text("tampered")
+    blocked = runner.invoke(app, ["approve", str(run_dir), "--decision", "approve",
+                                  "--reason", "ok", "--by", "Board"])
+    assert blocked.exit_code == 2
+    assert "the ethics report changed since it was audited" in " ".join(blocked.output.split())
+    assert _champion(uri, name) is None
