@@ -57,9 +57,10 @@ _APPEND_ONLY_SQLITE = [
 _APPEND_ONLY_PG = [
     "CREATE OR REPLACE FUNCTION ew_append_only() RETURNS trigger AS $$ BEGIN "
     "RAISE EXCEPTION '% is append-only', TG_TABLE_NAME; END; $$ LANGUAGE plpgsql",
-    "DROP TRIGGER IF EXISTS {t}_append_only ON {t}",
-    "CREATE TRIGGER {t}_append_only BEFORE UPDATE OR DELETE ON {t} "
+    "CREATE OR REPLACE TRIGGER {t}_append_only BEFORE UPDATE OR DELETE ON {t} "
     "FOR EACH ROW EXECUTE FUNCTION ew_append_only()",
+    "CREATE OR REPLACE TRIGGER {t}_no_truncate BEFORE TRUNCATE ON {t} "
+    "FOR EACH STATEMENT EXECUTE FUNCTION ew_append_only()",
 ]
 APPEND_ONLY_TABLES = ("audit_events", "decisions", "run_reviews")
 

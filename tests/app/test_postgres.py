@@ -97,7 +97,8 @@ def test_decisions_and_audit_are_append_only_on_postgres(pg_env):
         assert [d.version for d in db.scalars(select(Decision).order_by(Decision.version))] \
             == [1, 2]
         assert db.scalar(select(AuditEvent).where(AuditEvent.action == "view_child"))
-    for stmt in ("UPDATE audit_events SET username = 'x'", "DELETE FROM decisions"):
+    for stmt in ("UPDATE audit_events SET username = 'x'", "DELETE FROM decisions",
+                 "TRUNCATE audit_events CASCADE"):
         with pytest.raises(DatabaseError, match="append-only"), engine.begin() as conn:
             conn.execute(text(stmt))
 
