@@ -27,9 +27,12 @@ $(APP_ASSETS): package.json package-lock.json
 	cp -r $(GOVUK_DIST)/govuk-frontend.min.css $(GOVUK_DIST)/govuk-frontend.min.js \
 	      $(GOVUK_DIST)/assets src/app/static/govuk/
 
-## Debian's chromium for the browser tests (never a downloaded browser)
+## Debian's chromium (browser tests; never a downloaded browser) and PostgreSQL server
+## (the app's database test), installed only when missing
 system-deps:
-	@test -x /usr/bin/chromium || (apt-get update && apt-get install -y chromium)
+	@missing=""; test -x /usr/bin/chromium || missing="chromium"; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	if [ -n "$$missing" ]; then apt-get update && apt-get install -y $$missing; fi
 
 ## make demo: set up, build the default synthetic LA, load and validate it, run the pipeline
 demo: setup
