@@ -46,3 +46,22 @@ def small_warehouse(small_la_dir, tmp_path_factory) -> Path:
     warehouse = tmp_path_factory.mktemp("warehouse") / "warehouse.duckdb"
     run_cli("load", small_la_dir, "--warehouse", warehouse, "--quarantine")
     return warehouse
+
+
+@pytest.fixture(scope="session")
+def small_pipeline(small_warehouse, tmp_path_factory) -> Path:
+    """``pipelines/demo.yaml`` pointed at the small LA: quarterly as-of dates, outputs in tmp."""
+    import yaml
+
+    root = tmp_path_factory.mktemp("small_pipeline")
+    cfg = yaml.safe_load((REPO / "pipelines" / "demo.yaml").read_text(encoding="utf-8"))
+    cfg["name"] = "small"
+    cfg["data"]["warehouse"] = str(small_warehouse)
+    cfg["data"]["synthetic"].update(children=SMALL_LA["children"], years=SMALL_LA["years"],
+                                    seed=SMALL_LA["seed"], out=str(root / "la"))
+    cfg["features"]["output_dir"] = str(root / "features")
+    cfg["as_of"].update(start="2023-04-01", end="2025-03-01", frequency="monthly",
+                        score="2026-03-31")
+    path = root / "small.yaml"
+    path.write_text(yaml.safe_dump(cfg, sort_keys=False), encoding="utf-8")
+    return path

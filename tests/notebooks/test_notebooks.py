@@ -32,3 +32,13 @@ def test_linked_data_tour_runs_and_plots(small_warehouse, monkeypatch):
     assert len(images) >= 3, "the tour shows events, coverage, funnel and a family timeline"
     text = "".join(o.get("text", "") for o in outputs)
     assert "Family " in text and "events" in text
+
+
+@pytest.mark.slow
+def test_features_and_cohort_notebook_runs_and_plots(small_pipeline, monkeypatch):
+    nb = execute_notebook(REPO / "notebooks" / "02_features_and_cohort.py",
+                          {"EARLYWARNING_PIPELINE": str(small_pipeline)}, monkeypatch)
+    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
+    assert not [o for o in outputs if o.get("output_type") == "error"]
+    images = [o for o in outputs if "image/png" in o.get("data", {})]
+    assert len(images) >= 3, "cohort sizes/base rates, feature distributions, missingness"
