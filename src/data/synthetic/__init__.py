@@ -155,9 +155,8 @@ def generate_la(config: SyntheticConfig, out: Path, fmt: str = "parquet",
         writer = GroundTruthWriter(tmp / "ground_truth" / "child_month.parquet")
 
         def sink_factory(idx, pop):  # noqa: ANN001, ANN202
-            def sink(day: int, cols: dict) -> None:
-                writer.write(gt_columns(idx, cols, np.full(len(cols["child"]), day)))
-            return sink
+            writer.convert = lambda c: gt_columns(idx, c, np.full(len(c["child"]), c["day"]))
+            return lambda day, cols: writer.write({**cols, "day": day})
 
         built = build(config, gt_sink=sink_factory, stage=progress)
         writer.close()
@@ -176,10 +175,14 @@ def generate_la(config: SyntheticConfig, out: Path, fmt: str = "parquet",
         timings["defects"] = time.perf_counter() - t
         t = time.perf_counter()
         names = sorted(dirty)
-        for i, name in enumerate(names):
-            write_table(name, dirty[name], tmp, fmt)
-            if progress is not None:
-                progress("write", i + 1, len(names))
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=2) as pool:  # Arrow encodes without the GIL
+            for i, f in enumerate([pool.submit(write_table, n, dirty[n], tmp, fmt)
+                                   for n in names]):
+                f.result()
+                if progress is not None:
+                    progress("write", i + 1, len(names))
         write_table_gt(built.ground_truth["family"], tmp / "ground_truth" / "family.parquet")
         write_table_gt(log.reset_index(drop=True), tmp / "ground_truth" / "defects.parquet")
         counts = {n: len(dirty[n]) for n in names}
@@ -202,4 +205,4 @@ def write_table_gt(df: pd.DataFrame, path: Path) -> None:
     from earlywarning.data.synthetic._write import PARQUET_OPTIONS
 
     table = pa.Table.from_pandas(df, preserve_index=False).replace_schema_metadata(None)
-    pq.write_table(table, path, **PARQUET_OPTIONS)
+    pq.write_table(table, path, use_dictionary=True, **PARQUET_OPTIONS)

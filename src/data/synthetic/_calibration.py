@@ -136,9 +136,9 @@ def _pooled(tables, ends, kids, dob, uasc_ids, cla_s, cla_uasc, cla, cp, cp_s, c
     b, e = ends[0] - np.timedelta64(364, "D"), ends[-1]
     out: list[tuple[str, str, float]] = []
     in_p = (cla_s >= b) & (cla_s <= e)
-    pdob = dict(zip(tables["ssd_person"]["pers_person_id"],
-                    _d(tables["ssd_person"]["pers_dob"]), strict=True))
-    cdob = np.array([pdob[p] for p in cla["clae_person_id"][in_p]], dtype="datetime64[D]")
+    pdob = pd.Series(_d(tables["ssd_person"]["pers_dob"]),
+                     index=tables["ssd_person"]["pers_person_id"].to_numpy())
+    cdob = pdob.reindex(cla["clae_person_id"][in_p].to_numpy()).to_numpy(dtype="datetime64[D]")
     age = (cla_s[in_p] - cdob).astype(int) / 365.25
     if len(age):
         out.append(("uasc_share_of_care_starts_pct", "all", 100 * cla_uasc[in_p].mean()))
@@ -156,9 +156,12 @@ def _pooled(tables, ends, kids, dob, uasc_ids, cla_s, cla_uasc, cla, cp, cp_s, c
     pop_dec = pd.Series(kid_dec[(age_e >= 0) & (age_e < 18)]).value_counts()
     starters = cla["clae_person_id"][in_p & ~cla_uasc]
     st_dec = first_dec.reindex(starters).value_counts()
-    r1 = st_dec.get(1, 0) / max(pop_dec.get(1, 1), 1)
-    r10 = st_dec.get(10, 0) / max(pop_dec.get(10, 1), 1)
-    out.append(("care_rate_ratio_decile1_vs_10", "all", r1 / r10 if r10 > 0 else np.nan))
+    # log-linear fit of the care-start rate on decile (stable where one decile has few starts)
+    dec = np.arange(1, 11)
+    starts = np.array([st_dec.get(d, 0) for d in dec], dtype=float) + 0.5
+    popn = np.array([max(pop_dec.get(d, 0), 1) for d in dec], dtype=float)
+    slope = np.polyfit(dec, np.log(starts / popn), 1, w=np.sqrt(starts))[0]
+    out.append(("care_rate_ratio_decile1_vs_10", "all", float(np.exp(-9 * slope))))
     in_cp = (cp_s >= b) & (cp_s <= e)
     if in_cp.any():
         pid = cp["cppl_person_id"].to_numpy()
@@ -224,10 +227,11 @@ def _partner(tables, b, e, kids, dob, ends):  # noqa: ANN001, ANN202
     ta = h[h["hous_event_type"] == "temporary_accommodation"]
     open_ta = _open_at(_d(ta["hous_event_date"]), _d(ta["hous_end_date"]), ends[-1])
     fam = tables["ssd_family"]
-    fam_of = dict(zip(fam["fami_person_id"], fam["fami_family_id"], strict=False))
-    ta_fams = {fam_of.get(p) for p in ta["hous_person_id"][open_ta]}
+    fam_of = pd.Series(fam["fami_family_id"].to_numpy(), index=fam["fami_person_id"].to_numpy())
+    fam_of = fam_of[~fam_of.index.duplicated(keep="last")]
+    ta_fams = fam_of.reindex(ta["hous_person_id"][open_ta].to_numpy()).dropna().unique()
     kid_now = kids["pers_person_id"][(age_e >= 0) & (age_e < 18)]
-    in_ta = sum(1 for p in kid_now if fam_of.get(p) in ta_fams)
+    in_ta = int(fam_of.reindex(kid_now.to_numpy()).isin(ta_fams).sum())
     out.append(("temporary_accommodation_per_1000_children", "all",
                 1000 * in_ta / max(len(kid_now), 1)))
     eh = tables["ssd_early_help_episodes"]

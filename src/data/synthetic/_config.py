@@ -142,10 +142,10 @@ class EscalationConfig(_Model):
 
     referrals_per_10k: float = Field(517.0, gt=0, description="Referrals a year (not UASC).")
     escalating_share: float = Field(
-        0.115, gt=0, lt=1, description="Share of referrals that lead to a CP plan or care."
+        0.122, gt=0, lt=1, description="Share of referrals that lead to a CP plan or care."
     )
     direct_care_share: float = Field(
-        0.20, ge=0, le=1, description="Share of escalating referrals that go straight to care."
+        0.16, ge=0, le=1, description="Share of escalating referrals that go straight to care."
     )
     s47_given_non_escalating: float = Field(0.30, ge=0, le=1)
     icpc_given_non_escalating_s47: float = Field(0.07, ge=0, le=1)
@@ -154,12 +154,12 @@ class EscalationConfig(_Model):
     not_in_need_after_assessment: float = Field(0.33, ge=0, le=1)
     care_after_cp_plan: float = Field(0.17, ge=0, le=1)
     step_down_to_early_help: float = Field(0.15, ge=0, le=1)
-    uasc_per_10k: float = Field(6.0, ge=0, description="UASC arrivals a year.")
+    uasc_per_10k: float = Field(5.6, ge=0, description="UASC arrivals a year.")
     rereferral_boost: float = Field(
-        1.6, ge=0, description="Log-hazard boost of non-escalating referrals just after a "
+        2.0, ge=0, description="Log-hazard boost of non-escalating referrals just after a "
         "referral closes, fading linearly over 12 months (re-referrals).")
     prior_plan_extra: float = Field(
-        1.6, ge=0, description="Extra prior-history log-hazard for a child who has had a CP "
+        0.6, ge=0, description="Extra prior-history log-hazard for a child who has had a CP "
         "plan or been looked after (second plans).")
     need_scale_escalating: float = Field(1.0, gt=0, description="Slope of log-hazard on need.")
     need_scale_other: float = Field(0.55, gt=0)
@@ -167,15 +167,16 @@ class EscalationConfig(_Model):
         {"domestic_abuse": 0.55, "parental_mental_health": 0.40,
          "parental_substance_misuse": 0.45, "housing_crisis": 0.25, "adult_social_care": 0.20,
          "school_absence": 0.40, "missing_episodes": 0.45, "youth_offending": 0.30,
-         "prior_csc_history": 0.8, "sibling_csc_history": 0.5, "deprivation": 0.4,
+         "prior_csc_history": 0.8, "sibling_csc_history": 0.5, "deprivation": 0.35,
          "young_age": 2.3, "adolescence": 0.35, "early_help_engagement": 0.35,
          "stable_address": 0.2, "second_carer_support": 0.3},
         description="Log-hazard coefficient per driver (protective ones are subtracted).",
     )
     assessment_days_median: float = Field(46.0, gt=0, description="~33 working days.")
     s47_to_icpc_days_median: float = Field(20.0, gt=0, description="~14 working days.")
-    cp_plan_days_median: float = Field(274.0, gt=0, description="~9 months.")
-    cp_plan_sigma: float = Field(0.57, gt=0, description="Log-SD: 4.4% of plans > 2 years.")
+    cp_plan_days_median: float = Field(
+        270.0, gt=0, description="~9 months; with the log-SD, mean ~10 months (stock ~250).")
+    cp_plan_sigma: float = Field(0.5, gt=0, description="Log-SD (a few % of plans > 2 years).")
     care_days_mean: float = Field(1250.0, gt=0, description="Before the 18th-birthday cap.")
     care_sigma: float = Field(1.0, gt=0)
     cin_days_median: float = Field(150.0, gt=0)
@@ -184,7 +185,7 @@ class EscalationConfig(_Model):
 class EventRatesConfig(_Model):
     """Agency event base rates at mean adversity (per family or child per year)."""
 
-    police_da_per_family: float = 0.12
+    police_da_per_family: float = 0.146
     police_other_per_family: float = 0.06
     police_welfare_per_family: float = 0.03
     housing_per_family: float = 0.05

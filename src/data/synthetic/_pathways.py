@@ -32,7 +32,7 @@ from earlywarning.data.synthetic._timeline import DAYS_PER_YEAR, NEVER
 __all__ = ["DIRECT_CARE_AGE", "RC", "sample_escalating", "sample_other", "delay_weights"]
 
 RC = {"RC7": 7, "RC8": 8, "RC9": 9}
-DIRECT_CARE_AGE = ((1, 3.0), (5, 0.5), (12, 0.55), (16, 1.0), (18, 1.1))
+DIRECT_CARE_AGE = ((1, 3.0), (5, 0.6), (12, 1.0), (16, 0.85), (18, 0.75))
 """(upper age, multiplier of the direct-care share)."""
 
 

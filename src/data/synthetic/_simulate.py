@@ -191,35 +191,35 @@ def simulate(cfg: SyntheticConfig, pop: Population, tl: Timeline, rng: np.random
         since = (t0 - busy[sl]).astype(np.float32)
         boost = np.float32(e.rereferral_boost) * np.clip(1 - since / 365, 0, 1) * (since >= 0)
         if not in_period:
-            # burn-in: set the latent coefficient and the intercepts from the state
+            # burn-in: size the unrecorded latent's coefficient from the observed terms
             v_obs = float(np.var(eta[elig])) if elig.any() else 1.0
             share = a.unobserved_share
             beta_l = float(np.sqrt(share / (1 - share) * v_obs)) if share > 0 else 0.0
             eta = eta + beta_l * lat.ell[cf]
-            n_act = hi - lo
-            idle = elig & (busy[sl] <= t0)
-            alpha_e = float(np.log(rate_ref * e.escalating_share * n_act
-                                   / max(np.exp(k_e * eta[elig]).sum(), 1e-9)))
-            alpha_o = float(np.log(rate_ref * (1 - e.escalating_share) * n_act
-                                   / max(np.exp(k_o * eta[idle] + boost[idle]).sum(), 1e-9)))
-        elif projector is None:
+        # thresholds follow demand: intercepts re-set each month to the LA's referral rate
+        n_act = hi - lo
+        idle = elig & (busy[sl] <= t0)
+        raw_e = np.exp(np.float32(k_e) * eta)
+        raw_o = np.exp(np.float32(k_o) * eta + boost)
+        alpha_e = float(np.log(rate_ref * e.escalating_share * n_act
+                               / max(float(raw_e[elig].sum(dtype=np.float64)), 1e-9)))
+        alpha_o = float(np.log(rate_ref * (1 - e.escalating_share) * n_act
+                               / max(float(raw_o[idle].sum(dtype=np.float64)), 1e-9)))
+        if in_period and projector is None:
             projector = Projector(cfg, wts, k_e, b_a, c["housing_crisis"],
                                   c["parental_mental_health"], beta_l)
         if in_period:
             eta_var.append((float(np.var(eta[elig])), float(np.var(beta_l * lat.ell[cf][elig]))))
-        log_h_need = alpha_e + k_e * eta
-        log_he = log_h_need + np.log(label_mult[cf])
         gt_every = cfg.ground_truth_every_months
         if in_period and (m - tl.period_m0) % gt_every == 0:
+            log_h_need = np.float32(alpha_e) + np.float32(k_e) * eta
+            log_he = log_h_need + np.log(label_mult[cf])
             _ground_truth(cfg, gt_sink, projector, t0, lo, sl, cf, age, am, dob, elig, out_day,
                           fam_terms, ch_terms, log_he, log_h_need, lat, A, k_e, b_a, beta_l)
 
         # --- referrals -------------------------------------------------------------
-        pe = -np.expm1(-np.exp(log_he))
-        po = -np.expm1(-np.exp(alpha_o + k_o * eta + boost))
-        idle = elig & (busy[sl] <= t0)
-        pe = np.where(elig, pe, 0.0)
-        po = np.where(idle, po, 0.0)
+        pe = np.where(elig, -np.expm1(-np.float32(np.exp(alpha_e)) * raw_e * label_mult[cf]), 0)
+        po = np.where(idle, -np.expm1(-np.float32(np.exp(alpha_o)) * raw_o), 0)
         u = rng.random(len(eta))
         esc = np.flatnonzero(u < pe)
         oth = np.flatnonzero((u >= pe) & (u < pe + po))

@@ -26,8 +26,13 @@ __all__ = ["GroundTruthWriter", "atomic_dir", "write_json", "write_table"]
 _ARROW = {"string": pa.string(), "json": pa.string(), "date": pa.date32(),
           "timestamp": pa.timestamp("us"), "int": pa.int64(), "float": pa.float64()}
 ROW_GROUP = 1_000_000
-PARQUET_OPTIONS = {"compression": "zstd", "compression_level": 3, "use_dictionary": True,
-                   "write_statistics": True, "version": "2.6", "data_page_size": 1 << 20}
+PARQUET_OPTIONS = {"compression": "zstd", "compression_level": 1, "version": "2.6",
+                   "data_page_size": 1 << 20}
+
+
+def _dictionary_columns(names: list[str]) -> list[str]:
+    """Columns worth dictionary-encoding: everything but unique ids and timestamps."""
+    return [n for n in names if not n.endswith(("_id", "_recorded_at")) and n != "person_id"]
 
 
 def arrow_table(name: str, df: pd.DataFrame) -> pa.Table:
@@ -60,7 +65,9 @@ def write_table(name: str, df: pd.DataFrame, out: Path, fmt: str) -> Path:
     """Write one table as ``out/<name>.parquet`` or ``.csv`` and return the path."""
     if fmt == "parquet":
         path = out / f"{name}.parquet"
-        pq.write_table(arrow_table(name, df), path, row_group_size=ROW_GROUP, **PARQUET_OPTIONS)
+        table = arrow_table(name, df)
+        pq.write_table(table, path, row_group_size=ROW_GROUP,
+                       use_dictionary=_dictionary_columns(table.column_names), **PARQUET_OPTIONS)
         return path
     if fmt == "csv":
         path = out / f"{name}.csv"
@@ -78,15 +85,33 @@ def write_table(name: str, df: pd.DataFrame, out: Path, fmt: str) -> Path:
 
 
 class GroundTruthWriter:
-    """Streams ``ground_truth/child_month.parquet`` one month (row group) at a time."""
+    """Streams ``ground_truth/child_month.parquet`` one month (row group) at a time.
 
-    def __init__(self, path: Path) -> None:
+    Encoding and compression run on a background thread (Arrow releases the
+    GIL), in submission order, so writing overlaps the simulation.
+    """
+
+    def __init__(self, path: Path, convert=None) -> None:  # noqa: ANN001
+        from concurrent.futures import ThreadPoolExecutor
+
         self.path = path
+        self.convert = convert
         self.writer: pq.ParquetWriter | None = None
         self.rows = 0
+        self._pool = ThreadPoolExecutor(max_workers=1)
+        self._pending: list = []
 
     def write(self, columns: dict) -> None:
-        """Append one month of rows (a dict of equal-length arrays or Series)."""
+        """Queue one month of rows (a dict of equal-length arrays or Series)."""
+        while self._pending and self._pending[0].done():
+            self._pending.pop(0).result()  # re-raises a failed write
+        if len(self._pending) > 2:  # bound memory: wait for the oldest month
+            self._pending.pop(0).result()
+        self._pending.append(self._pool.submit(self._write, columns))
+
+    def _write(self, columns: dict) -> None:
+        if self.convert is not None:
+            columns = self.convert(columns)
         arrays = {}
         for k, v in columns.items():
             if k == "month":
@@ -99,12 +124,17 @@ class GroundTruthWriter:
                 arrays[k] = pa.array(v)
         table = pa.table(arrays)
         if self.writer is None:
-            self.writer = pq.ParquetWriter(self.path, table.schema, **PARQUET_OPTIONS)
+            self.writer = pq.ParquetWriter(
+                self.path, table.schema, use_dictionary=_dictionary_columns(table.column_names),
+                write_statistics=["month"], **PARQUET_OPTIONS)
         self.writer.write_table(table, row_group_size=ROW_GROUP)
         self.rows += table.num_rows
 
     def close(self) -> None:
-        """Finish the file."""
+        """Wait for queued months and finish the file (re-raising any writing error)."""
+        for f in self._pending:
+            f.result()
+        self._pool.shutdown(wait=True)
         if self.writer is not None:
             self.writer.close()
 
