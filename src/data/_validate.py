@@ -430,12 +430,36 @@ def _scope(condition: str, columns: list[str]) -> str:
     return re.sub(pattern, lambda m: f"t.{quote_ident(m.group(1))}", condition)
 
 
-def duplicate_keys_sql(src: TableSource, typed: str) -> str:
-    """SELECT of each repeated primary key with the row number of its first row."""
+def duplicate_hashes_sql(src: TableSource, typed: str) -> str:
+    """SELECT of the key hashes seen more than once: the cheap first pass of the key check.
+
+    Grouping by a 64-bit hash is much cheaper than grouping by the key text, and a clean
+    extract yields no row here, so the exact pass (:func:`duplicate_keys_sql`) is skipped.
+    A hash collision only makes a candidate; the exact pass decides.
+    """
     keys = ", ".join(quote_ident(k) for k in src.table.primary_key)
     not_null = " AND ".join(f"{quote_ident(k)} IS NOT NULL" for k in src.table.primary_key)
-    return (f"SELECT {keys}, min(__rn) AS __first FROM {typed} WHERE {not_null} "
-            f"GROUP BY {keys} HAVING count(*) > 1")
+    return (f"SELECT hash({keys}) AS h FROM {typed} WHERE {not_null} GROUP BY 1 "
+            f"HAVING count(*) > 1")
+
+
+def duplicate_keys_sql(src: TableSource, typed: str, hashes: str | None) -> str:
+    """SELECT of each repeated primary key with the row number of its first row.
+
+    With ``hashes`` (candidates from :func:`duplicate_hashes_sql`) only those keys are
+    grouped; with ``None`` the result is empty but has the right columns.
+    """
+    keys = ", ".join(quote_ident(k) for k in src.table.primary_key)
+    not_null = " AND ".join(f"{quote_ident(k)} IS NOT NULL" for k in src.table.primary_key)
+    if hashes is None:
+        return f"SELECT {keys}, CAST(__rn AS BIGINT) AS __first FROM {typed} LIMIT 0"
+    return (f"SELECT {keys}, min(__rn) AS __first FROM {typed} WHERE {not_null} AND "
+            f"hash({keys}) IN (SELECT h FROM {hashes}) GROUP BY {keys} HAVING count(*) > 1")
+
+
+def only_rows(typed: str, rows: str) -> str:
+    """Restrict the typed relation to the row numbers in ``rows`` (before any join)."""
+    return f"(SELECT * FROM {typed} WHERE __rn IN (SELECT __rn FROM {rows}))"
 
 
 def checked_from_sql(src: TableSource, typed: str, dup: str) -> str:
@@ -463,7 +487,7 @@ def rejected_rows_sql(src: TableSource, typed: str, dup: str, bad: str) -> str:
         for i, v in enumerate(rules))
     return (f"SELECT t.__rn, {raw_row_sql(src)} "
             f"AS __raw, list_filter([{reasons}], lambda r: r IS NOT NULL) AS __reasons "
-            f"FROM {checked_from_sql(src, typed, dup)} WHERE t.__rn IN (SELECT __rn FROM {bad})")
+            f"FROM {checked_from_sql(src, only_rows(typed, bad), dup)}")
 
 
 def missing_column_rows_sql(src: TableSource, typed: str) -> str:

@@ -346,6 +346,13 @@ def _open_source(con: duckdb.DuckDBPyConnection, ex: _Extract,
     return types
 
 
+def _count_relation(ex: _Extract) -> str:
+    """Return the extract as a relation that counts fast (Parquet: from its footer)."""
+    if ex.kind == "parquet":
+        return f"read_parquet({val.sql_literal(str(ex.path))})"
+    return "__src0"
+
+
 def _extract_dates(con: duckdb.DuckDBPyConnection) -> dict[str, date]:
     """Latest extract date of each table named in the (loaded) ``ext_source_metadata``."""
     return dict(con.execute(f"SELECT meta_table, max(meta_extract_date) FROM {METADATA_TABLE} "
@@ -384,8 +391,11 @@ def _load_table(con: duckdb.DuckDBPyConnection, ex: _Extract, state: _LoadState)
     for c in t.columns:
         if c.references:
             parent, key = c.references.split(".")
-            src.parents[c.name] = (f"(SELECT DISTINCT {val.quote_ident(key)} AS k "
-                                   f"FROM main.{val.quote_ident(parent)})")
+            # The parent's loaded keys are unique when they are its whole primary key.
+            unique = TABLES[parent].primary_key == (key,)
+            src.parents[c.name] = (f"(SELECT {'' if unique else 'DISTINCT '}"
+                                   f"{val.quote_ident(key)} AS k FROM main."
+                                   f"{val.quote_ident(parent)})")
     moved = [c for c in src.extra_columns if t.name == PERSON_TABLE
              and c in IDENTIFYING_SSD_PERSON_COLUMNS]
     for c in src.extra_columns:
@@ -405,8 +415,11 @@ def _load_table(con: duckdb.DuckDBPyConnection, ex: _Extract, state: _LoadState)
                     f"{val.missing_column_rows_sql(src, '__typed')}")
         _quarantine(con, tr, ex.file)
     else:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE __duph AS "
+                    f"{val.duplicate_hashes_sql(src, '__typed')}")
+        has_dups = con.execute("SELECT count(*) FROM __duph").fetchone()[0] > 0
         con.execute(f"CREATE OR REPLACE TEMP TABLE __dup AS "
-                    f"{val.duplicate_keys_sql(src, '__typed')}")
+                    f"{val.duplicate_keys_sql(src, '__typed', '__duph' if has_dups else None)}")
         con.execute(f"CREATE OR REPLACE TEMP TABLE __badrn AS "
                     f"{val.bad_row_numbers_sql(src, '__typed', '__dup')}")
         n_bad = con.execute("SELECT count(*) FROM __badrn").fetchone()[0]
@@ -421,7 +434,7 @@ def _load_table(con: duckdb.DuckDBPyConnection, ex: _Extract, state: _LoadState)
             f"FROM __typed{keep}").fetchone()[0]
         if moved:
             _stash_identity(src, moved, state, keep)
-    tr.rows_read = con.execute("SELECT count(*) FROM __src").fetchone()[0]
+    tr.rows_read = con.execute(f"SELECT count(*) FROM {_count_relation(ex)}").fetchone()[0]
     if tr.rows_accepted + tr.rows_rejected != tr.rows_read:
         raise RuntimeError(f"{ex.file}: table {t.name}: {tr.rows_accepted} accepted + "
                            f"{tr.rows_rejected} rejected != {tr.rows_read} read")
