@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from datetime import date
@@ -13,6 +14,8 @@ from bad_inputs import corpus
 from earlywarning.data import warehouse as wh
 from earlywarning.data.load import load
 from earlywarning.data.schema import TABLES
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 LOAD_DATE = date(2024, 5, 1)
 
@@ -221,3 +224,34 @@ def test_dates_before_1900_in_typed_extracts_are_rejected(tmp_path):
     assert [(r.rule, r.column, r.n_rows) for r in rules] == [
         ("wrong_type", "miss_missing_episode_start_date", 1)]
     assert rules[0].first_message.startswith("ssd_missing.parquet row 1: ")
+
+
+def test_a_warehouse_can_be_reloaded_in_place(clean_load, tmp_path):
+    target = tmp_path / "warehouse.duckdb"
+    shutil.copyfile(clean_load.warehouse, target)
+    result = _load(target, target)
+    assert result.published
+    assert result.report.fingerprint == clean_load.report.fingerprint
+    with wh.connect(target) as con:
+        assert wh.read_meta(con)["source_kind"] == "duckdb"
+
+
+@settings(max_examples=60, deadline=None)
+@given(text=st.text(min_size=0, max_size=300), cut=st.integers(0, 400),
+       bad=st.sampled_from([b"\xe9", b"\xff", b"\xc3", b"\x80"]),
+       chunk=st.integers(1, 7))
+def test_the_encoding_scan_finds_the_first_bad_byte_across_chunk_boundaries(
+        tmp_path_factory, text, cut, bad, chunk):
+    from earlywarning.data.load import _first_invalid_utf8
+
+    good = text.encode("utf-8")
+    cut = min(cut, len(good))  # may split a character: Python's decoder is the oracle
+    data = good[:cut] + bad + good[cut:]
+    path = tmp_path_factory.mktemp("enc") / "f.csv"
+    path.write_bytes(data)
+    try:
+        data.decode("utf-8")
+        expected = None
+    except UnicodeDecodeError as exc:
+        expected = (exc.start, data[exc.start], data[:exc.start].count(b"\n") + 1)
+    assert _first_invalid_utf8(path, chunk_size=chunk) == expected
