@@ -121,9 +121,15 @@ def build_env(tmp: Path, warehouse: Path, runs: Path | None = None,
     return AppEnv(create_app(settings), settings, passwords, tmp)
 
 
+_VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source",
+         "track", "wbr", "path"}
+
+
 class _PageParser(HTMLParser):
     def __init__(self) -> None:
         super().__init__()
+        self.stack: list[str] = []
+        self.mismatches: list[str] = []
         self.ids: list[str] = []
         self.titles: list[str] = []
         self.h1 = 0
@@ -131,6 +137,8 @@ class _PageParser(HTMLParser):
         self.script_srcs: list[str | None] = []
 
     def handle_starttag(self, tag, attrs):
+        if tag not in _VOID:
+            self.stack.append(tag)
         a = dict(attrs)
         if "id" in a:
             self.ids.append(a["id"])
@@ -142,7 +150,18 @@ class _PageParser(HTMLParser):
         if tag == "script":
             self.script_srcs.append(a.get("src"))
 
+    def handle_startendtag(self, tag, attrs):
+        self.handle_starttag(tag, attrs)
+        if tag not in _VOID:
+            self.stack.pop()
+
     def handle_endtag(self, tag):
+        if tag in _VOID:
+            return
+        if not self.stack or self.stack[-1] != tag:
+            self.mismatches.append(f"</{tag}> closes <{self.stack[-1] if self.stack else ''}>")
+        else:
+            self.stack.pop()
         if tag == "title":
             self._in_title = False
 
@@ -159,6 +178,7 @@ def check_page(response, status: int = 200, title: str | None = None) -> _PagePa
     p.feed(response.text)
     assert len(p.titles) == 1 and p.titles[0].strip(), "page needs exactly one non-empty <title>"
     assert p.h1 == 1, f"page needs exactly one <h1>, has {p.h1}"
+    assert not p.mismatches and not p.stack, f"unbalanced HTML: {p.mismatches[:3]} {p.stack}"
     dupes = {i for i in p.ids if p.ids.count(i) > 1}
     assert not dupes, f"duplicate ids: {dupes}"
     assert all(src for src in p.script_srcs), "inline <script> found (CSP forbids it)"
