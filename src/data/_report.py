@@ -80,6 +80,17 @@ class TableReport:
     missingness: list[dict] = field(default_factory=list)
     reference: str = ""
 
+    def fail(self, rule: str, template: str, **fields: object) -> TableReport:
+        """Record that the table could not be loaded; return ``self``.
+
+        ``template`` is formatted with ``table``, ``rule``, ``file`` (default: the
+        source file) and ``fields``.
+        """
+        fields.setdefault("file", self.source_file or self.table)
+        message = template.format(table=self.table, rule=rule, **fields)
+        self.failures.append(Issue(self.table, rule, fields.get("column"), None, message))
+        return self
+
     @property
     def failed(self) -> bool:
         """Whether the table could not be loaded at all (missing, unreadable...)."""

@@ -242,7 +242,7 @@ def test_a_warehouse_can_be_reloaded_in_place(clean_load, tmp_path):
        chunk=st.integers(1, 7))
 def test_the_encoding_scan_finds_the_first_bad_byte_across_chunk_boundaries(
         tmp_path_factory, text, cut, bad, chunk):
-    from earlywarning.data.load import _first_invalid_utf8
+    from earlywarning.data._sources import first_invalid_utf8
 
     good = text.encode("utf-8")
     cut = min(cut, len(good))  # may split a character: Python's decoder is the oracle
@@ -254,4 +254,4 @@ def test_the_encoding_scan_finds_the_first_bad_byte_across_chunk_boundaries(
         expected = None
     except UnicodeDecodeError as exc:
         expected = (exc.start, data[exc.start], data[:exc.start].count(b"\n") + 1)
-    assert _first_invalid_utf8(path, chunk_size=chunk) == expected
+    assert first_invalid_utf8(path, chunk_size=chunk) == expected
