@@ -79,6 +79,10 @@ def test_flag_list_filters_sorts_and_pages(env):
     html = c.get("/flags", params={"team": "T-EH-S1", "page": 1})
     check_page(html)
     assert "Early Help South 1" in html.text
+    assert 'href="/flags?team=T-EH-S1&amp;sort=risk&amp;order=asc"' in html.text
+    again = c.get("/flags", params={"team": "T-EH-S1", "sort": "risk", "order": "asc"}).text
+    assert 'aria-sort="ascending"' in again
+    assert 'href="/flags?team=T-EH-S1&amp;sort=risk&amp;order=desc"' in again
 
 
 def test_practitioner_sees_only_their_team(env):

@@ -75,12 +75,17 @@ def flags_page(
     def page_url(n: int) -> str:
         return "/flags?" + urlencode({**params, "page": n})
 
+    def sort_url(key: str) -> str:
+        again = filters.sort == key and not filters.descending
+        rest = {k: v for k, v in params.items() if k not in ("sort", "order")}
+        return "/flags?" + urlencode({**rest, "sort": key, "order": "desc" if again else "asc"})
+
     models = {(f.model_name, f.model_version) for f in db.scalars(
         select(Flag).where(Flag.current.is_(True)).group_by(Flag.model_name, Flag.model_version))}
     unapproved = sorted(models - approved_models(settings.runs_dir))
     return render(request, "pages/flags.html", {
         "unapproved": unapproved,
-        "page": page, "page_url": page_url,
+        "page": page, "page_url": page_url, "sort_url": sort_url,
         "options": filter_options(db, user, latest.id if latest else None),
         "sort_keys": SORT_KEYS,
         "statuses": [(s, s.capitalize()) for s in STATUSES], "latest_import": latest,
