@@ -55,6 +55,7 @@ __all__ = [
     "SplitsConfig",
     "CalibrationConfig",
     "EvaluationConfig",
+    "AblationConfig",
     "CapacityConfig",
     "PassBarConfig",
     "AuditConfig",
@@ -256,7 +257,8 @@ class LightGBMParams(_Section):
     subsample: float = Field(0.8, gt=0, le=1)
     colsample_bytree: float = Field(0.8, gt=0, le=1)
     reg_lambda: float = Field(1.0, ge=0)
-    n_jobs: int | None = Field(None, description="Threads; default: 1 for small data, else all")
+    max_bin: int = Field(63, ge=2, le=255, description="Histogram bins per feature")
+    n_jobs: int | None = Field(None, description="Threads; default: 1 below 50M cells, else all")
 
 
 class LogisticParams(_Section):
@@ -307,6 +309,20 @@ class EvaluationConfig(_Section):
     calibration_bins: int = Field(10, ge=2)
 
 
+class AblationConfig(_Section):
+    """Data-source ablation (``model.ablation``): retrain without each agency's features."""
+
+    enabled: bool = Field(True, description="`earlywarning run` also runs the ablation")
+    max_train_rows: int | None = Field(
+        50_000, gt=0, description="Retrain on a seeded sample of training families of about "
+        "this many rows (full model and each ablated one alike); null for all rows")
+
+
+def _ablation_switch(v: Any) -> Any:
+    """Accept ``ablation: true`` as shorthand for ``ablation: {enabled: true}``."""
+    return {"enabled": v} if isinstance(v, bool) else v
+
+
 class ModelConfig(_Section):
     """Model training settings: the candidate, comparators, splits, calibration, evaluation.
 
@@ -325,7 +341,8 @@ class ModelConfig(_Section):
     splits: SplitsConfig = Field(default_factory=SplitsConfig)
     calibration: CalibrationConfig = Field(default_factory=CalibrationConfig)
     evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
-    ablation: bool = Field(True, description="`earlywarning run` also runs the ablation")
+    ablation: Annotated[AblationConfig, BeforeValidator(_ablation_switch)] = Field(
+        default_factory=lambda: AblationConfig())
 
 
 class CapacityConfig(_Section):

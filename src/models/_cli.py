@@ -248,7 +248,7 @@ def run_command(console: Console, pipeline: Path, runs_dir: Path = RUNS_DIR) -> 
             stage(2)
             result = train_pipeline(cfg, pipeline_path=pipeline, runs_dir=runs_dir, log=say)
             stage(3)
-            if cfg.model.ablation:
+            if cfg.model.ablation.enabled:
                 run_ablation(cfg, run_dir=result.run_dir, log=say)
             stage(4)
             write_report(result.run_dir)

@@ -10,6 +10,7 @@ alias ``champion`` belongs to the approval step.
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 import subprocess
 from pathlib import Path
@@ -210,6 +211,9 @@ def git_sha(repo: Path | None = None) -> str:
 def flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
     """Flatten nested dicts/lists to ``{"a.b.0": value}``.
 
+    Characters MLflow does not allow in a key (``*`` in a points pattern, say)
+    become ``_``.
+
     Parameters
     ----------
     tree : object
@@ -222,7 +226,8 @@ def flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
     out: dict[str, Any] = {}
     if isinstance(tree, dict):
         for k, v in tree.items():
-            out.update(flatten(v, f"{prefix}.{k}" if prefix else str(k)))
+            key = re.sub(r"[^\w\-. :/]", "_", str(k))  # MLflow's allowed key characters
+            out.update(flatten(v, f"{prefix}.{key}" if prefix else key))
     elif isinstance(tree, (list, tuple)):
         for i, v in enumerate(tree):
             out.update(flatten(v, f"{prefix}.{i}" if prefix else str(i)))

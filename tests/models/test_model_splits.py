@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 @pytest.fixture(scope="module")
 def frame():
-    return make_feature_frame(n_families=120, n_dates=30, seed=3)[0]
+    return make_feature_frame(n_families=120, n_dates=30, n_incomplete=3, seed=3)[0]
 
 
 def test_worked_example_dates():

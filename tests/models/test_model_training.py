@@ -23,6 +23,7 @@ from earlywarning.models import (
     run_ablation,
     train_pipeline,
 )
+from earlywarning.models._training import make_splitter
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
@@ -226,7 +227,13 @@ def test_re_evaluation_uses_the_runs_own_pre_registered_bar(passed_run):
 
 def test_ablation_shows_what_each_agency_adds(passed_run):
     cfg, table, _, result, _ = passed_run
-    out = run_ablation(cfg, run_dir=result.run_dir, n_bootstrap=20)
+    from earlywarning.config import AblationConfig
+
+    sampled = cfg.model_copy(update={"model": cfg.model.model_copy(
+        update={"ablation": AblationConfig(max_train_rows=8000)})})
+    out = run_ablation(sampled, run_dir=result.run_dir, n_bootstrap=20)
+    n_train = len(make_splitter(cfg).split(table.frame)[-1].train_index)
+    assert 0.5 * 8000 < out["n_train_rows"] < min(1.5 * 8000, n_train)
     agencies = {r["agency"] for r in out["agencies"]}
     assert agencies == {e["source_agency"] for e in table.dictionary}
     by = {r["agency"]: r for r in out["agencies"]}
