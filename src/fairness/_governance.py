@@ -337,19 +337,29 @@ def datasheets(metadata: pd.DataFrame, load_report: pd.DataFrame, row_counts: Ma
 
         def get(key: str, m: pd.Series = m) -> str:
             v = m.get(key)
-            return NOT_RECORDED_YET if v is None or (isinstance(v, float) and np.isnan(v)) \
-                else str(v)
+            if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NaT:
+                return NOT_RECORDED_YET
+            return str(v.date()) if isinstance(v, pd.Timestamp | dt.datetime) else str(v)
 
         agency = AGENCIES.get(table.agency, table.agency) if table else get("meta_agency")
+        restricted = bool(table and table.restricted)
+
+        def count(rule: str, rep: pd.DataFrame = rep) -> str:
+            hit = rep[rep["rule"] == rule]["n_rows"].dropna() if len(rep) else []
+            return f"{int(hit.iloc[0]):,}" if len(hit) else "not recorded"
+
         lines = [
             f"# Datasheet: {name}", "",
             "## Motivation",
             f"- Supplied by: {agency}",
             f"- What one row is: {table.grain if table else 'not declared'}",
             "- Used for: point-in-time features and audit of the Early Help early-warning "
-            "model; never for decisions about individuals by itself.", "",
+            "model; never for decisions about individuals by itself." + (
+                " Restricted: read only by the web app for authorised users, never by "
+                "analytics." if restricted else ""), "",
             "## Composition",
-            f"- Rows loaded: {row_counts.get(name, 0):,}",
+            f"- Rows read: {count('rows_read')}; accepted: {count('rows_accepted')}; "
+            f"rejected: {count('rows_rejected')}; in the warehouse: {row_counts.get(name, 0):,}",
             f"- Period covered: {get('meta_period_start')} to {get('meta_period_end')}",
             f"- Columns: {len(table.columns) if table else '?'} "
             f"({sum(c.identifying for c in table.columns) if table else 0} identifying, "
@@ -362,12 +372,27 @@ def datasheets(metadata: pd.DataFrame, load_report: pd.DataFrame, row_counts: Ma
             "## Quality and preprocessing",
             f"- Known issues: {get('meta_known_issues')}",
         ]
-        if len(rep):
-            lines += ["- Load report (rows rejected or flagged by rule):"]
-            lines += [f"  - {r.rule} on {r.column}: {int(r.n_rows):,} rows — {r.message}"
-                      for r in rep.itertuples()]
-        else:
-            lines += ["- Load report: no rows rejected."]
+        summary_rules = {"rows_read", "rows_accepted", "rows_rejected", "reference_date",
+                         "ignored_file"}
+        for title, rules in (("Missing values", {"missing_values"}),
+                             ("Date ranges", {"date_range"}),
+                             ("Rows rejected, by rule", None)):
+            if not len(rep):
+                break
+            part = rep[rep["rule"].isin(rules)] if rules else rep[
+                ~rep["rule"].isin(summary_rules | {"missing_values", "date_range"})]
+            if not len(part):
+                continue
+            lines.append(f"- {title}:")
+            for r in part.itertuples():
+                n = "" if pd.isna(r.n_rows) else f"{int(r.n_rows):,} rows"
+                # a rejected row's value may identify someone in a restricted table
+                if restricted and rules is None:
+                    lines.append(f"  - {r.rule} on {r.column}" + (f": {n}" if n else ""))
+                else:
+                    lines.append(f"  - {r.message}")
+        if not len(rep):
+            lines.append("- Load report: not available.")
         out[name] = "\n".join(lines) + "\n"
     return out
 

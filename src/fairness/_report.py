@@ -267,7 +267,10 @@ def render_ethics_report(result: AuditResult, data: AuditData, inputs: ReportInp
         inputs=inputs, result=result, settings=result.settings,
         generated=dt.datetime.now(dt.UTC).strftime("%d %B %Y %H:%M UTC"),
         disparities=plain_disparities(result), breaches=describe(breaches),
-        possible=describe(possible), small_groups=small.to_dict(orient="records"),
+        possible=describe(possible),
+        small_groups=[(label, ", ".join(f"{g} ({n:,})" for g, n in zip(part.group, part.n,
+                                                                          strict=True)))
+                      for label, part in small.groupby("attribute_label", sort=False)],
         bar_text=", ".join(f"{METRIC_INFO[m].label} ±{fmt_diff(m, v).lstrip('+')}"
                            for m, v in result.settings.bar.items()),
         overall=overall.to_dict(orient="records"), not_for=NOT_FOR,

@@ -82,8 +82,8 @@ def test_run_audit_writes_datasheets_and_logs_to_mlflow(tmp_path, registered):
     run_dir = make_run(tmp_path, n=600, warehouse=warehouse, run_id=run_id, coverage=True)
     out = audit_run(run_dir, n_boot=100, tracking_uri=uri)
     sheet = (out.out_dir / "datasheets" / "ext_police_event.md").read_text()
-    assert "- Rows loaded: 12" in sheet and "DSA-17" in sheet and "Public task" in sheet
-    assert "required on poli_event_date: 7 rows — event date is empty" in sheet
+    assert "in the warehouse: 12" in sheet and "DSA-17" in sheet and "Public task" in sheet
+    assert "  - event date is empty" in sheet
     html = out.report.read_text()
     coverage = html[html.index('id="data"'):html.index('id="method"')]
     assert "Share of children with linked data from each agency" in coverage
