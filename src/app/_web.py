@@ -35,6 +35,17 @@ _SECURITY_HEADERS = [
 ]
 
 
+def _host_name(scope: Scope) -> str:
+    """Return the request's host without the port: ``localhost:8000`` → ``localhost``."""
+    for k, v in scope.get("headers", []):
+        if k == b"host":
+            host = v.decode("latin-1")
+            if host.startswith("["):  # [::1]:8000
+                return host.split("]", 1)[0] + "]"
+            return host.rsplit(":", 1)[0]
+    return ""
+
+
 class SessionCookieMiddleware:
     """Carry the server-side session id in a signed cookie; add security headers.
 
@@ -48,15 +59,9 @@ class SessionCookieMiddleware:
         self.settings = settings
 
     def _cookie(self, scope: Scope, value: str | None) -> bytes:
-        host = ""
-        for k, v in scope.get("headers", []):
-            if k == b"host":
-                host = v.decode("latin-1").rsplit(":", 1)[0] if not v.startswith(b"[") else \
-                    v.decode("latin-1").split("]")[0] + "]"
-                break
         secure = self.settings.cookie_secure
         if secure is None:
-            secure = host not in _LOCAL_HOSTS
+            secure = _host_name(scope) not in _LOCAL_HOSTS
         parts = [f"{SESSION_COOKIE}={value or ''}", "Path=/", "HttpOnly", "SameSite=Lax"]
         if value is None:
             parts += ["Max-Age=0"]
