@@ -52,6 +52,7 @@ from earlywarning.models.explain import (
     FeatureDictionary,
     ReasonSettings,
     explain,
+    model_feature_names,
     predict_risk,
 )
 
@@ -172,7 +173,8 @@ def select_flags(risk: np.ndarray, capacity: int, tiebreak: np.ndarray | None = 
 
 def _raw_score(model: Any, features: pd.DataFrame) -> np.ndarray:
     if hasattr(model, "ranking_score"):
-        return np.asarray(model.ranking_score(features), dtype=np.float64)
+        X = features[model_feature_names(model)]
+        return np.asarray(model.ranking_score(X), dtype=np.float64)
     from earlywarning.models.explain import shap_contributions
 
     return shap_contributions(model, features).sum(axis=1).to_numpy()

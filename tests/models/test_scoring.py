@@ -348,3 +348,22 @@ def test_explanations_notebook_runs_top_to_bottom(env, cli, scored):
     assert "(raises risk)" in text
     assert "true largest driver in the top-3 reasons" in text
     assert len([o for o in outputs if "image/png" in o.get("data", {})]) == 2
+
+
+def test_the_models_engineers_calibrated_lightgbm_scores_and_explains():
+    from _explain_fixtures import FEATURES
+    from earlywarning.models import LightGBMRiskClassifier, TemporalCalibratedClassifier
+    from earlywarning.models.explain import FeatureDictionary, shap_contributions
+    from earlywarning.models.scoring import score_features
+
+    train, _ = make_feature_table(2000, ("2023-01-01", "2023-02-01", "2023-03-01"), seed=6)
+    model = TemporalCalibratedClassifier(
+        LightGBMRiskClassifier(n_estimators=40, min_child_samples=20), fraction=0.34)
+    model.fit(train[FEATURES], train["label"].astype(int), as_of=train["as_of"])
+    rows, _ = make_feature_table(1500, ("2024-02-01",), seed=7)
+    result = score_features(model, rows, FeatureDictionary.from_records(DICTIONARY),
+                            pipeline="fx", capacity=25, sample_size=50)
+    assert len(result.flags) == 25 and set(result.reasons.flag_id) == set(result.flags.flag_id)
+    raw = model.ranking_score(rows[FEATURES])
+    contrib = shap_contributions(model, rows)
+    np.testing.assert_allclose(1 / (1 + np.exp(-contrib.sum(axis=1))), raw, rtol=1e-5)
