@@ -113,13 +113,13 @@ def flag_provenance(
             total = float(contributions[i, idx].sum())
             label = GROUP_LABELS.get(agency, agency)
             if coverage is not None and coverage <= 0:
-                effect = "no data linked for this child, so the model could not use it"
+                effect = "no data linked for this family, so the model could not use it"
+            elif abs(total) < 0.005:
+                effect = "its records did not change this child's risk"
             elif total > 0:
                 effect = f"its records raised this child's risk (+{total:.2f} log-odds)"
             elif total < 0:
                 effect = f"its records lowered this child's risk ({total:.2f} log-odds)"
-            else:
-                effect = "its records did not change this child's risk"
             info = meta.get(agency, {})
             extra = [f"accessibility {info['accessibility']}"] if info.get("accessibility") else []
             if info.get("known_issues"):
@@ -151,9 +151,17 @@ def _limits_from_card(path: Path) -> list[str]:
     return lines
 
 
+OUTCOME_WORDS = {
+    "cin_referral": "a referral to children's social care",
+    "s47": "a child protection (section 47) enquiry",
+    "cp_plan": "a child protection plan",
+    "cla": "coming into care",
+}
+
+
 def default_limits(cfg: Any) -> list[str]:
     """Return known limits that hold for every model of a pipeline (no model card found)."""
-    events = " or ".join(str(e).replace("_", " ") for e in cfg.outcome.events)
+    events = " or ".join(OUTCOME_WORDS.get(str(e), str(e)) for e in cfg.outcome.events)
     return [
         f"Estimates the chance of {events} within {cfg.outcome.horizon_days} days from linked "
         "records; it does not measure harm and must not decide eligibility or trigger an "

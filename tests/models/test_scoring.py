@@ -367,3 +367,16 @@ def test_the_models_engineers_calibrated_lightgbm_scores_and_explains():
     raw = model.ranking_score(rows[FEATURES])
     contrib = shap_contributions(model, rows)
     np.testing.assert_allclose(1 / (1 + np.exp(-contrib.sum(axis=1))), raw, rtol=1e-5)
+
+
+def test_limits_come_from_the_model_cards_limits_section(tmp_path, env):
+    from earlywarning.models._provenance import _limits_from_card, default_limits
+
+    card = tmp_path / "model_card.md"
+    card.write_text("# Model card\n\n## Intended use\n- Early Help support only\n\n"
+                    "## Limits\n- Sees only linked agencies.\n- Trained on 2021-2024.\n\n"
+                    "## Ethical considerations\n- Review every flag.\n")
+    assert _limits_from_card(card) == ["Sees only linked agencies.", "Trained on 2021-2024."]
+    limits = default_limits(env["cfg"])
+    assert limits[0].startswith("Estimates the chance of a child protection plan or coming "
+                                "into care within 365 days")
