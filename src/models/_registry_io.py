@@ -106,12 +106,10 @@ def _version_by_alias(client: Any, name: str, alias: str) -> Any:
         return None
 
 
-def _require_champion_gate(name: str, version: Any, uri: str) -> None:
-    """Defer to the fairness approval gate when it is installed."""
-    try:
-        from earlywarning.fairness import require_champion  # type: ignore[attr-defined]
-    except ImportError:
-        return
+def _require_champion_gate(name: str, uri: str) -> None:
+    """Refuse a champion without an ethics board approval record (the fairness gate)."""
+    from earlywarning.fairness import require_champion
+
     try:
         require_champion(name, tracking_uri=uri)
     except (PermissionError, ValueError) as exc:
@@ -148,7 +146,7 @@ def load_scoring_model(pipeline: str, allow_candidate: bool = False,
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
     alias, version = "champion", _version_by_alias(client, name, "champion")
     if version is not None and not allow_candidate:
-        _require_champion_gate(name, version, uri)
+        _require_champion_gate(name, uri)
     if version is None:
         if not allow_candidate:
             raise ScoringError(ERR_NO_APPROVED.format(name=name, uri=uri))

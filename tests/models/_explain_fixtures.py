@@ -229,10 +229,7 @@ def make_warehouse(path, extract_date: str = "2024-01-15") -> None:
 
 
 def approve_champion(tracking_uri: str, pipeline: str, version: str, root) -> None:
-    """Make ``version`` the champion the way an ethics board does (the fairness gate).
-
-    Falls back to setting the alias directly while the approval gate is not installed.
-    """
+    """Make ``version`` the champion the way an ethics board does (the fairness gate)."""
     import hashlib
     import json
     from pathlib import Path
@@ -241,11 +238,8 @@ def approve_champion(tracking_uri: str, pipeline: str, version: str, root) -> No
 
     name = f"earlywarning-{pipeline}"
     client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
-    try:
-        from earlywarning.fairness import approve
-    except ImportError:
-        client.set_registered_model_alias(name, "champion", version)
-        return
+    from earlywarning.fairness import approve
+
     run_id = client.get_model_version(name, version).run_id
     run_dir = Path(root) / "runs" / pipeline / f"20240101T0000{version:0>2}"
     (run_dir / "fairness").mkdir(parents=True)
