@@ -94,7 +94,9 @@ class SessionCookieMiddleware:
                     headers.append((b"set-cookie", self._cookie(scope, signed)))
                 elif state.get("clear_session"):
                     headers.append((b"set-cookie", self._cookie(scope, None)))
-                headers.extend(_SECURITY_HEADERS)
+                # A route that sets its own policy (a sandboxed report) keeps it.
+                present = {k.lower() for k, _ in headers}
+                headers.extend(h for h in _SECURITY_HEADERS if h[0] not in present)
                 if not scope["path"].startswith(("/static/", "/assets/")):
                     headers.append((b"cache-control", b"no-store"))
                 message["headers"] = headers
