@@ -183,7 +183,7 @@ def run(quick: bool) -> list[dict]:
     for kind, title in (("flag_list", "flag list"), ("child_page", "child page")):
         if not samples[kind]:
             figures.append({"name": f"app {title} p95 latency", "value": None, "unit": "ms",
-                            "baseline": TARGET_MS, "baseline_label": "issue 8 target",
+                            "baseline": None, "baseline_label": "none (judged against the target)",
                             "target": f"<= {TARGET_MS:.0f} ms, 0 errors", "passed": False,
                             "details": {"errors": len(errors),
                                         "error_examples": sorted(set(errors))[:5]}})
@@ -193,7 +193,7 @@ def run(quick: bool) -> list[dict]:
         figures.append({
             "name": f"app {title} p95 latency ({users} signed-in users, {seconds:.0f} s)",
             "value": round(p95, 1), "unit": "ms",
-            "baseline": TARGET_MS, "baseline_label": "issue 8 target",
+            "baseline": None, "baseline_label": "none (judged against the target)",
             "target": f"<= {TARGET_MS:.0f} ms, 0 errors",
             "passed": bool(p95 <= TARGET_MS and not errors),
             "details": {"p50_ms": round(float(np.percentile(lat, 50)), 1),
