@@ -27,9 +27,14 @@ def app_init_command(
         console.print(f"[red]app-init: {exc}[/red]")
         return 2
     s = result.summary
-    console.print(f"Imported {s.n_flags} flags (as of {s.flags_as_of}), {s.n_people} people, "
-                  f"{s.n_events} case events, {s.n_services} service involvements and "
-                  f"{s.n_voice_notes} voice notes from {settings.warehouse_path}")
+    if s is None:
+        console.print(f"[yellow]No flags imported yet: {result.notice}. The app works "
+                      "without them (the ethics board can review runs); run app-init again "
+                      "after scoring.[/yellow]")
+    else:
+        console.print(f"Imported {s.n_flags} flags (as of {s.flags_as_of}), {s.n_people} "
+                      f"people, {s.n_events} case events, {s.n_services} service involvements "
+                      f"and {s.n_voice_notes} voice notes from {settings.warehouse_path}")
     if result.users:
         table = Table(title="Demo sign-ins (shown once; also in " + str(users_file) + ")")
         for col in ("username", "password", "role", "sees"):

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from earlywarning.app._db import create_schema, make_engine, make_sessionmaker
 from earlywarning.app._settings import Settings
-from earlywarning.app.services._import import ImportSummary, import_from_warehouse
+from earlywarning.app.services._import import ImportSummary, NoFlagsYet, import_from_warehouse
 from earlywarning.app.services._users import DemoUser, create_demo_users, write_demo_users
 
 __all__ = ["InitResult", "init_app_database", "serve"]
@@ -20,6 +20,8 @@ class InitResult:
 
     summary: ImportSummary | None
     users: list[DemoUser]
+    notice: str | None = None
+    """Why nothing was imported (no flags yet), if so."""
 
 
 def init_app_database(
@@ -43,12 +45,20 @@ def init_app_database(
     create_schema(engine)
     factory = make_sessionmaker(engine)
     with factory() as db:
-        summary = import_from_warehouse(db, settings.warehouse_path, capacity=settings.capacity)
+        try:
+            summary = import_from_warehouse(db, settings.warehouse_path,
+                                            capacity=settings.capacity)
+        except NoFlagsYet as exc:
+            # Before the first scoring (the board approves a model first) the
+            # app still starts: the ethics pages work, the flag list is empty.
+            summary, notice = None, str(exc)
+        else:
+            notice = None
         users = create_demo_users(db) if demo_users else []
     engine.dispose()
     if users and users_file is not None:
         write_demo_users(users, users_file, url)
-    return InitResult(summary, users)
+    return InitResult(summary, users, notice)
 
 
 def serve(settings: Settings, host: str, port: int, workers: int = 1,

@@ -180,3 +180,14 @@ def test_council_name_and_logo_come_from_config(tmp_path, sample_warehouse, temp
     assert r.status_code == 200 and r.headers["content-type"].startswith("image/svg+xml")
     with pytest.raises(SettingsError, match="^EW_COUNCIL_LOGO_PATH: "):
         load_settings(environ={"EW_DEMO_MODE": "1", "EW_COUNCIL_LOGO_PATH": "/nope.gif"})
+
+
+def test_app_init_before_any_scoring_still_creates_the_app(tmp_path):
+    from appkit import run_cli
+
+    warehouse = tmp_path / "w.duckdb"
+    duckdb.connect(str(warehouse)).close()
+    out = run_cli("app-init", "--warehouse", warehouse, "--database-url",
+                  f"sqlite:///{tmp_path / 'app.db'}", "--users-file", tmp_path / "users.txt")
+    assert "No flags imported yet" in out and "table flags is missing" in out
+    assert "ethics" in (tmp_path / "users.txt").read_text()

@@ -48,7 +48,7 @@ from earlywarning.app.services._case_material import (
 from sqlalchemy import delete, insert, update
 from sqlalchemy.orm import Session
 
-__all__ = ["ImportSummary", "WarehouseImportError", "import_from_warehouse",
+__all__ = ["ImportSummary", "WarehouseImportError", "NoFlagsYet", "import_from_warehouse",
            "FLAG_COLUMNS", "MAX_EVENTS_PER_FAMILY"]
 
 FLAG_COLUMNS = ("flag_id", "person_id", "family_id", "as_of", "risk", "band", "rank",
@@ -61,6 +61,10 @@ MODEL_AGENCY = "model"
 
 class WarehouseImportError(RuntimeError):
     """The warehouse lacks what the app needs; the message names table and column."""
+
+
+class NoFlagsYet(WarehouseImportError):
+    """The warehouse has no ``flags`` table: nothing has been scored yet."""
 
 
 @dataclass
@@ -84,7 +88,7 @@ def _tables(con: duckdb.DuckDBPyConnection) -> set[str]:
 
 def _require(con, tables: set[str], path: Path, table: str, columns: tuple[str, ...]) -> None:  # noqa: ANN001
     if table not in tables:
-        raise WarehouseImportError(
+        raise (NoFlagsYet if table == "flags" else WarehouseImportError)(
             f"{path}: table {table} is missing; it is written by scoring (`earlywarning score`)"
         )
     have = {r[0] for r in con.execute(f'DESCRIBE "{table}"').fetchall()}
