@@ -269,10 +269,12 @@ def score_features(
     -------
     ScoringResult
     """
-    dates = pd.to_datetime(features["as_of"]).dt.date.unique()
+    dates = pd.to_datetime(features["as_of"]).unique()
     if len(dates) != 1:
         raise ValueError(f"score_features expects one as-of date, got {len(dates)}")
-    as_of = dates[0]
+    if capacity < 1:
+        raise ValueError(f"capacity.flags_per_month = {capacity}: must be at least 1")
+    as_of = pd.Timestamp(dates[0]).date()
     features = features.reset_index(drop=True)
     risk = predict_risk(model, features)
     # The raw score only matters among rows tied at or above the cut-off.
