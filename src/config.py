@@ -316,6 +316,9 @@ class AblationConfig(_Section):
     max_train_rows: int | None = Field(
         50_000, gt=0, description="Retrain on a seeded sample of training families of about "
         "this many rows (full model and each ablated one alike); null for all rows")
+    bootstrap: int | None = Field(
+        None, ge=0, description="Bootstrap replicates for the ablation's CIs "
+        "(default model.evaluation.bootstrap)")
 
 
 def _ablation_switch(v: Any) -> Any:

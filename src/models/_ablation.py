@@ -61,6 +61,10 @@ def _sampled(fold: TemporalFold, table: FeatureTable, max_rows: int | None,
     return replace(fold, train_index=fold.train_index[keep])
 
 
+def _first(*values: int | None) -> int:
+    return next(v for v in values if v is not None)
+
+
 def run_ablation(
     cfg: Any,
     *,
@@ -79,7 +83,7 @@ def run_ablation(
         by the caller).
     features_dir : Path, optional
     n_bootstrap : int, optional
-        Default ``model.evaluation.bootstrap``.
+        Default ``model.ablation.bootstrap``, else ``model.evaluation.bootstrap``.
     log : callable, optional
 
     Returns
@@ -110,8 +114,9 @@ def run_ablation(
     ev = cfg.model.evaluation
     capacity = capacity_for_dates(table.frame, fold, cfg.capacity.flags_per_month)
     res = evaluate_models(_label_frame(table, fold), scores, capacity, reference="full",
-                          oracle=None, n_bootstrap=ev.bootstrap if n_bootstrap is None
-                          else n_bootstrap, confidence=ev.confidence,
+                          oracle=None, n_bootstrap=_first(n_bootstrap, cfg.model.ablation.bootstrap,
+                                                          ev.bootstrap),
+                          confidence=ev.confidence,
                           n_bins=ev.calibration_bins, seed=cfg.model.seed)
     key = "precision_at_capacity_expected"
     rows = []

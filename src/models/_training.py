@@ -219,6 +219,32 @@ def _rule_points_for(cfg: Any, cols: list[str]) -> dict[str, float] | None:
     return kept or {c: 0.0 for c in cols[:1]}
 
 
+def _oracle_note(y: np.ndarray, p_true: np.ndarray, rank: np.ndarray) -> dict:
+    """How much of the oracle's lead comes from outcomes the simulation had already drawn.
+
+    The synthetic LA sets ``p_true = 1`` for a child whose escalating referral
+    is already under way at the as-of date: the oracle knows the case will
+    end in a plan, while the records only show that an enquiry started. The
+    PR-AUCs without those rows show the gap that remains.
+    """
+    from ._evaluation import average_precision
+
+    determined = p_true >= 0.999
+    rest = ~determined
+    return {
+        "determined_rows": int(determined.sum()),
+        "determined_positives": int(y[determined].sum()),
+        "positives": int(y.sum()),
+        "oracle_pr_auc_without_determined": _finite(average_precision(y[rest], p_true[rest])),
+        "candidate_pr_auc_without_determined": _finite(average_precision(y[rest], rank[rest])),
+        "base_rate_without_determined": _finite(float(y[rest].mean())) if rest.any() else None,
+    }
+
+
+def _finite(x: float) -> float | None:
+    return float(x) if np.isfinite(x) else None
+
+
 def _label_frame(table: FeatureTable, fold: TemporalFold) -> pd.DataFrame:
     test = table.frame.iloc[fold.test_index]
     out = test[["person_id", "family_id", "as_of"]].copy()
@@ -348,11 +374,13 @@ def train_pipeline(
     labels = _label_frame(table, final)
     p_true = attach_p_true(labels, gt_path) if gt_path is not None else None
     unobserved = None
+    oracle_note = None
     if p_true is not None and p_true.notna().all():
         pt = p_true.to_numpy(dtype=float)
         scores[ORACLE] = ModelScores(pt, pt)
         share = attach_p_true(labels, gt_path, "unobserved_share")
         unobserved = float(share.mean()) if share.notna().any() else None
+        oracle_note = _oracle_note(labels["label"].to_numpy(), pt, scores[candidate].rank)
     elif p_true is not None:
         say(f"ground truth {gt_path} lacks {int(p_true.isna().sum())} test rows: no oracle")
         p_true = None
@@ -392,6 +420,7 @@ def train_pipeline(
                   "horizon_days": cfg.outcome.horizon_days},
         "backtest": backtest,
         "unobserved_share": unobserved,
+        "oracle_note": oracle_note,
     })
 
     parent = Path(runs_dir) / cfg.name
@@ -583,7 +612,7 @@ def evaluate_run(run_dir: Path, log: Log | None = None) -> dict:
                               n_bootstrap=ev.bootstrap, confidence=ev.confidence,
                               n_bins=ev.calibration_bins, seed=cfg.model.seed)
     verdict = check_pass_bar(cfg.pass_bar, metrics, old["run"]["candidate"])
-    for key in ("run", "capacity", "split", "backtest", "unobserved_share"):
+    for key in ("run", "capacity", "split", "backtest", "unobserved_share", "oracle_note"):
         metrics[key] = old.get(key)
     metrics["pass_bar"] = verdict.to_dict()
     (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, default=str))

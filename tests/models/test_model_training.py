@@ -129,6 +129,11 @@ def test_run_folder_has_metrics_config_and_report(passed_run):
     assert metrics["no_skill_pr_auc"] == metrics["base_rate"]
     assert set(metrics["models"]) == {"lightgbm", "logistic", "rule", "prevalence", "oracle"}
     assert "fold_1" in metrics["backtest"]
+    note = metrics["oracle_note"]
+    assert note["positives"] == metrics["n_positive"]
+    assert note["determined_rows"] == 0  # the fixture's p_true never reaches 1
+    assert note["oracle_pr_auc_without_determined"] == pytest.approx(
+        metrics["models"]["oracle"]["pr_auc"]["value"])
 
 
 def test_report_opens_with_the_verdict_then_base_rates_and_oracle(passed_run):
