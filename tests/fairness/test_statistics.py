@@ -19,8 +19,8 @@ METRICS = ("selection_rate", "false_negative_rate", "calibration_gap")
 
 
 def _true_differences() -> pd.DataFrame:
-    """Population values from 1.5 million simulated children (flags: score >= 0.2)."""
-    pop = pd.concat([simulate_scores(500_000, seed=10_000 + i) for i in range(3)])
+    """Population values from a million simulated children (flags: score >= 0.2)."""
+    pop = pd.concat([simulate_scores(500_000, seed=10_000 + i) for i in range(2)])
     pop["flag"] = pop["score"] >= THRESHOLD
     pop["missed"] = ~pop["flag"]
     rows = {}
