@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
+import threading
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from earlywarning.app._db import create_schema, make_engine, make_sessionmaker
@@ -105,6 +108,18 @@ class SessionCookieMiddleware:
         await self.app(scope, receive, send_wrapper)
 
 
+@asynccontextmanager
+async def _lifespan(app: FastAPI):  # noqa: ANN202 - an async context manager
+    """Warm up the fairness package (the approval gate) in the background.
+
+    It imports the fairness audit's scientific stack, which takes seconds;
+    loading it at start-up keeps the first ethics page from waiting.
+    """
+    threading.Thread(target=importlib.import_module, args=("earlywarning.fairness",),
+                     daemon=True).start()
+    yield
+
+
 def _wants_json(request: Request) -> bool:
     return request.url.path.startswith("/api/")
 
@@ -124,6 +139,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     engine = make_engine(settings.database_url)
     create_schema(engine)
     app = FastAPI(
+        lifespan=_lifespan,
         title=f"{settings.service_name} API",
         version="1",
         description="Flags and explained child records for signed-in Early Help staff. "
