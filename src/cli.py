@@ -259,13 +259,15 @@ def audit_scores(
     replicates: Annotated[int, typer.Option(help="Bootstrap replicates.")] = 1000,
     seed: Annotated[int, typer.Option(help="Bootstrap seed.")] = 0,
     out: Annotated[Path | None, typer.Option(help="Output folder.")] = None,
+    cluster_col: Annotated[str | None, typer.Option(
+        help="Rows sharing this column (e.g. a family id) are resampled together.")] = None,
 ) -> None:
     """Audit another tool's risk scores with the same ethics report."""
     from earlywarning.fairness._cli import audit_scores_command
 
     raise typer.Exit(audit_scores_command(
         console, file, score_col, label_col, group_cols, flagged_col, threshold, top_fraction,
-        intersection, min_group_size, replicates, seed, out))
+        intersection, min_group_size, replicates, seed, out, cluster_col))
 
 
 @app.command()

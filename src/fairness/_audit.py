@@ -99,6 +99,8 @@ class AuditResult:
         Differences checked against the fairness bar.
     bar_level : float
         Level of the simultaneous intervals the bar is judged on.
+    resampled : str
+        What the bootstrap resampled: "rows", or clusters of a column.
     """
 
     table: pd.DataFrame
@@ -112,6 +114,7 @@ class AuditResult:
     source: str
     bar_comparisons: int = 0
     bar_level: float = 0.95
+    resampled: str = "rows"
 
     @property
     def bar_passed(self) -> bool:
@@ -133,6 +136,7 @@ class AuditResult:
             "bar_passed": self.bar_passed,
             "bar_comparisons": self.bar_comparisons,
             "bar_level": self.bar_level,
+            "resampled": self.resampled,
             "settings": {**asdict(self.settings),
                          "reference_groups": dict(self.settings.reference_groups),
                          "bar": dict(self.settings.bar)},
@@ -414,7 +418,8 @@ def audit(data: AuditData, settings: AuditSettings | None = None) -> AuditResult
     coarse = score_bins(data.score, s.n_calibration_bins)
     fine = auc_bins(data.score, s.n_auc_bins)
     layout = build_layout(data.score, data.label, data.flagged, assessable,
-                          n_fine=s.n_score_bins, n_coarse=s.n_calibration_bins)
+                          n_fine=s.n_score_bins, n_coarse=s.n_calibration_bins,
+                          clusters=data.clusters)
     centre = full_sample_metrics(layout)
     boot = bootstrap_metrics(layout, s.n_boot, s.seed)
     rows, group_rows, overall_rows, bar_inputs = [], [], [], []
@@ -430,6 +435,8 @@ def audit(data: AuditData, settings: AuditSettings | None = None) -> AuditResult
         groups=pd.DataFrame(group_rows), settings=s, n_rows=data.n,
         n_without_outcome=data.n_without_outcome, flag_rule=data.flag_rule, notes=notes,
         source=data.source, bar_comparisons=len(bar_inputs), bar_level=bar_level,
+        resampled="rows" if data.clusters is None else
+        f"clusters of rows sharing {data.cluster_col}",
     )
 
 

@@ -103,3 +103,4 @@ def bias_detection_experiment(
     rates = (runs.groupby("kind", sort=False)["detected"].agg(["mean", "size"])
              .rename(columns={"mean": "detection_rate", "size": "seeds"}).reset_index())
     return DetectionResult(runs, rates)
+

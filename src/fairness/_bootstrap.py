@@ -18,6 +18,11 @@ for all replicates at once, per attribute:
 
 The cost per replicate is one binomial draw per non-empty cell instead of a
 pass over the rows (or a ``MetricFrame`` per replicate).
+
+When rows come in clusters (a family's children, a child at several as-of
+dates) the replicates resample whole clusters instead: cluster indices are
+drawn with replacement and one sparse product per attribute turns the
+clusters' counts into cell counts.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
 from ._metrics import metrics_from_sums
 
@@ -87,6 +93,8 @@ class AttributeCells:
     cells: np.ndarray
     counts: np.ndarray
     mean_score: np.ndarray
+    by_cluster: sp.csr_matrix | None = None
+    """Rows of each cluster in each non-empty cell, shape (cells, clusters)."""
 
 
 @dataclass
@@ -105,6 +113,7 @@ class CellLayout:
     n_fine: int
     n_sub: int
     n_rows: int
+    n_clusters: int = 0
 
     def metrics(self, a: AttributeCells, counts: np.ndarray) -> dict[str, np.ndarray]:
         """Metrics of every group (and everyone, last) from cell counts.
@@ -136,6 +145,7 @@ def build_layout(
     *,
     n_fine: int = 50,
     n_coarse: int = 10,
+    clusters: np.ndarray | None = None,
 ) -> CellLayout:
     """Count rows per cell for every attribute.
 
@@ -148,6 +158,8 @@ def build_layout(
     n_fine, n_coarse : int
         Fine score bands (for AUC) and calibration bands (for ECE); the fine
         bands nest in the calibration bands.
+    clusters : ndarray of int64, optional
+        Cluster code (0..K-1) of each row, to resample clusters.
 
     Returns
     -------
@@ -161,9 +173,13 @@ def build_layout(
         key = np.asarray(cat.codes, dtype="int64") * (4 * nf) + within
         cells, inverse, counts = np.unique(key, return_inverse=True, return_counts=True)
         mean_score = np.bincount(inverse, weights=score) / counts
+        by_cluster = None if clusters is None else sp.csr_matrix(
+            (np.ones(len(score)), (inverse, clusters)),
+            shape=(len(cells), int(clusters.max()) + 1))
         attributes.append(AttributeCells(name, len(cat.categories), cells,
-                                         counts.astype("float64"), mean_score))
-    return CellLayout(attributes, nf, n_sub, len(score))
+                                         counts.astype("float64"), mean_score, by_cluster))
+    k = 0 if clusters is None else int(clusters.max()) + 1
+    return CellLayout(attributes, nf, n_sub, len(score), k)
 
 
 def full_sample_metrics(layout: CellLayout) -> dict[str, dict[str, np.ndarray]]:
@@ -195,6 +211,8 @@ def bootstrap_metrics(
     dict
         ``result[attribute][metric]`` has shape (n_boot, groups + 1).
     """
+    if layout.n_clusters:
+        return _cluster_bootstrap(layout, n_boot, seed)
     rng = np.random.default_rng(seed)
     out: dict[str, dict[str, np.ndarray]] = {}
     for a in layout.attributes:
@@ -210,3 +228,26 @@ def bootstrap_metrics(
             done += r
         out[a.name] = {k: np.concatenate(v, axis=0) for k, v in parts.items()}
     return out
+
+
+def _cluster_bootstrap(layout: CellLayout, n_boot: int, seed: int
+                       ) -> dict[str, dict[str, np.ndarray]]:
+    """Resample whole clusters: K cluster indices with replacement per replicate."""
+    rng = np.random.default_rng(seed)
+    k = layout.n_clusters
+    per_chunk = max(1, CHUNK // max(k, 1))
+    parts: dict[str, dict[str, list[np.ndarray]]] = {a.name: {} for a in layout.attributes}
+    done = 0
+    while done < n_boot:
+        r = min(per_chunk, n_boot - done)
+        idx = rng.integers(0, k, size=(r, k), dtype=np.int64)
+        # position (cluster i, replicate j) of a (k, r) C-ordered array is i * r + j
+        idx *= r
+        idx += np.arange(r, dtype=np.int64)[:, None]
+        weights = np.bincount(idx.ravel(), minlength=k * r).reshape(k, r).astype("float64")
+        for a in layout.attributes:
+            counts = np.asarray(a.by_cluster @ weights).T
+            for name, v in layout.metrics(a, counts).items():
+                parts[a.name].setdefault(name, []).append(v)
+        done += r
+    return {a: {m: np.concatenate(v, axis=0) for m, v in ms.items()} for a, ms in parts.items()}

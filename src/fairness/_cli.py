@@ -47,7 +47,8 @@ def audit_command(console: Console, run_dir: Path, n_boot: int | None, log: bool
 def audit_scores_command(console: Console, file: Path, score_col: str, label_col: str,
                          group_cols: list[str], flagged_col: str | None, threshold: float | None,
                          top_fraction: float | None, intersections: list[str],
-                         min_group_size: int, n_boot: int, seed: int, out_dir: Path | None) -> int:
+                         min_group_size: int, n_boot: int, seed: int, out_dir: Path | None,
+                         cluster_col: str | None = None) -> int:
     """Run ``earlywarning audit-scores FILE``; return the exit code."""
     groups = [c.strip() for g in group_cols for c in g.split(",") if c.strip()]
     pairs = []
@@ -58,7 +59,7 @@ def audit_scores_command(console: Console, file: Path, score_col: str, label_col
         out = audit_scores_file(
             file, group_cols=groups, score_col=score_col, label_col=label_col,
             flagged_col=flagged_col, threshold=threshold, top_fraction=top_fraction,
-            intersections=pairs, out_dir=out_dir,
+            intersections=pairs, out_dir=out_dir, cluster_col=cluster_col,
             settings=AuditSettings(min_group_size=min_group_size, n_boot=n_boot, seed=seed),
             say=lambda s: console.print(f"[dim]{s}"))
     except (ValueError, FileNotFoundError) as err:

@@ -103,6 +103,10 @@ class AuditData:
         Rows dropped because their outcome is not yet observed.
     single_group : dict of str to str
         Attributes where every row is in one group (cannot be assessed).
+    clusters : ndarray of int64, optional
+        Cluster (e.g. family) of each row; the bootstrap then resamples
+        whole clusters, because one child's (or family's) rows at several
+        as-of dates are not independent.
     """
 
     score: np.ndarray
@@ -113,6 +117,8 @@ class AuditData:
     flag_rule: str
     n_without_outcome: int = 0
     single_group: dict[str, str] = field(default_factory=dict)
+    clusters: np.ndarray | None = None
+    cluster_col: str | None = None
 
     @property
     def n(self) -> int:
@@ -252,6 +258,7 @@ def prepare_audit_data(
     flagged_col: str | None = "flagged",
     threshold: float | None = None,
     top_fraction: float | None = None,
+    cluster_col: str | None = None,
     source: str = "scores",
 ) -> AuditData:
     """Check a score table and turn it into :class:`AuditData`.
@@ -272,6 +279,9 @@ def prepare_audit_data(
         ``threshold`` or ``top_fraction``.
     threshold, top_fraction : float, optional
         Flag rule used when there is no flagged column.
+    cluster_col : str, optional
+        Column whose rows belong together (``family_id``: siblings and the
+        same child at several as-of dates); the bootstrap resamples clusters.
     source : str
         File name for messages.
 
@@ -290,7 +300,8 @@ def prepare_audit_data(
         raise ValueError(msg.NO_ROWS.format(source=source))
     use_flag_col = flagged_col is not None and (
         flagged_col in frame.columns or (threshold is None and top_fraction is None))
-    needed = [score_col, label_col, *group_cols] + ([flagged_col] if use_flag_col else [])
+    needed = [score_col, label_col, *group_cols] + ([flagged_col] if use_flag_col else []) + (
+        [cluster_col] if cluster_col else [])
     _check_columns(frame, needed, source)
     for pair in intersections:
         unknown = [c for c in pair if c not in group_cols]
@@ -324,5 +335,12 @@ def prepare_audit_data(
         first = next(iter(single))
         raise ValueError(msg.ONE_GROUP_ONLY.format(
             attribute=attribute_label(first), group=single[first]))
+    clusters = None
+    if cluster_col:
+        codes, uniques = pd.factorize(rows[cluster_col], use_na_sentinel=True)
+        lone = codes < 0  # a row without a cluster id is a cluster of its own
+        codes[lone] = len(uniques) + np.arange(int(lone.sum()))
+        clusters = codes.astype("int64") if len(uniques) < len(codes) else None
     return AuditData(score=score, label=label, flagged=flagged, groups=groups, source=source,
+                     clusters=clusters, cluster_col=cluster_col if clusters is not None else None,
                      flag_rule=rule, n_without_outcome=n_without, single_group=single)

@@ -147,6 +147,7 @@ def audit_scores_file(
     threshold: float | None = None,
     top_fraction: float | None = None,
     intersections: Sequence[Sequence[str]] = (),
+    cluster_col: str | None = None,
     settings: AuditSettings | None = None,
     out_dir: str | Path | None = None,
     say: Callable[[str], None] = lambda s: None,
@@ -159,6 +160,8 @@ def audit_scores_file(
         CSV or Parquet with a score (0-1), an outcome (0/1) and group columns.
     group_cols, score_col, label_col, flagged_col, threshold, top_fraction, intersections
         See :func:`prepare_audit_data`.
+    cluster_col : str, optional
+        Rows sharing this column (e.g. a family id) are resampled together.
     settings : AuditSettings, optional
         Audit settings.
     out_dir : path, optional
@@ -175,7 +178,8 @@ def audit_scores_file(
     settings = settings or AuditSettings()
     data = prepare_audit_data(frame, group_cols=group_cols, intersections=intersections,
                               score_col=score_col, label_col=label_col, flagged_col=flagged_col,
-                              threshold=threshold, top_fraction=top_fraction, source=path.name)
+                              threshold=threshold, top_fraction=top_fraction,
+                              cluster_col=cluster_col, source=path.name)
     say(f"auditing {data.n:,} rows of {path.name} ({settings.n_boot:,} bootstrap replicates)")
     result = audit(data, settings)
     curves, options = _analyses(data, settings, say)
@@ -291,7 +295,7 @@ def audit_run(
     data = prepare_audit_data(
         frame, group_cols=groups,
         intersections=[(f"audit_{a}", f"audit_{b}") for a, b in cfg.audit.intersections],
-        source=str(preds))
+        cluster_col="family_id" if "family_id" in frame.columns else None, source=str(preds))
     say(f"auditing {data.n:,} test rows of {run_dir} ({settings.n_boot:,} bootstrap replicates)")
     result = audit(data, settings)
     curves, options = _analyses(data, settings, say)

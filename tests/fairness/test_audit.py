@@ -119,3 +119,21 @@ def test_intersections_are_audited_as_groups():
     inter = result.groups[result.groups.attribute == "audit_ethnicity × audit_imd_quintile"]
     assert "White × 1" in set(inter.group)
     assert inter["n"].sum() == 4000
+
+
+def test_clustered_rows_widen_the_intervals():
+    # each child appears at four as-of dates with the same outcome: resampling rows
+    # would treat four copies as four independent children
+    frame = simulate_scores(1500, seed=3)
+    frame = pd.concat([frame.assign(as_of=frame.as_of + pd.DateOffset(months=m))
+                       for m in range(4)], ignore_index=True)
+    rows = prepare_audit_data(frame, group_cols=["audit_ethnicity"])
+    families = prepare_audit_data(frame, group_cols=["audit_ethnicity"], cluster_col="person_id")
+    assert rows.clusters is None and families.clusters.max() == 1499
+    s = AuditSettings(n_boot=300, seed=1)
+    a, b = audit(rows, s), audit(families, s)
+    width = {k: (r.table.ci_high - r.table.ci_low).median() for k, r in (("rows", a),
+                                                                          ("clusters", b))}
+    assert width["clusters"] > 1.6 * width["rows"]  # about sqrt(4) = 2
+    pd.testing.assert_series_equal(a.table.value, b.table.value)
+    assert b.resampled == "clusters of rows sharing person_id"
