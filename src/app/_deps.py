@@ -16,7 +16,8 @@ from earlywarning.app._models import User, WebSession
 from earlywarning.app._security import csrf_matches
 from earlywarning.app._settings import Settings
 from earlywarning.app.services import _audit, _auth
-from fastapi import Depends, HTTPException, Request
+from earlywarning.app.services._scope import CASE_ROLES
+from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
 __all__ = [
@@ -121,7 +122,7 @@ def require_roles(*roles: str) -> Callable[..., User]:
     return dependency
 
 
-CaseWorker = Annotated[User, Depends(require_roles("early_help_lead", "practitioner"))]
+CaseWorker = Annotated[User, Depends(require_roles(*CASE_ROLES))]
 Lead = Annotated[User, Depends(require_roles("early_help_lead"))]
 EthicsBoard = Annotated[User, Depends(require_roles("ethics_board"))]
 DataScientist = Annotated[User, Depends(require_roles("data_scientist", "ethics_board"))]
@@ -135,10 +136,3 @@ async def verify_csrf(request: Request, web_session: WebSessionDep) -> None:
     if web_session is None or not csrf_matches(web_session.csrf_token, str(token or "")):
         raise CsrfFailed()
 
-
-CsrfChecked = Depends(verify_csrf)
-
-
-def http_error(status: int, detail: str) -> HTTPException:
-    """Build an HTTP error with a short detail (asserted in tests)."""
-    return HTTPException(status_code=status, detail=detail)

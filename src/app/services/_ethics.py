@@ -12,7 +12,7 @@ from earlywarning.app.services._runs import RunInfo
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-__all__ = ["ReviewOutcome", "ERR_REVIEW_OUTCOME", "ERR_REVIEW_REASONS", "latest_reviews",
+__all__ = ["ReviewOutcome", "ERR_REVIEW_OUTCOME", "ERR_REVIEW_REASONS",
            "submit_review", "apply_gate", "override_analysis", "MIN_GROUP_SIZE"]
 
 ERR_REVIEW_OUTCOME = "Select approve or refuse"
@@ -27,14 +27,6 @@ class ReviewOutcome:
     review: RunReview | None
     errors: dict[str, str]
     gate_message: str | None = None
-
-
-def latest_reviews(db: Session) -> dict[str, RunReview]:
-    """Return the most recent review made in the app for each run key."""
-    out: dict[str, RunReview] = {}
-    for r in db.scalars(select(RunReview).order_by(RunReview.id)):
-        out[r.run_key] = r
-    return out
 
 
 def apply_gate(run: RunInfo, approve: bool, reviewer: str, reasons: str) -> tuple[bool, str]:
