@@ -121,7 +121,8 @@ def generate_la(config: SyntheticConfig, out: Path, fmt: str = "parquet",
     ``defects.parquet``: the log of injected defects) and ``generation.json``
     (config, seed, row counts, annual funnel and calibration checks, the
     hazard's fitted intercepts and the measured unobserved share). Same config
-    and seed give byte-identical files.
+    and seed give byte-identical files. The largest partner tables are written
+    (with their defects) as soon as they are built, so memory stays bounded.
 
     Parameters
     ----------
@@ -137,29 +138,52 @@ def generate_la(config: SyntheticConfig, out: Path, fmt: str = "parquet",
     -------
     GenerationSummary
     """
+    from concurrent.futures import ThreadPoolExecutor
+
+    from earlywarning.data.schema import TABLES
     from earlywarning.data.synthetic._build import build, gt_columns
     from earlywarning.data.synthetic._defects import inject_defects
     from earlywarning.data.synthetic._write import (
         GroundTruthWriter,
         atomic_dir,
+        keep_freed_memory_small,
+        slim,
         write_json,
         write_table,
     )
 
     if fmt not in ("parquet", "csv"):
         raise ValueError(f"format {fmt!r}: use 'parquet' or 'csv'")
+    keep_freed_memory_small()
     out = Path(out)
     timings: dict[str, float] = {}
-    with atomic_dir(out) as tmp:
+    order = {name: k for k, name in enumerate(TABLES)}
+    counts: dict[str, int] = {}
+    logs: list[pd.DataFrame] = []
+    with atomic_dir(out) as tmp, ThreadPoolExecutor(max_workers=2) as pool:
         (tmp / "ground_truth").mkdir()
         writer = GroundTruthWriter(tmp / "ground_truth" / "child_month.parquet")
+        pending = []
 
         def sink_factory(idx, pop):  # noqa: ANN001, ANN202
             writer.convert = lambda c: gt_columns(idx, c, np.full(len(c["child"]), c["day"]))
             return lambda day, cols: writer.write({**cols, "day": day})
 
-        built = build(config, gt_sink=sink_factory, stage=progress)
-        writer.close()
+        def emit(name: str, df: pd.DataFrame) -> pd.DataFrame:
+            rng = np.random.default_rng([config.seed, 21, order.get(name, 99)])
+            dirty, log = inject_defects({name: df}, config.defects.rate, rng,
+                                        kinds=list(config.defects.kinds),
+                                        extract_date=config.end_date)
+            counts[name] = len(dirty[name])
+            logs.append(log)
+            pending.append(pool.submit(write_table, name, dirty[name], tmp, fmt))
+            return df
+
+        def emit_and_slim(name: str, df: pd.DataFrame) -> pd.DataFrame:
+            emit(name, df)
+            return slim(name, df, config.end_date)
+
+        built = build(config, gt_sink=sink_factory, stage=progress, emit=emit_and_slim)
         timings.update(built.timings)
         t = time.perf_counter()
         tables = _with_ancillary(built.tables, config)
@@ -168,24 +192,18 @@ def generate_la(config: SyntheticConfig, out: Path, fmt: str = "parquet",
         calib = calibration_report(tables)
         timings["calibration"] = time.perf_counter() - t
         t = time.perf_counter()
-        dirty, log = inject_defects(tables, config.defects.rate,
-                                    np.random.default_rng([config.seed, 21]),
-                                    kinds=list(config.defects.kinds),
-                                    extract_date=config.end_date)
-        timings["defects"] = time.perf_counter() - t
-        t = time.perf_counter()
-        names = sorted(dirty)
-        from concurrent.futures import ThreadPoolExecutor
-
-        with ThreadPoolExecutor(max_workers=2) as pool:  # Arrow encodes without the GIL
-            for i, f in enumerate([pool.submit(write_table, n, dirty[n], tmp, fmt)
-                                   for n in names]):
-                f.result()
-                if progress is not None:
-                    progress("write", i + 1, len(names))
+        rest = sorted(n for n in tables if n not in counts)
+        for name in rest:
+            emit(name, tables.pop(name))
+        for i, f in enumerate(pending):
+            f.result()
+            if progress is not None:
+                progress("write", i + 1, len(pending))
+        writer.close()
         write_table_gt(built.ground_truth["family"], tmp / "ground_truth" / "family.parquet")
-        write_table_gt(log.reset_index(drop=True), tmp / "ground_truth" / "defects.parquet")
-        counts = {n: len(dirty[n]) for n in names}
+        log = pd.concat(logs, ignore_index=True) if logs else pd.DataFrame()
+        write_table_gt(log, tmp / "ground_truth" / "defects.parquet")
+        counts = {n: counts[n] for n in sorted(counts)}
         write_json(tmp / "generation.json", {
             "config": config.model_dump(mode="json"), "seed": config.seed, "format": fmt,
             "row_counts": counts, "ground_truth_rows": writer.rows, "defects_injected": len(log),

@@ -19,6 +19,7 @@ from earlywarning.data.synthetic._events import CHILD_KIND, FAM_KIND
 from earlywarning.data.synthetic._frames import Agencies, dates, frame, ids, labels
 from earlywarning.data.synthetic._people import Ids, take
 from earlywarning.data.synthetic._population import ROLE_GRANDPARENT, Population
+from earlywarning.data.synthetic._schools import school_tables
 from earlywarning.data.synthetic._timeline import DAYS_PER_YEAR, NEVER, Timeline
 
 __all__ = ["agency_tables", "children_at_home"]
@@ -146,8 +147,11 @@ def _choose(rng: np.random.Generator, p: list[float], n: int) -> np.ndarray:
 
 
 def agency_tables(cfg, tl: Timeline, pop: Population, sim, idx: Ids, ag: Agencies,  # noqa: ANN001
-                  sen: np.ndarray, rng: np.random.Generator) -> tuple[dict, dict]:
+                  sen: np.ndarray, rng: np.random.Generator, emit=None) -> tuple[dict, dict]:  # noqa: ANN001
     """Build every ``ext_*`` event table and ``ext_source_coverage``.
+
+    ``emit(name, df)``, when given, receives the largest tables as soon as they
+    are built (to write them and free memory) and returns what to keep.
 
     Returns
     -------
@@ -241,16 +245,18 @@ def agency_tables(cfg, tl: Timeline, pop: Population, sim, idx: Ids, ag: Agencie
         "asci_end_date": lambda o: dates(_end(a_["end"][o], tl.end))}, spell_end="end")
 
     out["ext_health_event"] = _health(tl, pop, fe, ce, idx, ag, rng)
-    out.update(_school_and_more(cfg, tl, pop, sim, idx, ag, sen, rng))
+    out.update(school_tables(cfg, tl, pop, sim, idx, ag, sen, rng, _Rows, _finish,
+                             emit or (lambda name, df: df)))
     cov = ag.coverage_rows(pop.fam_start)
     n = len(cov["fam"])
     o = np.lexsort((cov["src"], cov["fam"]))
-    out["ext_source_coverage"] = frame("ext_source_coverage", {
+    out["ext_source_coverage"] = (emit or (lambda name, df: df))("ext_source_coverage", frame(
+        "ext_source_coverage", {
         "cove_coverage_id": ids("CV", np.arange(1, n + 1), 9),
         "cove_family_id": take(idx.family_pa, cov["fam"][o]),
         "cove_source": labels(cov["names"], cov["src"][o]),
         "cove_start_date": dates(cov["start"][o]),
-    })
+    }))
     return out, da_children
 
 
@@ -300,9 +306,3 @@ def _health(tl, pop, fe, ce, idx, ag, rng) -> pd.DataFrame:  # noqa: ANN001
     return _finish("ext_health_event", h_, idx, ag, h_["svc"], tl, "HL", {
         "heal_service": hr.label(h_, "svc"), "heal_event_type": hr.label(h_, "et"),
         "heal_event_date": lambda o: dates(h_["day"][o])}, agency_names=agency_of)
-
-
-def _school_and_more(cfg, tl, pop, sim, idx, ag, sen, rng) -> dict[str, pd.DataFrame]:  # noqa: ANN001
-    from earlywarning.data.synthetic._schools import school_tables
-
-    return school_tables(cfg, tl, pop, sim, idx, ag, sen, rng, _Rows, _finish)

@@ -67,7 +67,8 @@ def _family_groups(cfg: SyntheticConfig, pop) -> dict[str, np.ndarray]:  # noqa:
     return {s.model_dump_json(): group_mask(pop, s, ETH_GROUPS) for s in sels}
 
 
-def build(cfg: SyntheticConfig, gt_sink=None, stage: Stage | None = None) -> Built:  # noqa: ANN001
+def build(cfg: SyntheticConfig, gt_sink=None, stage: Stage | None = None,  # noqa: ANN001
+          emit=None) -> Built:  # noqa: ANN001
     """Generate every clean table of the synthetic LA (no defects).
 
     Parameters
@@ -78,6 +79,9 @@ def build(cfg: SyntheticConfig, gt_sink=None, stage: Stage | None = None) -> Bui
         omitted it is returned in memory.
     stage : callable, optional
         Progress callback ``stage(name, done, total)``.
+    emit : callable, optional
+        ``emit(name, df) -> df`` receives the largest partner tables as soon as
+        they are built (to write and free them) and returns what to keep.
 
     Returns
     -------
@@ -109,7 +113,8 @@ def build(cfg: SyntheticConfig, gt_sink=None, stage: Stage | None = None) -> Bui
                    np.where(rng.random(nc) < np.where(pop.ch_disability > 0, 0.5, 0.12), 1, 0))
     tables = people_tables(cfg, tl, pop, uasc, idx, sim.moves, sen, ag, rng)
     tick("people")
-    agency, da_children = agency_tables(cfg, tl, pop, sim, idx, ag, sen, _stream(cfg.seed, 7))
+    agency, da_children = agency_tables(cfg, tl, pop, sim, idx, ag, sen, _stream(cfg.seed, 7),
+                                        emit=emit)
     tables.update(agency)
     tick("agencies")
 

@@ -119,12 +119,14 @@ def _ln(rng: np.random.Generator, median: float, sigma: float, n: int) -> np.nda
 
 def family_events(cfg: SyntheticConfig, rng: np.random.Generator, rec, state: dict,  # noqa: ANN001
                   norms: EventNorms, d: np.ndarray, A: np.ndarray, active: np.ndarray,
-                  surv: np.ndarray, t0: int, ndays: int) -> None:
+                  surv: np.ndarray, t0: int, ndays: int, keep_points: bool = True) -> None:
     """Draw this month's family-level partner-agency events.
 
     Event types that record the same domain share one draw: the domain's total
     rate picks the families, then each event's type is drawn in proportion to
-    the types' base rates.
+    the types' base rates. With ``keep_points`` False only spells (temporary
+    accommodation, adult social care) are recorded: point events before the
+    period are never written.
     """
     r = cfg.events
     base_mask = (active * surv).astype(np.float32)
@@ -150,7 +152,8 @@ def family_events(cfg: SyntheticConfig, rng: np.random.Generator, rec, state: di
             state["ta_fams"], state["ta_days"] = fams[ta], day[ta]
         asc = kind == FAM_KIND["asc"]
         end[asc] = day[asc] + _ln(rng, 240, 1.0, int(asc.sum()))
-        rec.add("fam_ev", fam=fams, day=day, kind=kind, end=end)
+        keep = slice(None) if keep_points else (ta | asc)
+        rec.add("fam_ev", fam=fams[keep], day=day[keep], kind=kind[keep], end=end[keep])
 
 
 def moves(cfg: SyntheticConfig, rng: np.random.Generator, rec, state: dict, pop,  # noqa: ANN001

@@ -41,7 +41,7 @@ def _end(day: np.ndarray, end: int) -> np.ndarray:
     return np.where(day > end, NEVER, day)
 
 
-def school_tables(cfg, tl, pop, sim, idx, ag, sen, rng, Rows, finish) -> dict[str, pd.DataFrame]:  # noqa: ANN001, N803
+def school_tables(cfg, tl, pop, sim, idx, ag, sen, rng, Rows, finish, emit) -> dict[str, pd.DataFrame]:  # noqa: ANN001, N803, E501
     """Build the school, youth justice, young carer and early-years tables.
 
     Returns ``ext_school_enrolment``, ``ext_school_attendance``,
@@ -79,12 +79,14 @@ def school_tables(cfg, tl, pop, sim, idx, ag, sen, rng, Rows, finish) -> dict[st
     ar.add(True, att["child"], pop.ch_family[att["child"]], att["end"], start=att["start"],
            possible=att["possible"], missed=att["missed"], unauth=att["unauth"])
     a = ar.result()
-    out["ext_school_attendance"] = finish("ext_school_attendance", a, idx, ag, "school", tl, "AT", {
+    sim.attendance = None  # the largest simulation output: free it as soon as it is used
+    out["ext_school_attendance"] = emit("ext_school_attendance", finish(
+        "ext_school_attendance", a, idx, ag, "school", tl, "AT", {
         "atte_term_start_date": lambda o: dates(a["start"][o]),
         "atte_term_end_date": lambda o: dates(a["day"][o]),
         "atte_sessions_possible": lambda o: a["possible"][o].astype(np.int64),
         "atte_sessions_missed": lambda o: a["missed"][o].astype(np.int64),
-        "atte_sessions_unauthorised": lambda o: a["unauth"][o].astype(np.int64)})
+        "atte_sessions_unauthorised": lambda o: a["unauth"][o].astype(np.int64)}))
 
     ce = sim.child_events
     child, day, kind = ce["child"], ce["day"], ce["kind"]
@@ -97,9 +99,10 @@ def school_tables(cfg, tl, pop, sim, idx, ag, sen, rng, Rows, finish) -> dict[st
     xr.add(True, child[ex], pop.ch_family[child[ex]], day[ex], typ=perm.astype(np.int8),
            days=days)
     x = xr.result()
-    out["ext_school_exclusion"] = finish("ext_school_exclusion", x, idx, ag, "school", tl, "EX", {
+    out["ext_school_exclusion"] = emit("ext_school_exclusion", finish(
+        "ext_school_exclusion", x, idx, ag, "school", tl, "EX", {
         "excl_exclusion_date": lambda o: dates(x["day"][o]), "excl_type": xr.label(x, "typ"),
-        "excl_days": x["days"]})
+        "excl_days": x["days"]}))
 
     yj = np.flatnonzero(kind == CHILD_KIND["youth_justice"])
     yr = Rows(outcome=("triage", "youth_caution", "youth_conditional_caution",
@@ -132,9 +135,10 @@ def school_tables(cfg, tl, pop, sim, idx, ag, sen, rng, Rows, finish) -> dict[st
         eyr.add(True, c_, pop.ch_family[c_], s[c_], end=e[c_],
                 setting=400_000 + sector[c_] // 2, funded=funded)
     e_ = eyr.result()
-    out["ext_early_years"] = finish("ext_early_years", e_, idx, ag, "early_years", tl, "EY", {
+    out["ext_early_years"] = emit("ext_early_years", finish(
+        "ext_early_years", e_, idx, ag, "early_years", tl, "EY", {
         "eyrs_setting_id": lambda o: ids("EYS", e_["setting"][o], 6),
         "eyrs_start_date": lambda o: dates(e_["day"][o]),
         "eyrs_end_date": lambda o: dates(_end(e_["end"][o], tl.end)),
-        "eyrs_two_year_old_funded": eyr.label(e_, "funded")}, spell_end="end")
+        "eyrs_two_year_old_funded": eyr.label(e_, "funded")}, spell_end="end"))
     return out

@@ -258,13 +258,17 @@ def simulate(cfg: SyntheticConfig, pop: Population, tl: Timeline, rng: np.random
                 ev.start_early_help(cfg, rng, rec, state, fams, path["close"][sd], reason=1)
 
         # --- agency events, moves, Early Help -------------------------------------------
-        ev.family_events(cfg, rng, rec, state, norms, d, A, fam_active, surv_mult, t0, ndays)
+        # before the period only what can still be open (or be recent) at its start is kept
+        recent = m >= tl.period_m0 - 2
+        ev.family_events(cfg, rng, rec, state, norms, d, A, fam_active, surv_mult, t0, ndays,
+                         keep_points=recent)
         ev.moves(cfg, rng, rec, state, pop, d, norms, fam_active, shocked, kind, t0, ndays)
         ev.early_help(cfg, rng, rec, state, norms, A, fam_active, t0, ndays)
         in_care = (care_from[sl] <= t0) & (in_care_until[sl] > t0)
-        ev.child_events(cfg, rng, rec, norms, statics, sl, t0 + ndays // 2, dob, cf, A, d,
-                        in_care, surv_mult, t0, ndays)
-        ev.attendance(cfg, rng, rec, lat, sl, dob, cf, A, in_care, t0, t1)
+        if recent:
+            ev.child_events(cfg, rng, rec, norms, statics, sl, t0 + ndays // 2, dob, cf, A, d,
+                            in_care, surv_mult, t0, ndays)
+            ev.attendance(cfg, rng, rec, lat, sl, dob, cf, A, in_care, t0, t1)
         if progress is not None:
             progress(m + 1, tl.n_months)
 

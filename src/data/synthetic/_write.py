@@ -21,7 +21,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from earlywarning.data.schema import TABLES, get_table
 
-__all__ = ["GroundTruthWriter", "atomic_dir", "write_json", "write_table"]
+__all__ = ["GroundTruthWriter", "atomic_dir", "keep_freed_memory_small", "slim", "write_json",
+           "write_table"]
 
 _ARROW = {"string": pa.string(), "json": pa.string(), "date": pa.date32(),
           "timestamp": pa.timestamp("us"), "int": pa.int64(), "float": pa.float64()}
@@ -171,3 +172,37 @@ class atomic_dir:  # noqa: N801 - used as a context manager
             shutil.rmtree(old)
         else:
             os.replace(self.tmp, self.out)
+
+
+def keep_freed_memory_small() -> None:
+    """Stop glibc from keeping freed array memory (Linux; a no-op elsewhere).
+
+    glibc raises its mmap threshold each time a large block is freed, after
+    which medium arrays come from the heap and freed memory is not returned:
+    a generation's peak RSS then grows to about twice its live data. Fixing the
+    threshold keeps RSS near the live data.
+    """
+    import ctypes
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        ctypes.CDLL("libc.so.6").mallopt(-3, 256 * 1024)  # M_MMAP_THRESHOLD
+    except (OSError, AttributeError):
+        return
+
+
+def slim(name: str, df: pd.DataFrame, end_date) -> pd.DataFrame:  # noqa: ANN001
+    """Keep of a written table only its earliest row and its last 400 days.
+
+    The earliest row keeps the period covered (source metadata); the last 400
+    days feed the calibration report's latest-year measures.
+    """
+    t = get_table(name)
+    if t.event_date is None or not len(df):
+        return df.iloc[:1]
+    day = df[t.event_date]
+    recent = day > pd.Timestamp(end_date) - pd.Timedelta(days=400)
+    recent.iloc[int(np.argmin(day.to_numpy()))] = True
+    return df[recent.to_numpy()].reset_index(drop=True)
