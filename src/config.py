@@ -258,7 +258,7 @@ class LightGBMParams(_Section):
     colsample_bytree: float = Field(0.8, gt=0, le=1)
     reg_lambda: float = Field(1.0, ge=0)
     max_bin: int = Field(63, ge=2, le=255, description="Histogram bins per feature")
-    n_jobs: int | None = Field(None, description="Threads; default: 1 below 50M cells, else all")
+    n_jobs: int | None = Field(None, description="Threads; default: 1 below 2M cells, else all")
 
 
 class LogisticParams(_Section):

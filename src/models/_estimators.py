@@ -117,10 +117,10 @@ class LightGBMRiskClassifier(_BinaryProbaMixin, ClassifierMixin, BaseEstimator):
     random_state : int
         Seed for bagging and feature sampling.
     n_jobs : int or None
-        Threads. ``None`` picks one thread below fifty million cells (on a
-        shared machine OpenMP threads spin and cost more than they save: a
-        188,000 × 143 fit took 10 s of CPU on one thread, 53 s on two) and
-        every core above.
+        Threads. ``None`` picks one thread below two million cells (where
+        starting threads costs more than it saves) and every core above.
+        ``earlywarning.models`` sets ``OMP_WAIT_POLICY=PASSIVE`` so threads do
+        not spin against each other on a busy machine.
     """
 
     def __init__(
@@ -168,7 +168,7 @@ class LightGBMRiskClassifier(_BinaryProbaMixin, ClassifierMixin, BaseEstimator):
         self.classes_, y01 = _binary_target(self, y)
         n_jobs = self.n_jobs
         if n_jobs is None:
-            n_jobs = 1 if X.size < 50_000_000 else (os.cpu_count() or 1)
+            n_jobs = 1 if X.size < 2_000_000 else (os.cpu_count() or 1)
         self.booster_ = LGBMClassifier(
             n_estimators=self.n_estimators,
             learning_rate=self.learning_rate,
