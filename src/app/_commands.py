@@ -72,8 +72,10 @@ def serve(settings: Settings, host: str, port: int, workers: int = 1,
     import uvicorn
     from earlywarning.app._web import create_app
 
+    # Keep idle connections longer than a person pauses between pages, so a
+    # browser's next request does not race the server closing its connection.
     common = dict(host=host, port=port, log_level="info", proxy_headers=False,
-                  server_header=False, access_log=access_log)
+                  server_header=False, access_log=access_log, timeout_keep_alive=30)
     if workers <= 1:
         uvicorn.run(create_app(settings), **common)
         return
