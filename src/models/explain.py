@@ -49,6 +49,7 @@ __all__ = [
     "explain",
     "model_feature_names",
     "predict_risk",
+    "raw_scores",
     "render_meaning",
     "shap_contributions",
     "underlying_boosters",
@@ -220,6 +221,32 @@ def shap_contributions(model: Any, features: pd.DataFrame) -> pd.DataFrame:
         total += np.asarray(booster.predict(X, pred_contrib=True), dtype=np.float64)
     total /= len(boosters)
     return pd.DataFrame(total, columns=[*names, BIAS_COLUMN], index=features.index)
+
+
+def raw_scores(model: Any, features: pd.DataFrame) -> np.ndarray:
+    """Return the underlying booster's raw score (log-odds), averaged over boosters.
+
+    Equal to the row sums of :func:`shap_contributions` but far cheaper (no
+    TreeSHAP); used to order children who tie on calibrated risk.
+
+    Parameters
+    ----------
+    model : object
+        A model holding a LightGBM booster.
+    features : DataFrame
+        Must hold every column the model needs.
+
+    Returns
+    -------
+    ndarray of float, shape (n_rows,)
+    """
+    boosters = _boosters_or_raise(model)
+    X = _matrix(features, model_feature_names(model)).to_numpy(dtype=np.float32,
+                                                               na_value=np.nan)
+    total = np.zeros(len(features))
+    for booster in boosters:
+        total += np.asarray(booster.predict(X, raw_score=True), dtype=np.float64)
+    return total / len(boosters)
 
 
 @dataclass(frozen=True)

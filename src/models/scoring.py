@@ -175,9 +175,9 @@ def _raw_score(model: Any, features: pd.DataFrame) -> np.ndarray:
     if hasattr(model, "ranking_score"):
         X = features[model_feature_names(model)]
         return np.asarray(model.ranking_score(X), dtype=np.float64)
-    from earlywarning.models.explain import shap_contributions
+    from earlywarning.models.explain import raw_scores
 
-    return shap_contributions(model, features).sum(axis=1).to_numpy()
+    return raw_scores(model, features)
 
 
 def _flag_ids(pipeline: str, as_of: dt.date, person_ids: pd.Series) -> list[str]:

@@ -62,6 +62,13 @@ def test_contributions_sum_to_the_boosters_raw_score(model, table):
     np.testing.assert_allclose(contrib.sum(axis=1), raw, atol=1e-9)
 
 
+def test_raw_scores_equal_the_summed_contributions(model, table):
+    from earlywarning.models.explain import raw_scores
+
+    np.testing.assert_allclose(raw_scores(model, table),
+                               shap_contributions(model, table).sum(axis=1), atol=1e-9)
+
+
 def test_calibrated_risk_never_falls_as_the_raw_score_rises(model, table):
     raw = shap_contributions(model, table).sum(axis=1).to_numpy()
     risk = predict_risk(model, table)
