@@ -1,18 +1,20 @@
-"""Evaluation plots as PNG bytes (matplotlib, Agg backend)."""
+"""Evaluation plots as PNG bytes.
+
+Figures are built with ``matplotlib.figure.Figure`` directly, never through
+``pyplot``, so the library neither changes the caller's backend nor leaves
+figures open.
+"""
 
 from __future__ import annotations
 
 import io
 
-import matplotlib
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from sklearn.metrics import precision_recall_curve
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from sklearn.metrics import precision_recall_curve  # noqa: E402
-
-from ._evaluation import calibration_points  # noqa: E402
+from ._evaluation import calibration_points
 
 __all__ = ["pr_curve_png", "calibration_png", "capacity_over_time_png", "ablation_png"]
 
@@ -22,11 +24,15 @@ LABELS = {"lightgbm": "LightGBM", "logistic": "Logistic (L2)", "rule": "Points r
           "prevalence": "No skill (base rate)", "oracle": "Oracle (true probability)"}
 
 
-def _png(fig) -> bytes:
+def _png(fig: Figure) -> bytes:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=90)
-    plt.close(fig)
     return buf.getvalue()
+
+
+def _subplots(figsize: tuple[float, float], ncols: int = 1, **kw):
+    fig = Figure(figsize=figsize, layout="tight")
+    return fig, fig.subplots(1, ncols, **kw)
 
 
 def _models(preds: pd.DataFrame) -> list[str]:
@@ -46,7 +52,7 @@ def pr_curve_png(preds: pd.DataFrame) -> bytes:
     bytes
     """
     y = preds["label"].to_numpy()
-    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    fig, ax = _subplots((6.4, 4.4))
     for m in _models(preds):
         if m == "prevalence":
             continue
@@ -77,7 +83,7 @@ def calibration_png(preds: pd.DataFrame, n_bins: int = 10) -> bytes:
     bytes
     """
     y = preds["label"].to_numpy()
-    fig, ax = plt.subplots(figsize=(5.2, 4.4))
+    fig, ax = _subplots((5.2, 4.4))
     top = 0.0
     for m in _models(preds):
         if m == "prevalence":
@@ -111,7 +117,7 @@ def capacity_over_time_png(by_month: dict[str, list[dict]], models: list[str]) -
     -------
     bytes
     """
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.8), sharex=True)
+    fig, (ax1, ax2) = _subplots((10, 3.8), 2, sharex=True)
     base_drawn = False
     for m in models:
         rows = sorted(by_month.get(m, []), key=lambda r: r["as_of"])
@@ -158,7 +164,7 @@ def ablation_png(ablation: dict) -> bytes:
     hi = np.array([r["delta_precision_at_capacity"]["ci_high"] if
                    r["delta_precision_at_capacity"]["ci_high"] is not None else v
                    for r, v in zip(rows, vals, strict=True)])
-    fig, ax = plt.subplots(figsize=(6.4, 0.45 * len(rows) + 1.2))
+    fig, ax = _subplots((6.4, 0.45 * len(rows) + 1.2))
     ax.barh(names, vals, xerr=[vals - lo, hi - vals], color="#1d70b8", ecolor="#0b0c0c")
     ax.axvline(0, color="#0b0c0c", linewidth=0.8)
     ax.set_xlabel("Change in precision at capacity without this agency's data")
