@@ -17,6 +17,7 @@ __all__ = ["templates", "render", "NAVIGATION"]
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 templates = Jinja2Templates(directory=str(TEMPLATE_DIR))
+templates.env.auto_reload = False  # templates ship with the package: no stat() per render
 _MD = MarkdownIt("commonmark", {"html": False}).enable("table")
 
 NAVIGATION = {

@@ -75,7 +75,12 @@ def pg_env(pg_url, tmp_path_factory, sample_warehouse):
 
 
 def test_import_flag_list_and_scope_work_on_postgres(pg_env):
-    lead = pg_env.signed_in("lead").get("/api/flags", params={"sort": "status"}).json()
+    client = pg_env.signed_in("lead")
+    for sort in ("rank", "risk", "team", "area", "status", "freshness"):
+        page = client.get("/flags", params={"sort": sort, "status": "new"})
+        assert page.status_code == 200, page.text[:300]
+    assert client.get("/children/P00000C").status_code == 200
+    lead = client.get("/api/flags", params={"sort": "status"}).json()
     assert lead["total"] == 40
     prac = pg_env.signed_in("practitioner").get("/api/flags").json()
     assert 0 < prac["total"] < 40 and len({f["team_id"] for f in prac["flags"]}) == 1
@@ -101,6 +106,15 @@ def test_decisions_and_audit_are_append_only_on_postgres(pg_env):
                  "TRUNCATE audit_events CASCADE"):
         with pytest.raises(DatabaseError, match="append-only"), engine.begin() as conn:
             conn.execute(text(stmt))
+
+
+def test_ethics_admin_and_overrides_pages_work_on_postgres(pg_env):
+    ethics = pg_env.signed_in("ethics")
+    for path in ("/ethics", "/ethics/overrides", "/runs"):
+        assert ethics.get(path).status_code == 200, path
+    admin = pg_env.signed_in("admin")
+    assert admin.get("/admin/audit").status_code == 200
+    assert admin.get("/admin/audit.csv").text.startswith("id,at,username")
 
 
 def test_filters_with_injection_attempts_are_harmless_on_postgres(pg_env):

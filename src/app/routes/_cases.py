@@ -80,8 +80,8 @@ def flags_page(
         rest = {k: v for k, v in params.items() if k not in ("sort", "order")}
         return "/flags?" + urlencode({**rest, "sort": key, "order": "desc" if again else "asc"})
 
-    models = {(f.model_name, f.model_version) for f in db.scalars(
-        select(Flag).where(Flag.current.is_(True)).group_by(Flag.model_name, Flag.model_version))}
+    models = set(db.execute(select(Flag.model_name, Flag.model_version).distinct()
+                            .where(Flag.current.is_(True))).tuples())
     unapproved = sorted(models - approved_models(settings.runs_dir))
     return render(request, "pages/flags.html", {
         "unapproved": unapproved,
