@@ -30,13 +30,6 @@ from mlflow.exceptions import MlflowException
 CONTRACT_COLUMNS = ["person_id", "family_id", "as_of", "score", "label", "flagged", "rank"]
 
 
-@pytest.fixture(scope="session")
-def mlflow_template(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("mlflow_template")
-    MlflowClient(tracking_uri=f"sqlite:///{folder}/mlflow.db").search_experiments()
-    return folder / "mlflow.db"
-
-
 def _tracking(mlflow_template, folder):
     folder.mkdir(parents=True, exist_ok=True)
     shutil.copy(mlflow_template, folder / "mlflow.db")
