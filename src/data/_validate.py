@@ -316,12 +316,12 @@ def _future_columns(table: Table) -> list[str]:
     return seen
 
 
-def violations(src: TableSource, dup_alias: str = "__dup") -> list[Violation]:
-    """Every row-level rule of ``src.table`` as SQL over the typed relation.
+def violations(src: TableSource) -> list[Violation]:
+    """Every row-level rule of ``src.table`` as SQL over the checked relation ``t``.
 
-    The relation must be the typed SELECT (aliased ``t``) left-joined to the duplicate-key
-    table (``dup_alias`` with ``__first``) and to one parent-key relation per foreign key
-    (aliased ``__p<i>`` with column ``k``), as built by :func:`checked_select_sql`.
+    ``t`` is :func:`checked_select_sql`: the typed columns plus ``__dup_first`` (row
+    number of the first row with the same key, when the key repeats) and ``__parent<i>``
+    (the matching parent key of the i-th foreign key, or null).
     """
     t = src.table
     out: list[Violation] = []
@@ -382,17 +382,16 @@ def violations(src: TableSource, dup_alias: str = "__dup") -> list[Violation]:
         if c.references and present and c.name in src.parents:
             i = list(src.parents).index(c.name)
             out.append(Violation(
-                c.name, ORPHAN_REFERENCE, _safe(f"{q} IS NOT NULL AND __p{i}.k IS NULL"),
+                c.name, ORPHAN_REFERENCE, _safe(f"{q} IS NOT NULL AND t.__parent{i} IS NULL"),
                 message_sql(MSG_ORPHAN_REFERENCE, **fields, value=_shown_value(q, c),
                             parent=c.references, rule=ORPHAN_REFERENCE)))
     key = ", ".join(t.primary_key)
     key_value = " || ', ' || ".join(
         f"coalesce(CAST(t.{quote_ident(k)} AS VARCHAR), 'empty')" for k in t.primary_key)
     out.append(Violation(
-        key, DUPLICATE_KEY, _safe(f"{dup_alias}.__first IS NOT NULL AND t.__rn <> "
-                                  f"{dup_alias}.__first"),
+        key, DUPLICATE_KEY, _safe("t.__dup_first IS NOT NULL AND t.__rn <> t.__dup_first"),
         message_sql(MSG_DUPLICATE_KEY, **base, column=key, value=_Sql(key_value),
-                    first_row=_Sql(f"{dup_alias}.__first"), rule=DUPLICATE_KEY)))
+                    first_row=_Sql("t.__dup_first"), rule=DUPLICATE_KEY)))
     for start, end in t.date_order:
         qs, qe = f"t.{quote_ident(start)}", f"t.{quote_ident(end)}"
         out.append(Violation(end, END_BEFORE_START, _safe(f"{qe} < {qs}"), message_sql(
@@ -457,37 +456,37 @@ def duplicate_keys_sql(src: TableSource, typed: str, hashes: str | None) -> str:
             f"hash({keys}) IN (SELECT h FROM {hashes}) GROUP BY {keys} HAVING count(*) > 1")
 
 
-def only_rows(typed: str, rows: str) -> str:
-    """Restrict the typed relation to the row numbers in ``rows`` (before any join)."""
-    return f"(SELECT * FROM {typed} WHERE __rn IN (SELECT __rn FROM {rows}))"
-
-
-def checked_from_sql(src: TableSource, typed: str, dup: str) -> str:
-    """FROM clause joining the typed rows to their duplicate-key and parent-key lookups."""
+def checked_select_sql(src: TableSource, typed: str, dup: str) -> str:
+    """SELECT of the typed rows with their duplicate-key and parent-key lookups joined on."""
     keys = " AND ".join(f"t.{quote_ident(k)} = __dup.{quote_ident(k)}"
                         for k in src.table.primary_key)
+    items = ["t.*", "__dup.__first AS __dup_first"]
     joins = [f"{typed} AS t", f"LEFT JOIN {dup} AS __dup ON {keys}"]
     for i, (col, parent) in enumerate(src.parents.items()):
+        items.append(f"__p{i}.k AS __parent{i}")
         joins.append(f"LEFT JOIN {parent} AS __p{i} ON __p{i}.k = t.{quote_ident(col)}")
-    return " ".join(joins)
+    return f"SELECT {', '.join(items)} FROM {' '.join(joins)}"
 
 
-def bad_row_numbers_sql(src: TableSource, typed: str, dup: str) -> str:
-    """SELECT of the row numbers that break any rule (booleans only: the cheap pass)."""
+def bad_rows_sql(src: TableSource, typed: str, dup: str) -> str:
+    """SELECT of the checked rows that break any rule (booleans only: the one full pass).
+
+    The result is small for a usable extract; messages are then built from it alone by
+    :func:`rejected_rows_sql`, without reading the extract again.
+    """
     any_bad = " OR ".join(v.condition for v in violations(src)) or "FALSE"
-    return f"SELECT t.__rn FROM {checked_from_sql(src, typed, dup)} WHERE {any_bad}"
+    return f"SELECT * FROM ({checked_select_sql(src, typed, dup)}) AS t WHERE {any_bad}"
 
 
-def rejected_rows_sql(src: TableSource, typed: str, dup: str, bad: str) -> str:
-    """SELECT of the rows in ``bad`` (row numbers) with ``__raw`` JSON and ``__reasons``."""
+def rejected_rows_sql(src: TableSource, bad_rows: str) -> str:
+    """SELECT of ``__rn``, ``__raw`` JSON and the ``__reasons`` list of each bad row."""
     rules = violations(src)
     reasons = ", ".join(
         f"CASE WHEN {v.condition} THEN {{'i': {i}, 'column': {sql_literal(v.column)}, "
         f"'rule': {sql_literal(v.rule)}, 'message': {v.message}}} END"
         for i, v in enumerate(rules))
-    return (f"SELECT t.__rn, {raw_row_sql(src)} "
-            f"AS __raw, list_filter([{reasons}], lambda r: r IS NOT NULL) AS __reasons "
-            f"FROM {checked_from_sql(src, only_rows(typed, bad), dup)}")
+    return (f"SELECT t.__rn, {raw_row_sql(src)} AS __raw, "
+            f"list_filter([{reasons}], lambda r: r IS NOT NULL) AS __reasons FROM {bad_rows} AS t")
 
 
 def missing_column_rows_sql(src: TableSource, typed: str) -> str:

@@ -258,15 +258,15 @@ def _load_table(con: duckdb.DuckDBPyConnection, ex: Extract, state: _LoadState) 
         has_dups = con.execute("SELECT count(*) FROM __duph").fetchone()[0] > 0
         con.execute(f"CREATE OR REPLACE TEMP TABLE __dup AS "
                     f"{val.duplicate_keys_sql(src, '__typed', '__duph' if has_dups else None)}")
-        con.execute(f"CREATE OR REPLACE TEMP TABLE __badrn AS "
-                    f"{val.bad_row_numbers_sql(src, '__typed', '__dup')}")
-        n_bad = con.execute("SELECT count(*) FROM __badrn").fetchone()[0]
+        con.execute(f"CREATE OR REPLACE TEMP TABLE __badrows AS "
+                    f"{val.bad_rows_sql(src, '__typed', '__dup')}")
+        n_bad = con.execute("SELECT count(*) FROM __badrows").fetchone()[0]
         if n_bad:  # reasons and messages are built for the rejected rows only
             con.execute(f"CREATE OR REPLACE TEMP TABLE __bad AS "
-                        f"{val.rejected_rows_sql(src, '__typed', '__dup', '__badrn')}")
+                        f"{val.rejected_rows_sql(src, '__badrows')}")
             _quarantine(con, tr, ex.file)
         cols = ", ".join(val.quote_ident(c) for c in t.column_names)
-        keep = " WHERE __rn NOT IN (SELECT __rn FROM __badrn)" if n_bad else ""
+        keep = " WHERE __rn NOT IN (SELECT __rn FROM __badrows)" if n_bad else ""
         tr.rows_accepted = con.execute(
             f"INSERT INTO main.{val.quote_ident(t.name)} ({cols}) SELECT {cols} "
             f"FROM __typed{keep}").fetchone()[0]
