@@ -126,3 +126,38 @@ def test_csv_output_writes_one_file_per_table(tmp_path):
     assert {p.stem for p in out.glob("*.csv")} >= set(TABLES)
     assert (out / "generation.json").exists()
     assert (out / "ground_truth" / "child_month.parquet").exists()
+
+
+def test_top_drivers_are_the_three_largest_absolute_contributions():
+    from earlywarning.data.synthetic._adversity import DRIVERS
+    from earlywarning.data.synthetic._hazard import ATTENDANCE_GOOD, SCHOOL, top_drivers
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+    from hypothesis.extra.numpy import arrays
+
+    values = st.floats(-7.5, 7.5, allow_nan=False, width=32)
+
+    @settings(max_examples=60, deadline=None)
+    @given(arrays(np.float32, (len(DRIVERS), 5), elements=values, unique=True))
+    def check(contrib):
+        # keys quantise to 1/128: only ask for an exact ranking when values are that far apart
+        mags = np.sort(np.abs(contrib), axis=0)
+        got = top_drivers(contrib).astype(int)
+        got[got == ATTENDANCE_GOOD] = SCHOOL
+        for j in range(contrib.shape[1]):
+            want = np.argsort(-np.abs(contrib[:, j]), kind="stable")[:3]
+            gaps = np.diff(mags[-4:, j])
+            if np.all(gaps > 1 / 64):
+                assert list(got[:, j]) == list(want)
+
+    check()
+
+
+def test_a_negative_school_term_is_reported_as_good_attendance():
+    from earlywarning.data.synthetic._adversity import DRIVERS
+    from earlywarning.data.synthetic._hazard import ATTENDANCE_GOOD, SCHOOL, top_drivers
+
+    contrib = np.zeros((len(DRIVERS), 2), np.float32)
+    contrib[SCHOOL] = [-2.0, 2.0]
+    d = top_drivers(contrib)
+    assert d[0, 0] == ATTENDANCE_GOOD and d[0, 1] == SCHOOL

@@ -141,12 +141,11 @@ def generate_la(config: SyntheticConfig, out: Path, fmt: str = "parquet",
     from concurrent.futures import ThreadPoolExecutor
 
     from earlywarning.data.schema import TABLES
-    from earlywarning.data.synthetic._build import build, gt_columns
+    from earlywarning.data.synthetic._build import build, gt_arrow
     from earlywarning.data.synthetic._defects import inject_defects
     from earlywarning.data.synthetic._write import (
         GroundTruthWriter,
         atomic_dir,
-        keep_freed_memory_small,
         slim,
         write_json,
         write_table,
@@ -154,7 +153,6 @@ def generate_la(config: SyntheticConfig, out: Path, fmt: str = "parquet",
 
     if fmt not in ("parquet", "csv"):
         raise ValueError(f"format {fmt!r}: use 'parquet' or 'csv'")
-    keep_freed_memory_small()
     out = Path(out)
     timings: dict[str, float] = {}
     order = {name: k for k, name in enumerate(TABLES)}
@@ -166,7 +164,7 @@ def generate_la(config: SyntheticConfig, out: Path, fmt: str = "parquet",
         pending = []
 
         def sink_factory(idx, pop):  # noqa: ANN001, ANN202
-            writer.convert = lambda c: gt_columns(idx, c, np.full(len(c["child"]), c["day"]))
+            writer.convert = lambda c: gt_arrow(idx, c, c["day"])
             return lambda day, cols: writer.write({**cols, "day": day})
 
         def emit(name: str, df: pd.DataFrame) -> pd.DataFrame:

@@ -18,6 +18,7 @@ from earlywarning.data.synthetic._people import Ids, draw_uasc, make_ids, people
 from earlywarning.data.synthetic._population import ETH_GROUPS, build_population
 from earlywarning.data.synthetic._simulate import group_mask, simulate
 from earlywarning.data.synthetic._timeline import DAYS_PER_YEAR, NEVER, Timeline
+from earlywarning.data.synthetic._write import keep_freed_memory_small
 
 __all__ = ["Built", "Stage", "build"]
 
@@ -101,9 +102,11 @@ def build(cfg: SyntheticConfig, gt_sink=None, stage: Stage | None = None,  # noq
     tick("population")
     t = time.perf_counter()
     sink = gt_sink(idx, pop) if gt_sink is not None else None
+    keep_freed_memory_small("simulate")
     sim = simulate(cfg, pop, tl, _stream(cfg.seed, 4), gt_sink=sink,
                    progress=lambda d, n: tick("simulate", d, n))
     timings["simulate"] = time.perf_counter() - t
+    keep_freed_memory_small("tables")
 
     t = time.perf_counter()
     ag = Agencies(cfg, tl, _family_groups(cfg, pop), pop.n_families, _stream(cfg.seed, 5))
@@ -185,6 +188,26 @@ def gt_columns(idx: Ids, cols: dict[str, np.ndarray], month_day: np.ndarray) -> 
         "driver_3": labels(DRIVER_NAMES, cols["driver_3"]),
         "unobserved_share": cols["unobserved_share"],
         "p_need": cols["p_need"],
+    }
+
+
+def gt_arrow(idx: Ids, cols: dict[str, np.ndarray], day: int) -> dict:
+    """Ground-truth columns as Arrow arrays (drivers dictionary-encoded) for streaming."""
+    import pyarrow as pa
+
+    names = pa.array(list(DRIVER_NAMES), type=pa.string())
+    n = len(cols["child"])
+
+    def driver(k: str) -> pa.Array:
+        return pa.DictionaryArray.from_arrays(pa.array(cols[k].astype(np.int32)), names)
+
+    return {
+        "person_id": idx.child_pa.take(pa.array(cols["child"])),
+        "month": pa.array(np.full(n, day, dtype=np.int32), type=pa.int32()).cast(pa.date32()),
+        "adversity": pa.array(cols["adversity"]), "p_true": pa.array(cols["p_true"]),
+        "driver_1": driver("driver_1"), "driver_2": driver("driver_2"),
+        "driver_3": driver("driver_3"),
+        "unobserved_share": pa.array(cols["unobserved_share"]), "p_need": pa.array(cols["p_need"]),
     }
 
 

@@ -89,7 +89,7 @@ def calibration_report(tables: dict[str, pd.DataFrame], years: int | None = None
     if years is not None:
         ends = ends[-years:]
     ref = tables["ssd_cin_episodes"]
-    ref_day, ref_pid = _d(ref["cine_referral_date"]), ref["cine_person_id"].to_numpy()
+    ref_day, ref_pid = _d(ref["cine_referral_date"]), pd.factorize(ref["cine_person_id"])[0]
     o = np.lexsort((ref_day, ref_pid))
     same = np.r_[False, ref_pid[o][1:] == ref_pid[o][:-1]]
     gap = np.r_[np.timedelta64(10**5, "D"), np.diff(ref_day[o])]
@@ -147,10 +147,11 @@ def _pooled(tables, ends, kids, dob, uasc_ids, cla_s, cla_uasc, cla, cp, cp_s, c
             out.append((f"care_start_age_{name}_pct", "all",
                         100 * ((age >= lo) & (age < hi)).mean()))
     addr = tables["ssd_address"]
-    a_pid = addr["addr_person_id"].to_numpy()
+    codes, uniq = pd.factorize(addr["addr_person_id"])
     a_s, a_dec = _d(addr["addr_address_start_date"]), addr["addr_imd_decile"].to_numpy()
-    o = np.lexsort((a_s, a_pid))
-    first_dec = pd.Series(a_dec[o]).groupby(a_pid[o]).first()
+    o = np.lexsort((a_s, codes))
+    first = np.r_[True, codes[o][1:] != codes[o][:-1]]
+    first_dec = pd.Series(a_dec[o][first], index=np.asarray(uniq)[codes[o][first]])
     kid_dec = first_dec.reindex(kids["pers_person_id"]).to_numpy()
     age_e = (e - dob).astype(int) / 365.25
     pop_dec = pd.Series(kid_dec[(age_e >= 0) & (age_e < 18)]).value_counts()
@@ -164,7 +165,7 @@ def _pooled(tables, ends, kids, dob, uasc_ids, cla_s, cla_uasc, cla, cp, cp_s, c
     out.append(("care_rate_ratio_decile1_vs_10", "all", float(np.exp(-9 * slope))))
     in_cp = (cp_s >= b) & (cp_s <= e)
     if in_cp.any():
-        pid = cp["cppl_person_id"].to_numpy()
+        pid = pd.factorize(cp["cppl_person_id"])[0]
         earlier = pd.Series(cp_s).groupby(pid).transform("min").to_numpy()
         out.append(("second_cp_plan_pct", "all", 100 * (cp_s[in_cp] > earlier[in_cp]).mean()))
         cat = cp["cppl_cp_plan_initial_category"][in_cp]

@@ -52,7 +52,8 @@ import numpy as np
 from earlywarning.data.synthetic._adversity import DRIVERS, shock_jensen
 from earlywarning.data.synthetic._config import SyntheticConfig
 
-__all__ = ["FAMILY_TERMS", "CHILD_TERMS", "age_terms", "Projector", "top_drivers"]
+__all__ = ["FAMILY_TERMS", "CHILD_TERMS", "age_terms", "driver_keys", "Projector", "top_drivers",
+           "top_keys"]
 
 FAMILY_TERMS = (
     "domestic_abuse", "parental_mental_health", "parental_substance_misuse",
@@ -88,24 +89,36 @@ def age_terms(cfg: SyntheticConfig, age: np.ndarray) -> tuple[np.ndarray, np.nda
     return tab[0][m], tab[1][m]
 
 
-def top_drivers(contrib: np.ndarray) -> np.ndarray:
-    """Return the 3 largest absolute contributions per column of ``contrib`` (terms x n).
+def driver_keys(contrib: np.ndarray, first_index: int) -> np.ndarray:
+    """Pack absolute contributions and term indices into sortable ``int16`` keys.
 
-    Contributions are packed into ``int16`` keys (magnitude in the high 11 bits,
-    term index in the low 5 bits) so three ``max`` reductions find the top three.
-    The school term is reported as ``school_attendance_good`` (index
-    ``len(DRIVERS)``) when its contribution is negative.
+    The magnitude (capped at 8, in steps of 1/128) fills the high 11 bits and
+    the term's index (``first_index`` + row) the low 5 bits, so the largest key
+    is the largest contribution and its low bits say which term it is.
     """
-    n_terms = contrib.shape[0]
     mag = np.minimum(np.abs(contrib), np.float32(7.99)) * np.float32(2**12)
     keys = mag.astype(np.int16)
     keys &= np.int16(~31)
-    keys |= np.arange(n_terms, dtype=np.int16)[:, None]
+    keys |= (first_index + np.arange(contrib.shape[0], dtype=np.int16))[:, None]
+    return keys
+
+
+def top_keys(keys: np.ndarray) -> np.ndarray:
+    """Row indices (low 5 bits) of the three largest keys in each column."""
     neg = np.int16(-1)
     m1 = keys.max(axis=0)
     m2 = np.where(keys < m1, keys, neg).max(axis=0)
     m3 = np.where(keys < m2, keys, neg).max(axis=0)
-    out = np.stack([m1 & 31, m2 & 31, m3 & 31]).astype(np.int8)
+    return np.stack([m1 & 31, m2 & 31, m3 & 31])
+
+
+def top_drivers(contrib: np.ndarray) -> np.ndarray:
+    """Return the 3 largest absolute contributions per column of ``contrib`` (DRIVERS x n).
+
+    The school term is reported as ``school_attendance_good`` (index
+    ``len(DRIVERS)``) when its contribution is negative.
+    """
+    out = top_keys(driver_keys(contrib, 0)).astype(np.int8)
     school_neg = contrib[SCHOOL] < 0
     out[(out == SCHOOL) & school_neg[None, :]] = ATTENDANCE_GOOD
     return out
@@ -171,4 +184,4 @@ class Projector:
                 p = -np.expm1(-h)
                 for wk in self.w[q]:
                     log_surv += np.log1p(-p * np.float32(wk))
-        return (-np.expm1(log_surv)).astype(np.float32)
+        return (-np.expm1(log_surv)).astype(np.float32) + np.float32(0.0)  # no -0.0

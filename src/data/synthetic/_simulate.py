@@ -19,13 +19,15 @@ from earlywarning.data.synthetic import _events as ev
 from earlywarning.data.synthetic._adversity import DOMAINS, DRIVERS, init_latent, step_latent
 from earlywarning.data.synthetic._config import SyntheticConfig
 from earlywarning.data.synthetic._hazard import (
+    ATTENDANCE_GOOD,
     CHILD_TERMS,
     FAMILY_TERMS,
-    LATENT,
+    SCHOOL,
     TERM_ROWS,
     Projector,
     age_table,
-    top_drivers,
+    driver_keys,
+    top_keys,
 )
 from earlywarning.data.synthetic._pathways import delay_weights, sample_escalating, sample_other
 from earlywarning.data.synthetic._population import Population
@@ -311,34 +313,43 @@ def _child_terms(cfg, lat, sl, age, am, age_tab, hist, hist_cp, hist_n, cf) -> n
 
 def _ground_truth(cfg, sink, projector, t0, lo, sl, cf, age, am, dob, elig, out_day,  # noqa: ANN001
                   fam_terms, ch_terms, log_he, log_h_need, lat, A, k_e, b_a, beta_l) -> None:
-    """Compute and emit the ground truth of the children in the cohort at ``t0``."""
-    pending = out_day[sl] > t0
-    pending &= ~elig
+    """Compute and emit the ground truth of the children in the cohort at ``t0``.
+
+    Family-level pieces (projection inputs, driver keys, absolute sums) are
+    computed once per family and gathered; everything is computed for the
+    whole age slice and the cohort is selected at the end.
+    """
+    pending = (out_day[sl] > t0) & ~elig
     cohort = (elig | pending) & (dob <= t0) & (age < 18)
+    c = cfg.escalation.coef
+    f32 = np.float32
+    cu_f = f32(k_e * b_a) * lat.u
+    cs_f = f32(k_e) * (f32(b_a) * lat.s + f32(c["housing_crisis"]) * lat.s_house
+                       + f32(c["parental_mental_health"]) * lat.s_mh)
+    cl_f = f32(k_e * beta_l) * lat.ell
+    p_true = projector.p_true(log_he, am, cu_f[cf], cs_f[cf], cl_f[cf], lat.shock_rate[cf])
+    p_need = (p_true if not cfg.bias.label_group else projector.p_true(
+        log_h_need, am, cu_f[cf], cs_f[cf], cl_f[cf], lat.shock_rate[cf]))
+    soon = pending & (out_day[sl] <= t0 + 365)
+    p_true = np.where(soon, f32(1.0), p_true)
+    p_need = np.where(soon, f32(1.0), p_need)
+    # drivers: packed keys (see top_drivers), family rows keyed once per family
+    nf_terms = len(FAMILY_TERMS)
+    keys = np.empty((len(TERM_ROWS), len(cf)), np.int16)
+    keys[:nf_terms] = driver_keys(fam_terms, 0)[:, cf]
+    keys[nf_terms:] = driver_keys(ch_terms, nf_terms)
+    local = top_keys(keys)
+    drivers = TERM_ROWS[local].astype(np.int8)
+    school_neg = ch_terms[CHILD_TERMS.index("school_absence")] < 0
+    drivers[(drivers == SCHOOL) & school_neg[None, :]] = ATTENDANCE_GOOD
+    fam_abs = np.abs(fam_terms)
+    total = fam_abs.sum(axis=0)[cf] + np.abs(ch_terms).sum(axis=0)
+    unobs = fam_abs[FAMILY_TERMS.index("latent_unrecorded")][cf] / np.maximum(total, f32(1e-9))
     idx = np.flatnonzero(cohort)
     f = cf[idx]
-    c = cfg.escalation.coef
-    c_u = np.float32(k_e * b_a) * lat.u[f]
-    c_s = np.float32(k_e) * (np.float32(b_a) * lat.s[f]
-                             + np.float32(c["housing_crisis"]) * lat.s_house[f]
-                             + np.float32(c["parental_mental_health"]) * lat.s_mh[f])
-    c_l = np.float32(k_e * beta_l) * lat.ell[f]
-    a_now = am[idx]
-    rate = lat.shock_rate[f]
-    p_true = projector.p_true(log_he[idx], a_now, c_u, c_s, c_l, rate)
-    p_need = (p_true if not cfg.bias.label_group else
-              projector.p_true(log_h_need[idx], a_now, c_u, c_s, c_l, rate))
-    soon = pending[idx] & (out_day[sl][idx] <= t0 + 365)
-    p_true = np.where(soon, 1.0, p_true).astype(np.float32)
-    p_need = np.where(soon, 1.0, p_need).astype(np.float32)
-    contrib = np.empty((len(DRIVERS), len(idx)), np.float32)
-    contrib[TERM_ROWS] = np.concatenate([fam_terms[:, f], ch_terms[:, idx]]) * np.float32(k_e)
-    drivers = top_drivers(contrib)
-    absc = np.abs(contrib)
-    unobs = absc[LATENT] / np.maximum(absc.sum(axis=0), 1e-9)
     sink(t0, {
         "child": (lo + idx).astype(np.int64), "family": f.astype(np.int64),
-        "adversity": (A[f] + lat.ell[f]).astype(np.float32), "p_true": p_true,
-        "p_need": p_need, "driver_1": drivers[0], "driver_2": drivers[1], "driver_3": drivers[2],
-        "unobserved_share": unobs.astype(np.float32),
+        "adversity": (A + lat.ell)[f].astype(np.float32), "p_true": p_true[idx],
+        "p_need": p_need[idx], "driver_1": drivers[0][idx], "driver_2": drivers[1][idx],
+        "driver_3": drivers[2][idx], "unobserved_share": unobs[idx].astype(np.float32),
     })

@@ -88,6 +88,9 @@ def write_table(name: str, df: pd.DataFrame, out: Path, fmt: str) -> Path:
 class GroundTruthWriter:
     """Streams ``ground_truth/child_month.parquet`` one month (row group) at a time.
 
+    No Arrow schema is stored, so dictionary-encoded driver columns read back
+    as plain strings.
+
     Encoding and compression run on a background thread (Arrow releases the
     GIL), in submission order, so writing overlaps the simulation.
     """
@@ -115,7 +118,9 @@ class GroundTruthWriter:
             columns = self.convert(columns)
         arrays = {}
         for k, v in columns.items():
-            if k == "month":
+            if isinstance(v, pa.Array):
+                arrays[k] = v
+            elif k == "month":
                 arrays[k] = pa.array(np.asarray(v).astype("datetime64[D]"), type=pa.date32())
             elif isinstance(v, pd.Series):
                 arrays[k] = pa.array(v, type=pa.string(), from_pandas=True)
@@ -127,7 +132,7 @@ class GroundTruthWriter:
         if self.writer is None:
             self.writer = pq.ParquetWriter(
                 self.path, table.schema, use_dictionary=_dictionary_columns(table.column_names),
-                write_statistics=["month"], **PARQUET_OPTIONS)
+                write_statistics=["month"], store_schema=False, **PARQUET_OPTIONS)
         self.writer.write_table(table, row_group_size=ROW_GROUP)
         self.rows += table.num_rows
 
@@ -174,13 +179,15 @@ class atomic_dir:  # noqa: N801 - used as a context manager
             os.replace(self.tmp, self.out)
 
 
-def keep_freed_memory_small() -> None:
-    """Stop glibc from keeping freed array memory (Linux; a no-op elsewhere).
+def keep_freed_memory_small(phase: str = "tables") -> None:
+    """Tune glibc's allocator for a generation phase (Linux; a no-op elsewhere).
 
     glibc raises its mmap threshold each time a large block is freed, after
     which medium arrays come from the heap and freed memory is not returned:
-    a generation's peak RSS then grows to about twice its live data. Fixing the
-    threshold keeps RSS near the live data.
+    table building's peak RSS then grows to about twice its live data. For
+    ``"tables"`` the threshold is fixed low (and the heap trimmed) so RSS stays
+    near the live data; for ``"simulate"``, whose same-sized monthly arrays are
+    reused, it is fixed high to avoid a page-fault storm.
     """
     import ctypes
     import sys
@@ -188,7 +195,10 @@ def keep_freed_memory_small() -> None:
     if not sys.platform.startswith("linux"):
         return
     try:
-        ctypes.CDLL("libc.so.6").mallopt(-3, 256 * 1024)  # M_MMAP_THRESHOLD
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(-3, 256 * 1024 if phase == "tables" else 32 * 1024 * 1024)
+        if phase == "tables":
+            libc.malloc_trim(0)
     except (OSError, AttributeError):
         return
 
