@@ -24,6 +24,7 @@ DUCKDB_SUFFIXES = (".duckdb", ".db", ".ddb")
 CSV_BUFFER_BYTES = 4 << 20
 """CSV read buffer: small enough to stream under a tight ``memory_limit``, and no slower."""
 
+
 @dataclass
 class Extract:
     """One table's extract: its file (or DuckDB table) and kind."""
@@ -34,12 +35,28 @@ class Extract:
 
     @property
     def file(self) -> str:
+        """Name shown in messages: the file name, or ``db.duckdb:table``."""
         if self.kind == "duckdb":
             return f"{self.path.name}:{self.table.name}"
         return self.path.name if self.path else f"{self.table.name}.*"
 
 
 def discover(source: Path) -> tuple[list[Extract], list[Issue], str]:
+    """Find one extract per declared table in a folder or a DuckDB file.
+
+    Returns
+    -------
+    tuple
+        The extracts (``kind="missing"`` for tables without one, in schema order), the
+        ignored files or tables as report issues, and ``"folder"`` or ``"duckdb"``.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``source`` does not exist.
+    ValueError
+        If ``source`` is a file that is not a DuckDB database.
+    """
     if not source.exists():
         raise FileNotFoundError(f"{source}: no such folder or DuckDB file to load")
     if source.is_file():
@@ -116,7 +133,11 @@ def first_invalid_utf8(path: Path, chunk_size: int = 1 << 20) -> tuple[int, int,
 
 def open_source(con: duckdb.DuckDBPyConnection, ex: Extract,
                  tr: TableReport) -> dict[str, str] | None:
-    """Create view ``__src`` (``__rn`` + the extract's columns); return their types."""
+    """Create view ``__src`` (``__rn`` + the extract's columns); return their types.
+
+    An empty, unreadable or non-UTF-8 file is recorded as a failure on ``tr`` and gives
+    ``None``. Running out of memory is not the file's fault: it propagates.
+    """
     path = ex.path
     if ex.kind in ("csv", "parquet") and path.stat().st_size == 0:
         tr.fail(val.EMPTY_FILE, val.MSG_EMPTY_FILE)
