@@ -67,6 +67,25 @@ def calibration_slice(y: np.ndarray, as_of, fraction: float) -> np.ndarray:
     return dates >= distinct[len(distinct) - n_cal]
 
 
+def _smoothed_isotonic(raw: np.ndarray, y: np.ndarray) -> IsotonicRegression:
+    """Isotonic calibration whose steps never claim certainty.
+
+    A plain isotonic fit gives each step the observed rate of its block, so a
+    small top block where every child escalated is calibrated to exactly 1.0
+    ("100% risk"), a claim no record supports. Each block's rate is replaced by
+    its Laplace-smoothed rate (k + 1) / (n + 2), and the map is refitted so it
+    stays monotone. Worked example: a top block of 4 children who all escalated
+    reads 5/6 = 0.83, not 1.0; a block of 1,000 with 150 escalations moves only
+    from 0.150 to 0.151.
+    """
+    first = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(raw, y)
+    step = first.predict(raw)
+    _, block, n = np.unique(step, return_inverse=True, return_counts=True)
+    k = np.bincount(block, weights=y, minlength=len(n))
+    smoothed = ((k + 1.0) / (n + 2.0))[block]
+    return IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(raw, smoothed)
+
+
 def _logit(p: np.ndarray) -> np.ndarray:
     p = np.clip(p, 1e-9, 1 - 1e-9)
     return np.log(p / (1 - p))
@@ -150,8 +169,7 @@ class TemporalCalibratedClassifier(_BinaryProbaMixin, ClassifierMixin, BaseEstim
         self.estimator_ = clone(base).fit(fit_part, y_arr[~cal])
         raw = self.estimator_.predict_proba(cal_part)[:, 1]
         if self.method == "isotonic":
-            self.calibrator_ = IsotonicRegression(
-                y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(raw, y01[cal])
+            self.calibrator_ = _smoothed_isotonic(raw, y01[cal])
         else:
             self.calibrator_ = LogisticRegression(C=1e6, max_iter=1000).fit(
                 _logit(raw)[:, None], y01[cal])
