@@ -20,6 +20,10 @@ console = Console()
 @app.callback()
 def _root() -> None:
     """Explained, audited early-warning flags for Early Help in children's services."""
+    import os
+
+    # MLflow's artifact download bars would interleave with our own progress output.
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
 
 @app.command()
@@ -348,7 +352,7 @@ def demo(
            Path("data/demo_users.txt"))
     console.rule("[bold]Done")
     console.print(f"Evaluation report: {run_dir / 'report.html'}")
-    console.print(f"Ethics report:     {run_dir / 'ethics_report.html'}")
+    console.print(f"Ethics report:     {run_dir / 'fairness' / 'ethics_report.html'}")
     if serve_app:
         console.print(f"Serving the web app at http://127.0.0.1:{port}/ (Ctrl-C to stop). "
                       "Sign-ins are in data/demo_users.txt.")
