@@ -115,11 +115,13 @@ def check_pass_bar(bar: Any, metrics: dict, model: str) -> PassBarResult:
         checks.append(_check("pr_auc_over_base_rate", "PR-AUC over the base rate", lift,
                              bar.min_pr_auc_lift_over_base_rate, ">="))
     if bar.must_beat_rule_baseline:
+        # Judged over the whole ranking: precision at capacity rests on a few dozen
+        # flags in the test period, too few to tell two models apart reliably.
         ref = metrics.get("reference")
-        lift = metrics["lift_over_reference"].get(model, {}).get("precision_at_capacity_expected")
+        lift = metrics["lift_over_reference"].get(model, {}).get("pr_auc")
         value = None if lift is None or ref is None else lift["value"]
-        checks.append(_check("precision_lift_over_rule",
-                             "precision at capacity over the rule baseline", value, 1.0, ">"))
+        checks.append(_check("pr_auc_lift_over_rule", "PR-AUC over the rule baseline's",
+                             value, 1.0, ">"))
     return PassBarResult(model=model, checks=checks)
 
 

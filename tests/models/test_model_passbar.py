@@ -26,7 +26,7 @@ def _metrics(prec_worst=0.35, prec_best=0.5, ece=0.02, lift=1.4):
             "precision_at_capacity_best": v(prec_best),
             "recall_at_capacity_worst": v(0.2), "ece": v(ece), "roc_auc": v(0.8),
             "pr_auc": v(0.25)}},
-        "lift_over_reference": {"lightgbm": {"precision_at_capacity_expected": v(lift)}},
+        "lift_over_reference": {"lightgbm": {"pr_auc": v(lift)}},
     }
 
 
@@ -46,7 +46,7 @@ def test_precision_is_judged_on_the_worst_case_of_ties():
 
 def test_not_beating_the_rule_fails():
     result = check_pass_bar(_bar(), _metrics(lift=0.95), "lightgbm")
-    assert [c.metric for c in result.checks if not c.passed] == ["precision_lift_over_rule"]
+    assert [c.metric for c in result.checks if not c.passed] == ["pr_auc_lift_over_rule"]
 
 
 def test_calibration_error_above_the_bar_fails():
