@@ -358,7 +358,8 @@ class PassBarConfig(_Section):
     """Pre-registered bar a candidate model must clear before registration.
 
     Precision and recall at capacity are judged on the worst case of ties at the
-    cut-off. A field left empty (null) is not checked; at least one must be set.
+    cut-off; ``must_beat_rule_baseline`` compares PR-AUC with the points rule's. A
+    field left empty (null) is not checked; at least one must be set.
     """
 
     min_precision_at_capacity: float | None = Field(0.3, ge=0, le=1)

@@ -19,6 +19,8 @@ def test_model_training_notebook_runs_and_reports(small_pipeline, tmp_path, monk
     # the small LA has about a tenth of the default LA's escalations: capacity to match
     cfg["capacity"]["flags_per_month"] = 8
     cfg["model"]["evaluation"]["bootstrap"] = 50
+    # two years of as-of dates: shorter test blocks leave a year of training dates
+    cfg["model"]["splits"].update(test_period_dates=3, n_folds=2)
     cfg["model"]["ablation"] = {"enabled": True, "max_train_rows": 5000, "bootstrap": 20}
     pipeline = tmp_path / "small-models.yaml"
     pipeline.write_text(yaml.safe_dump(cfg, sort_keys=False))
