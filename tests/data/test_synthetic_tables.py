@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 
 import numpy as np
 import pandas as pd
@@ -124,7 +125,11 @@ def test_csv_output_writes_one_file_per_table(tmp_path):
     cfg = SyntheticConfig(children=500, years=1, seed=2, burn_in_years=1)
     out = generate_la(cfg, tmp_path / "csv", fmt="csv").out
     assert {p.stem for p in out.glob("*.csv")} >= set(TABLES)
-    assert (out / "generation.json").exists()
+    meta = json.loads((out / "generation.json").read_text())
+    assert meta["seed"] == 2 and meta["config"]["children"] == 500
+    assert meta["row_counts"]["ssd_person"] > 0
+    assert 0 < meta["hazard_model"]["unobserved_share_measured"] < 1
+    assert all("referrals" in counts for counts in meta["funnel_counts"].values())
     assert (out / "ground_truth" / "child_month.parquet").exists()
 
 

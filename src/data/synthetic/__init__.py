@@ -146,6 +146,7 @@ def generate_la(config: SyntheticConfig, out: Path, fmt: str = "parquet",
     from earlywarning.data.synthetic._write import (
         GroundTruthWriter,
         atomic_dir,
+        keep_freed_memory_small,
         slim,
         write_json,
         write_table,
@@ -185,6 +186,8 @@ def generate_la(config: SyntheticConfig, out: Path, fmt: str = "parquet",
         timings.update(built.timings)
         t = time.perf_counter()
         tables = _with_ancillary(built.tables, config)
+        built.tables = {}  # the ancillary step copied what it changed: drop the originals
+        keep_freed_memory_small("tables")
         timings["ancillary"] = time.perf_counter() - t
         t = time.perf_counter()
         calib = calibration_report(tables)
@@ -205,13 +208,24 @@ def generate_la(config: SyntheticConfig, out: Path, fmt: str = "parquet",
         write_json(tmp / "generation.json", {
             "config": config.model_dump(mode="json"), "seed": config.seed, "format": fmt,
             "row_counts": counts, "ground_truth_rows": writer.rows, "defects_injected": len(log),
-            "hazard_model": built.calibration,
+            "hazard_model": built.calibration, "funnel_counts": _funnel_counts(calib),
             "calibration": calib.replace({np.nan: None}).to_dict(orient="records"),
         })
         timings["write"] = time.perf_counter() - t
     return GenerationSummary(out=out, row_counts=counts, ground_truth_rows=writer.rows,
                              defects=len(log), calibration=calib, model=built.calibration,
                              timings=timings)
+
+
+def _funnel_counts(calib: pd.DataFrame) -> dict[str, dict[str, int]]:
+    """Annual counts (year ending 31 March) from the per-10,000 rates of the report."""
+    yearly = calib[calib["year"] != "all"]
+    children = yearly[yearly["measure"] == "children"].set_index("year")["value"]
+    out: dict[str, dict[str, int]] = {}
+    for _, r in yearly[yearly["measure"].str.endswith("_per_10k")].iterrows():
+        name = r["measure"].removesuffix("_per_10k")
+        out.setdefault(r["year"], {})[name] = int(round(r["value"] * children[r["year"]] / 1e4))
+    return out
 
 
 def write_table_gt(df: pd.DataFrame, path: Path) -> None:
