@@ -204,8 +204,7 @@ def fit_and_score(
         if name == "rule":
             est.estimator.points = _rule_points_for(cfg, cols)
         models[name] = est.fit(X_train, y_train, as_of=train["as_of"].to_numpy())
-        scores[name] = ModelScores(models[name].predict_proba(X_test)[:, 1],
-                                   np.asarray(models[name].ranking_score(X_test), dtype=float))
+        scores[name] = ModelScores(*models[name].risk_and_rank(X_test))
     return models, scores
 
 

@@ -79,3 +79,16 @@ def test_unknown_method_names_the_config_key():
     X, y, as_of, _ = _overconfident_world(n=2000)
     with pytest.raises(ValueError, match=r"model.calibration.method = 'beta'"):
         TemporalCalibratedClassifier(LightGBMRiskClassifier(), method="beta").fit(X, y)
+
+
+@pytest.mark.parametrize("method", ["isotonic", "sigmoid", "none"])
+def test_risk_and_rank_equal_the_separate_methods(method):
+    from earlywarning.models import PointsRuleClassifier
+
+    X, y, as_of, _ = _overconfident_world(n=4000)
+    X = X.assign(a=np.floor(np.abs(X["a"]) * 2))  # counts, so the rule ties
+    for base in (LightGBMRiskClassifier(n_estimators=20), PointsRuleClassifier()):
+        model = TemporalCalibratedClassifier(base, method=method).fit(X, y, as_of=as_of)
+        risk, rank = model.risk_and_rank(X)
+        assert np.array_equal(risk, model.predict_proba(X)[:, 1])
+        assert np.array_equal(rank, model.ranking_score(X))
