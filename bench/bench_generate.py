@@ -11,6 +11,8 @@ under ``bench/_work/generate/``.
   which the issue allows to keep the oracle table affordable; the default is monthly.
 
 Baseline: the 60k run's seconds per child, scaled linearly to 1M children.
+Details also give the child's CPU seconds (user + system, all threads) and the
+machine's load average, since wall time on a shared machine says little alone.
 """
 
 from __future__ import annotations
@@ -34,7 +36,10 @@ from earlywarning.data.synthetic import SyntheticConfig, generate_la
 cfg = SyntheticConfig.model_validate(json.loads(sys.argv[1]))
 t = time.perf_counter()
 s = generate_la(cfg, Path(sys.argv[2]))
+import os, resource
+ru = resource.getrusage(resource.RUSAGE_SELF)
 print(json.dumps({"seconds": time.perf_counter() - t, "timings": s.timings,
+                  "cpu_seconds": ru.ru_utime + ru.ru_stime, "load_average": os.getloadavg()[0],
                   "event_rows": s.agency_event_rows, "rows": sum(s.row_counts.values()),
                   "ground_truth_rows": s.ground_truth_rows}))
 """
