@@ -37,7 +37,7 @@ def _matrix(rows: int, cols: int, seed: int = 0):
     X[rng.random((rows, cols)) < 0.02] = np.nan  # missing values, as in real extracts
     w = np.zeros(cols)
     w[:20] = rng.normal(0.4, 0.2, 20)
-    logit = -4.0 + np.nan_to_num(X) @ w + 0.5 * np.nan_to_num(X[:, 0] * X[:, 1])
+    logit = -6.0 + np.nan_to_num(X) @ w + 0.5 * np.nan_to_num(X[:, 0] * X[:, 1])
     y = (rng.random(rows) < 1 / (1 + np.exp(-logit))).astype(np.int8)
     return X, y
 

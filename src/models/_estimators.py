@@ -182,7 +182,10 @@ class LightGBMRiskClassifier(_BinaryProbaMixin, ClassifierMixin, BaseEstimator):
             random_state=self.random_state,
             n_jobs=n_jobs,
             deterministic=True,
-            force_col_wise=True,
+            # Row-wise histograms suit many rows and few bins (1 M × 100: 62 s
+            # against 72 s col-wise on 2 cores); fixed, not auto-chosen by a
+            # timing test, so the same data always give the same model.
+            force_row_wise=True,
             verbose=-1,
         ).fit(X, y01)
         return self
