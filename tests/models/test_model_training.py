@@ -240,3 +240,20 @@ def test_ablation_shows_what_each_agency_adds(passed_run):
     assert by["police"]["delta_pr_auc"]["value"] < by["gp"]["delta_pr_auc"]["value"] - 0.05
     assert by["police"]["n_features"] == 2
     assert (result.run_dir / "ablation.json").is_file()
+
+
+def test_test_period_without_positives_is_refused_and_nothing_is_written(tmp_path,
+                                                                        tracking_uri):
+    from _synthetic_features import write_feature_table
+    from earlywarning.models import EvaluationError
+
+    cfg, table = write_fixture_pipeline(tmp_path, n_families=150)
+    frame = table.frame.copy()
+    last = sorted(frame.loc[frame["label"].notna(), "as_of"].unique())[-3:]
+    frame.loc[frame["as_of"].isin(last), "label"] = 0
+    write_feature_table(table.directory, "fixture", frame, table.ground_truth)
+    with pytest.raises(EvaluationError, match=r"evaluation: the test period 2022-03-01, "
+                                              r"2022-04-01, 2022-05-01 has no positive labels"):
+        train_pipeline(cfg, runs_dir=tmp_path / "runs", tracking_uri=tracking_uri)
+    assert not (tmp_path / "runs").exists()
+    assert _registered(tracking_uri, "earlywarning-fixture") == []
