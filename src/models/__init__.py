@@ -61,8 +61,8 @@ from ._splits import (
 
 _LAZY = {
     "train_pipeline": "_training",
-    "evaluate_run": "_training",
-    "latest_run_dir": "_training",
+    "evaluate_run": "_rerun",
+    "latest_run_dir": "_rerun",
     "build_estimator": "_training",
     "RunResult": "_training",
     "run_ablation": "_ablation",

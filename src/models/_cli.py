@@ -113,7 +113,7 @@ def evaluate_command(console: Console, pipeline: Path, run_dir: Path | None,
     if run_dir is None:
         return train_command(console, pipeline, runs_dir)
     from ._report import log_to_tracked_run
-    from ._training import evaluate_run
+    from ._rerun import evaluate_run
 
     started = time.perf_counter()
     try:
@@ -148,7 +148,7 @@ def ablate_command(console: Console, pipeline: Path, run_dir: Path | None,
 
     from ._ablation import run_ablation
     from ._report import log_to_tracked_run, write_report
-    from ._training import latest_run_dir
+    from ._rerun import latest_run_dir
 
     started = time.perf_counter()
     try:

@@ -17,6 +17,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+import numpy as np
+import pandas as pd
+
 __all__ = [
     "DEFAULT_TRACKING_URI",
     "CANDIDATE_ALIAS",
@@ -28,6 +31,7 @@ __all__ = [
     "register_candidate",
     "git_sha",
     "flatten",
+    "log_training_run",
 ]
 
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
@@ -234,3 +238,125 @@ def flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
     else:
         out[prefix] = tree
     return out
+
+
+def log_training_run(cfg: Any, uri: str, run_dir: Path, model: Any, table: Any, metrics: dict,
+                     verdict: Any, info: dict) -> tuple[str, str | None]:
+    """Log a training run to MLflow; register with alias ``candidate`` only if the bar was met.
+
+    Logs tags (pipeline, config hash, warehouse fingerprint, git sha, pass-bar
+    verdict), the configuration as params, the run folder's files, the model
+    with its signature and an input example made of training medians (never a
+    real child's record), then the metrics.
+
+    Parameters
+    ----------
+    cfg : PipelineConfig
+    uri : str
+        Tracking URI.
+    run_dir : Path
+        The run folder.
+    model : estimator
+        The candidate.
+    table : FeatureTable
+    metrics : dict
+        Contents of ``metrics.json``.
+    verdict : PassBarResult
+    info : dict
+        Run facts (config hash, fingerprint, git sha, status).
+
+    Returns
+    -------
+    (run_id, registered version or None)
+    """
+    import mlflow
+
+    experiment_id = experiment_for(cfg.name, uri)
+    previous_uri = mlflow.get_tracking_uri()
+    mlflow.set_tracking_uri(uri)
+    try:
+        return _log_and_register(cfg, uri, experiment_id, run_dir, model, table, metrics,
+                                 verdict, info)
+    finally:
+        mlflow.set_tracking_uri(previous_uri)
+
+
+def _log_and_register(cfg: Any, uri: str, experiment_id: str, run_dir: Path, model: Any,
+                      table: Any, metrics: dict, verdict: Any,
+                      info: dict) -> tuple[str, str | None]:
+    import lightgbm
+    import mlflow
+    import sklearn
+    from mlflow.models import infer_signature
+
+    cols = table.feature_columns
+    # The input example is built from training medians, never a real child's record.
+    train_medians = table.frame[cols].astype(np.float32).median().fillna(0.0)
+    example = pd.DataFrame([train_medians.to_numpy(), np.zeros(len(cols))],
+                           columns=cols).astype(np.float32)
+    signature = infer_signature(example, model.predict_proba(example))
+    params = flatten({"model": cfg.model.model_dump(mode="json"),
+                      "capacity": cfg.capacity.model_dump(mode="json"),
+                      "pass_bar": cfg.pass_bar.model_dump(mode="json"),
+                      "outcome": cfg.outcome.model_dump(mode="json"),
+                      "cohort": cfg.cohort.model_dump(mode="json")})
+    with mlflow.start_run(experiment_id=experiment_id,
+                          run_name=f"{cfg.name}-{run_dir.name}") as run:
+        mlflow.set_tags({
+            "pipeline": cfg.name,
+            "config_hash": info["config_hash"],
+            "warehouse_fingerprint": str(info["warehouse_fingerprint"]),
+            "git_sha": info["git_sha"],
+            "candidate": info["candidate"],
+            "pass_bar": info["status"],
+            "run_dir": str(run_dir),
+            "mlflow.note.content": verdict.headline(),
+        })
+        mlflow.log_params({k: str(v)[:500] for k, v in params.items()})
+        for name in ("metrics.json", "resolved_config.yaml", "feature_dictionary.json",
+                     "report.html", "test_predictions.parquet"):
+            if (run_dir / name).exists():
+                mlflow.log_artifact(str(run_dir / name))
+        import skops.io
+
+        trusted = skops.io.get_untrusted_types(data=skops.io.dumps(model))
+        info_model = mlflow.sklearn.log_model(
+            model, name="model", signature=signature, input_example=example,
+            serialization_format="skops", skops_trusted_types=trusted,
+            pip_requirements=[f"scikit-learn=={sklearn.__version__}",
+                              f"lightgbm=={lightgbm.__version__}", "earlywarning"],
+        )
+        # Logged after the model so MLflow does not copy each metric onto it one by one.
+        mlflow.log_metrics(_headline_metrics(metrics, verdict))
+        run_id = run.info.run_id
+    version = None
+    if verdict.passed:
+        version = register_candidate(uri, info_model.model_uri, cfg.name, run_id)
+    return run_id, version
+
+
+HEADLINE_CI = ("pr_auc", "roc_auc", "brier", "ece", "precision_at_capacity_worst",
+               "precision_at_capacity_expected", "recall_at_capacity_expected")
+
+
+def _headline_metrics(metrics: dict, verdict: Any) -> dict[str, float]:
+    """Flatten point values (and CIs of the headline metrics) for MLflow.
+
+    Every value with its CI stays in the ``metrics.json`` artifact.
+    """
+    flat: dict[str, float] = {"base_rate": metrics["base_rate"],
+                              "pass_bar_passed": float(verdict.passed)}
+    for name, values in metrics["models"].items():
+        for key, v in values.items():
+            parts = ("value", "ci_low", "ci_high") if key in HEADLINE_CI else ("value",)
+            for part in parts:
+                if v.get(part) is not None:
+                    suffix = "" if part == "value" else f".{part}"
+                    flat[f"{name}.{key}{suffix}"] = float(v[part])
+    for group, label in (("lift_over_reference", "lift_over_rule"),
+                         ("oracle_share", "oracle_share")):
+        for name, values in metrics[group].items():
+            for key, v in values.items():
+                if v["value"] is not None:
+                    flat[f"{name}.{label}.{key}"] = float(v["value"])
+    return flat

@@ -44,14 +44,7 @@ from ._evaluation import ModelScores, evaluate_models
 from ._features_io import FeatureTable, attach_p_true, ground_truth_path, load_feature_table
 from ._passbar import PassBarResult, check_bar_reachable, check_pass_bar
 from ._splits import RollingOriginSplitter, TemporalFold
-from ._tracking import (
-    check_tracking_uri,
-    experiment_for,
-    flatten,
-    git_sha,
-    register_candidate,
-    resolve_tracking_uri,
-)
+from ._tracking import check_tracking_uri, git_sha, log_training_run, resolve_tracking_uri
 
 __all__ = [
     "BASELINES",
@@ -61,7 +54,6 @@ __all__ = [
     "capacity_for_dates",
     "fit_and_score",
     "train_pipeline",
-    "latest_run_dir",
 ]
 
 BASELINES = ("rule", "prevalence")
@@ -447,176 +439,11 @@ def train_pipeline(
     from ._report import write_report
 
     write_report(run_dir)
-    run_id, version = _track(cfg, uri, run_dir, models[candidate], table, metrics, verdict, info)
+    run_id, version = log_training_run(cfg, uri, run_dir, models[candidate], table,
+                                       metrics, verdict, info)
     info.update({"run_id": run_id, "registered_version": version,
                  "seconds": round(time.perf_counter() - started, 1)})
     (run_dir / "run.json").write_text(json.dumps(info, indent=2))
     say(f"run folder {run_dir}; MLflow run {run_id}"
         + (f"; registered version {version} as 'candidate'" if version else "; not registered"))
     return RunResult(run_dir, run_id, metrics, verdict, version)
-
-
-def _track(cfg: Any, uri: str, run_dir: Path, model: Any, table: FeatureTable, metrics: dict,
-           verdict: PassBarResult, info: dict) -> tuple[str, str | None]:
-    """Log the run to MLflow; register with alias ``candidate`` only if the bar was met."""
-    import mlflow
-
-    experiment_id = experiment_for(cfg.name, uri)
-    previous_uri = mlflow.get_tracking_uri()
-    mlflow.set_tracking_uri(uri)
-    try:
-        return _log_and_register(cfg, uri, experiment_id, run_dir, model, table, metrics,
-                                 verdict, info)
-    finally:
-        mlflow.set_tracking_uri(previous_uri)
-
-
-def _log_and_register(cfg: Any, uri: str, experiment_id: str, run_dir: Path, model: Any,
-                      table: FeatureTable, metrics: dict, verdict: PassBarResult,
-                      info: dict) -> tuple[str, str | None]:
-    import lightgbm
-    import mlflow
-    import sklearn
-    from mlflow.models import infer_signature
-
-    cols = table.feature_columns
-    # The input example is built from training medians, never a real child's record.
-    train_medians = _matrix(table.frame, cols).median().fillna(0.0)
-    example = pd.DataFrame([train_medians.to_numpy(), np.zeros(len(cols))],
-                           columns=cols).astype(np.float32)
-    signature = infer_signature(example, model.predict_proba(example))
-    params = flatten({"model": cfg.model.model_dump(mode="json"),
-                      "capacity": cfg.capacity.model_dump(mode="json"),
-                      "pass_bar": cfg.pass_bar.model_dump(mode="json"),
-                      "outcome": cfg.outcome.model_dump(mode="json"),
-                      "cohort": cfg.cohort.model_dump(mode="json")})
-    with mlflow.start_run(experiment_id=experiment_id,
-                          run_name=f"{cfg.name}-{run_dir.name}") as run:
-        mlflow.set_tags({
-            "pipeline": cfg.name,
-            "config_hash": info["config_hash"],
-            "warehouse_fingerprint": str(info["warehouse_fingerprint"]),
-            "git_sha": info["git_sha"],
-            "candidate": info["candidate"],
-            "pass_bar": info["status"],
-            "run_dir": str(run_dir),
-            "mlflow.note.content": verdict.headline(),
-        })
-        mlflow.log_params({k: str(v)[:500] for k, v in params.items()})
-        for name in ("metrics.json", "resolved_config.yaml", "feature_dictionary.json",
-                     "report.html", "test_predictions.parquet"):
-            if (run_dir / name).exists():
-                mlflow.log_artifact(str(run_dir / name))
-        import skops.io
-
-        trusted = skops.io.get_untrusted_types(data=skops.io.dumps(model))
-        info_model = mlflow.sklearn.log_model(
-            model, name="model", signature=signature, input_example=example,
-            serialization_format="skops", skops_trusted_types=trusted,
-            pip_requirements=[f"scikit-learn=={sklearn.__version__}",
-                              f"lightgbm=={lightgbm.__version__}", "earlywarning"],
-        )
-        # Logged after the model so MLflow does not copy each metric onto it one by one.
-        mlflow.log_metrics(_headline_metrics(metrics, verdict))
-        run_id = run.info.run_id
-    version = None
-    if verdict.passed:
-        version = register_candidate(uri, info_model.model_uri, cfg.name, run_id)
-    return run_id, version
-
-
-HEADLINE_CI = ("pr_auc", "roc_auc", "brier", "ece", "precision_at_capacity_worst",
-               "precision_at_capacity_expected", "recall_at_capacity_expected")
-
-
-def _headline_metrics(metrics: dict, verdict: PassBarResult) -> dict[str, float]:
-    """Flatten point values (and CIs of the headline metrics) for MLflow.
-
-    Every value with its CI stays in the ``metrics.json`` artifact.
-    """
-    flat: dict[str, float] = {"base_rate": metrics["base_rate"],
-                              "pass_bar_passed": float(verdict.passed)}
-    for name, values in metrics["models"].items():
-        for key, v in values.items():
-            parts = ("value", "ci_low", "ci_high") if key in HEADLINE_CI else ("value",)
-            for part in parts:
-                if v.get(part) is not None:
-                    suffix = "" if part == "value" else f".{part}"
-                    flat[f"{name}.{key}{suffix}"] = float(v[part])
-    for group, label in (("lift_over_reference", "lift_over_rule"),
-                         ("oracle_share", "oracle_share")):
-        for name, values in metrics[group].items():
-            for key, v in values.items():
-                if v["value"] is not None:
-                    flat[f"{name}.{label}.{key}"] = float(v["value"])
-    return flat
-
-
-def latest_run_dir(runs_dir: Path, pipeline: str) -> Path:
-    """Return the newest completed run folder of a pipeline.
-
-    Parameters
-    ----------
-    runs_dir : Path
-    pipeline : str
-
-    Returns
-    -------
-    Path
-    """
-    parent = Path(runs_dir) / pipeline
-    runs = sorted(p for p in parent.glob("*") if p.is_dir() and not p.name.startswith("."))
-    if not runs:
-        raise FileNotFoundError(
-            f"no runs of pipeline {pipeline!r} under {parent}; run `earlywarning train` first")
-    return runs[-1]
-
-
-def evaluate_run(run_dir: Path, log: Log | None = None) -> dict:
-    """Re-evaluate a run folder's saved predictions and re-render its report.
-
-    The pass bar and evaluation settings come from the run's own
-    ``resolved_config.yaml`` — the bar that was registered before training —
-    never from a pipeline file edited afterwards. Nothing is retrained or
-    registered.
-
-    Parameters
-    ----------
-    run_dir : Path
-    log : callable, optional
-
-    Returns
-    -------
-    dict
-        The new ``metrics.json`` contents.
-    """
-    from earlywarning.config import parse_pipeline
-
-    say = log or (lambda _msg: None)
-    run_dir = Path(run_dir)
-    for name in ("metrics.json", "predictions.parquet", "resolved_config.yaml"):
-        if not (run_dir / name).is_file():
-            raise FileNotFoundError(f"run folder {run_dir}: {name} not found; is it a run folder?")
-    cfg = parse_pipeline(yaml.safe_load((run_dir / "resolved_config.yaml").read_text()),
-                         source=str(run_dir / "resolved_config.yaml"))
-    old = json.loads((run_dir / "metrics.json").read_text())
-    preds = pd.read_parquet(run_dir / "predictions.parquet")
-    names = [c.removeprefix("risk__") for c in preds.columns if c.startswith("risk__")]
-    scores = {n: ModelScores(preds[f"risk__{n}"].to_numpy(), preds[f"rank__{n}"].to_numpy())
-              for n in names}
-    capacity = {pd.Timestamp(d): k for d, k in old["capacity_per_date"].items()}
-    ev = cfg.model.evaluation
-    metrics = evaluate_models(preds[["person_id", "family_id", "as_of", "label"]], scores,
-                              capacity, reference="rule", oracle=ORACLE,
-                              n_bootstrap=ev.bootstrap, confidence=ev.confidence,
-                              n_bins=ev.calibration_bins, seed=cfg.model.seed)
-    verdict = check_pass_bar(cfg.pass_bar, metrics, old["run"]["candidate"])
-    for key in ("run", "capacity", "split", "backtest", "unobserved_share", "oracle_note"):
-        metrics[key] = old.get(key)
-    metrics["pass_bar"] = verdict.to_dict()
-    (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, default=str))
-    from ._report import write_report
-
-    write_report(run_dir)
-    say(verdict.headline())
-    return metrics
