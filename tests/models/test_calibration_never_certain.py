@@ -2,9 +2,8 @@
 
 import numpy as np
 import pandas as pd
-from sklearn.linear_model import LogisticRegression
-
 from earlywarning.models import TemporalCalibratedClassifier
+from sklearn.linear_model import LogisticRegression
 
 
 def test_a_small_all_positive_top_group_is_not_calibrated_to_certainty():
