@@ -15,6 +15,7 @@ from typing import Any
 
 import pandas as pd
 from earlywarning.models._reasons import FeatureDictionary
+from earlywarning.models._tracking import registered_model_name
 
 __all__ = [
     "ERR_NO_APPROVED",
@@ -81,11 +82,6 @@ class LoadedModel:
 def tracking_uri_or_default(uri: str | None = None) -> str:
     """Return the MLflow tracking URI: ``uri``, else ``MLFLOW_TRACKING_URI``, else local SQLite."""
     return uri or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
-
-
-def registered_model_name(pipeline: str) -> str:
-    """Return the registered model name of a pipeline: ``earlywarning-<pipeline>``."""
-    return f"earlywarning-{pipeline}"
 
 
 def resolve_config(pipeline_cfg: Any) -> Any:
