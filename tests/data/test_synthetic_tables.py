@@ -87,6 +87,30 @@ def test_ground_truth_probabilities_are_probabilities(small):
     assert (cm["month"].dt.day == 1).all()
 
 
+def test_recorded_state_oracle_averages_the_latent_out(small):
+    """``p_recorded`` is p_true with the unrecorded latent integrated out."""
+    _, gt = small
+    cm = gt["child_month"]
+    assert cm["p_recorded"].between(0, 1).all()
+    # a child whose escalation is already under way is certain under both
+    done = cm["p_true"] >= 1.0
+    assert done.any()
+    assert (cm.loc[done, "p_recorded"] == 1.0).all()
+    # averaging over the latent keeps the mean (within quadrature and convexity
+    # effects) but removes its spread: high-latent children move towards the mean
+    assert abs(cm["p_recorded"].mean() - cm["p_true"].mean()) < 0.25 * cm["p_true"].mean()
+    assert cm["p_recorded"].std() < cm["p_true"].std()
+
+
+def test_without_an_unrecorded_latent_the_two_oracles_agree():
+    cfg = SMALL.model_copy(update={"children": 800, "years": 2, "burn_in_years": 1})
+    cfg = cfg.model_copy(update={"adversity": cfg.adversity.model_copy(
+        update={"unobserved_share": 0.0})})
+    _, gt = build_tables(cfg)
+    cm = gt["child_month"]
+    np.testing.assert_allclose(cm["p_recorded"], cm["p_true"], rtol=1e-4, atol=1e-7)
+
+
 def test_higher_adversity_means_higher_true_risk(small):
     _, gt = small
     cm = gt["child_month"]

@@ -104,7 +104,7 @@ def build_tables(config: SyntheticConfig) -> tuple[dict[str, pd.DataFrame],
         One DataFrame per table of ``schema.py``, columns exactly as declared.
     ground_truth : dict of str to pandas.DataFrame
         ``child_month`` (person_id, month, adversity, p_true, driver_1..3,
-        unobserved_share, p_need) and ``family`` (baseline adversity, groups).
+        unobserved_share, p_need, p_recorded) and ``family`` (baseline adversity, groups).
     """
     from earlywarning.data.synthetic._build import build
 

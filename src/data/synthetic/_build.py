@@ -187,7 +187,7 @@ def gt_columns(idx: Ids, cols: dict[str, np.ndarray], month_day: np.ndarray) -> 
         "driver_2": labels(DRIVER_NAMES, cols["driver_2"]),
         "driver_3": labels(DRIVER_NAMES, cols["driver_3"]),
         "unobserved_share": cols["unobserved_share"],
-        "p_need": cols["p_need"],
+        "p_need": cols["p_need"], "p_recorded": cols["p_recorded"],
     }
 
 
@@ -208,6 +208,7 @@ def gt_arrow(idx: Ids, cols: dict[str, np.ndarray], day: int) -> dict:
         "driver_1": driver("driver_1"), "driver_2": driver("driver_2"),
         "driver_3": driver("driver_3"),
         "unobserved_share": pa.array(cols["unobserved_share"]), "p_need": pa.array(cols["p_need"]),
+        "p_recorded": pa.array(cols["p_recorded"]),
     }
 
 

@@ -40,6 +40,18 @@ its middle month. A child whose escalating referral is already under way
 (drawn before ``t``) and whose plan/care starts inside the window has
 ``p_true = 1``. ``p_need`` is the same without label bias.
 
+Recorded-state oracle (``p_recorded``)
+--------------------------------------
+``p_true`` knows the unrecorded latent, which by construction leaves no
+record, so no model can reach it from the data. ``p_recorded`` is the same
+probability with that latent averaged out over its stationary N(0, 1)
+distribution (5-point Gauss-Hermite quadrature, exact to well under 0.1
+percentage points here): the best a model could do if it knew every
+recorded process's true state exactly, but nothing about the latent.
+It is conservative as a ceiling: a family's history of referrals carries
+some information about its latent, which a model can use and this does
+not. Children whose escalation is already under way keep ``1``.
+
 Drivers are the three terms with the largest absolute contribution
 ``k_e * term`` to that child's log-hazard (a negative school term is named
 ``school_attendance_good``); ``unobserved_share`` is the absolute
@@ -185,3 +197,20 @@ class Projector:
                 for wk in self.w[q]:
                     log_surv += np.log1p(-p * np.float32(wk))
         return (-np.expm1(log_surv)).astype(np.float32) + np.float32(0.0)  # no -0.0
+
+    def p_recorded(self, log_h: np.ndarray, age_months: np.ndarray, c_u: np.ndarray,
+                   c_s: np.ndarray, c_l: np.ndarray, shock_rate: np.ndarray,
+                   latent_scale: float) -> np.ndarray:
+        """:meth:`p_true` with the unrecorded latent averaged out (see module doc).
+
+        ``c_l`` is the latent's current contribution to ``log_h`` and
+        ``latent_scale`` its coefficient (``k_e * beta_l``) on the N(0, 1) latent.
+        """
+        nodes, weights = np.polynomial.hermite_e.hermegauss(5)
+        weights = weights / weights.sum()
+        base = log_h - c_l
+        out = np.zeros(len(log_h), dtype=np.float64)
+        for x, w in zip(nodes, weights, strict=True):
+            cl = np.full(len(log_h), np.float32(latent_scale * x), dtype=np.float32)
+            out += w * self.p_true(base + cl, age_months, c_u, c_s, cl, shock_rate)
+        return out.astype(np.float32)

@@ -75,6 +75,42 @@ class SimOutput:
     ground_truth: dict | None = None
 
 
+class _Background:
+    """Runs jobs one at a time on a worker thread, in order, at most two queued.
+
+    numpy releases the GIL in its array loops, so a month's ground truth is
+    computed on the second core while the simulation moves on.
+    """
+
+    def __init__(self) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        self._pool = ThreadPoolExecutor(max_workers=1)
+        self._pending: list = []
+
+    def submit(self, fn, *args) -> None:  # noqa: ANN001
+        """Queue ``fn(*args)`` (waiting for the oldest job when two are queued)."""
+        while self._pending and (len(self._pending) >= 2 or self._pending[0].done()):
+            self._pending.pop(0).result()  # re-raises a failed job
+        self._pending.append(self._pool.submit(fn, *args))
+
+    def wait(self) -> None:
+        """Finish every queued job (re-raising the first failure)."""
+        try:
+            for f in self._pending:
+                f.result()
+        finally:
+            self._pool.shutdown(wait=True)
+
+
+def _frozen(lat):  # noqa: ANN001, ANN202
+    """A copy of the latent state whose family arrays later months will not change."""
+    from dataclasses import replace
+
+    return replace(lat, u=lat.u.copy(), s=lat.s.copy(), s_house=lat.s_house.copy(),
+                   s_mh=lat.s_mh.copy(), ell=lat.ell.copy())
+
+
 def group_mask(pop: Population, sel, eth_groups: tuple[str, ...]) -> np.ndarray:  # noqa: ANN001
     """Families in a :class:`GroupSelector` group (all False when ``sel`` is None)."""
     if sel is None:
@@ -163,6 +199,7 @@ def simulate(cfg: SyntheticConfig, pop: Population, tl: Timeline, rng: np.random
     eta_var = []
     age_tab = age_table(cfg)
     statics = ev.child_statics(cfg, lat)
+    gt_jobs = _Background()
 
     for m in range(tl.n_months):
         t0, t1 = int(tl.month_starts[m]), int(tl.month_starts[m + 1])
@@ -216,8 +253,10 @@ def simulate(cfg: SyntheticConfig, pop: Population, tl: Timeline, rng: np.random
         if in_period and (m - tl.period_m0) % gt_every == 0:
             log_h_need = np.float32(alpha_e) + np.float32(k_e) * eta
             log_he = log_h_need + np.log(label_mult[cf])
-            _ground_truth(cfg, gt_sink, projector, t0, lo, sl, cf, age, am, dob, elig, out_day,
-                          fam_terms, ch_terms, log_he, log_h_need, lat, A, k_e, b_a, beta_l)
+            # on a second thread, with copies of the state later months change in place
+            gt_jobs.submit(_ground_truth, cfg, gt_sink, projector, t0, lo, sl, cf, age, am, dob,
+                           elig, out_day.copy(), fam_terms, ch_terms, log_he, log_h_need,
+                           _frozen(lat), A, k_e, b_a, beta_l)
 
         # --- referrals -------------------------------------------------------------
         pe = np.where(elig, -np.expm1(-np.float32(np.exp(alpha_e)) * raw_e * label_mult[cf]), 0)
@@ -274,6 +313,7 @@ def simulate(cfg: SyntheticConfig, pop: Population, tl: Timeline, rng: np.random
         if progress is not None:
             progress(m + 1, tl.n_months)
 
+    gt_jobs.wait()
     ev_arr = np.array(eta_var) if eta_var else np.zeros((1, 2))
     calib = {
         "alpha_escalating": alpha_e, "alpha_other": alpha_o, "beta_latent": beta_l,
@@ -330,9 +370,12 @@ def _ground_truth(cfg, sink, projector, t0, lo, sl, cf, age, am, dob, elig, out_
     p_true = projector.p_true(log_he, am, cu_f[cf], cs_f[cf], cl_f[cf], lat.shock_rate[cf])
     p_need = (p_true if not cfg.bias.label_group else projector.p_true(
         log_h_need, am, cu_f[cf], cs_f[cf], cl_f[cf], lat.shock_rate[cf]))
+    p_rec = projector.p_recorded(log_he, am, cu_f[cf], cs_f[cf], cl_f[cf], lat.shock_rate[cf],
+                                 k_e * beta_l)
     soon = pending & (out_day[sl] <= t0 + 365)
     p_true = np.where(soon, f32(1.0), p_true)
     p_need = np.where(soon, f32(1.0), p_need)
+    p_rec = np.where(soon, f32(1.0), p_rec)
     # drivers: packed keys (see top_drivers), family rows keyed once per family
     nf_terms = len(FAMILY_TERMS)
     keys = np.empty((len(TERM_ROWS), len(cf)), np.int16)
@@ -350,6 +393,7 @@ def _ground_truth(cfg, sink, projector, t0, lo, sl, cf, age, am, dob, elig, out_
     sink(t0, {
         "child": (lo + idx).astype(np.int64), "family": f.astype(np.int64),
         "adversity": (A + lat.ell)[f].astype(np.float32), "p_true": p_true[idx],
-        "p_need": p_need[idx], "driver_1": drivers[0][idx], "driver_2": drivers[1][idx],
+        "p_need": p_need[idx], "p_recorded": p_rec[idx], "driver_1": drivers[0][idx],
+        "driver_2": drivers[1][idx],
         "driver_3": drivers[2][idx], "unobserved_share": unobs[idx].astype(np.float32),
     })
