@@ -269,6 +269,7 @@ def evaluate_models(
     confidence: float = 0.95,
     n_bins: int = 10,
     seed: int = 0,
+    recorded_oracle: str | None = None,
 ) -> dict:
     """Evaluate every model on the test rows.
 
@@ -293,6 +294,10 @@ def evaluate_models(
         Calibration bins.
     seed : int
         Bootstrap seed.
+    recorded_oracle : str or None
+        Name of the ground-truth score without the unrecorded latent
+        (``p_recorded``), if present: shares of it are reported beside the
+        oracle's as ``oracle_recorded_share``.
 
     Returns
     -------
@@ -341,12 +346,14 @@ def evaluate_models(
                 for metric in ("precision_at_capacity_expected", "precision_at_capacity_worst",
                                "recall_at_capacity_expected", "pr_auc", "roc_auc"):
                     derived[f"{m}|diff_{metric}"] = res[m][metric] - res[reference][metric]
-            if oracle in res and m != oracle:
-                for metric in ("pr_auc", "precision_at_capacity_expected"):
-                    den = res[oracle][metric]
-                    derived[f"{m}|oracle_share_{metric}"] = (
-                        res[m][metric] / den if den else float("nan")
-                    )
+            for ref, prefix in ((oracle, "oracle_share_"),
+                                (recorded_oracle, "oracle_recorded_share_")):
+                if ref in res and m not in (oracle, recorded_oracle):
+                    for metric in ("pr_auc", "precision_at_capacity_expected"):
+                        den = res[ref][metric]
+                        derived[f"{m}|{prefix}{metric}"] = (
+                            res[m][metric] / den if den else float("nan")
+                        )
         res["_derived"] = derived
         return res
 
@@ -376,7 +383,8 @@ def evaluate_models(
         m: {k: with_ci(m, k, v) for k, v in point[m].items()}
         for m in point if m != "_derived"
     }
-    derived_out: dict[str, dict[str, dict]] = {"lift_": {}, "diff_": {}, "oracle_share_": {}}
+    derived_out: dict[str, dict[str, dict]] = {"lift_": {}, "diff_": {}, "oracle_share_": {},
+                                               "oracle_recorded_share_": {}}
     for key, v in point["_derived"].items():
         m, metric = key.split("|", 1)
         prefix = next(p for p in derived_out if metric.startswith(p))
@@ -399,6 +407,7 @@ def evaluate_models(
         "difference_from_reference": derived_out["diff_"],
         "reference": reference,
         "oracle_share": derived_out["oracle_share_"],
+        "oracle_recorded_share": derived_out["oracle_recorded_share_"],
         "by_month": by_month,
         "stability": _stability(by_month),
     }

@@ -19,9 +19,10 @@ from ._evaluation import calibration_points
 __all__ = ["pr_curve_png", "calibration_png", "capacity_over_time_png", "ablation_png"]
 
 COLOURS = {"lightgbm": "#1d70b8", "logistic": "#4c2c92", "rule": "#d4351c",
-           "prevalence": "#505a5f", "oracle": "#00703c"}
+           "prevalence": "#505a5f", "oracle": "#00703c", "oracle_recorded": "#85994b"}
 LABELS = {"lightgbm": "LightGBM", "logistic": "Logistic (L2)", "rule": "Points rule (RAG-like)",
-          "prevalence": "No skill (base rate)", "oracle": "Oracle (true probability)"}
+          "prevalence": "No skill (base rate)", "oracle": "Oracle (true probability)",
+          "oracle_recorded": "Oracle without the unrecorded latent"}
 
 
 def _png(fig: Figure) -> bytes:
@@ -58,7 +59,7 @@ def pr_curve_png(preds: pd.DataFrame) -> bytes:
             continue
         p, r, _ = precision_recall_curve(y, preds[f"rank__{m}"].to_numpy())
         ax.step(r, p, where="post", color=COLOURS.get(m), label=LABELS.get(m, m),
-                linestyle="--" if m == "oracle" else "-")
+                linestyle="--" if m.startswith("oracle") else "-")
     ax.axhline(y.mean(), color=COLOURS["prevalence"], linestyle=":",
                label=f"No skill = base rate {y.mean():.3f}")
     ax.set_xlabel("Recall (share of escalations flagged)")

@@ -10,7 +10,7 @@ import yaml
 
 from ._evaluation import ModelScores, evaluate_models
 from ._passbar import check_pass_bar
-from ._training import ORACLE, Log
+from ._training import ORACLE, ORACLE_RECORDED, Log
 
 __all__ = ["latest_run_dir", "evaluate_run"]
 
@@ -71,6 +71,7 @@ def evaluate_run(run_dir: Path, log: Log | None = None) -> dict:
     ev = cfg.model.evaluation
     metrics = evaluate_models(preds[["person_id", "family_id", "as_of", "label"]], scores,
                               capacity, reference="rule", oracle=ORACLE,
+                              recorded_oracle=ORACLE_RECORDED,
                               n_bootstrap=ev.bootstrap, confidence=ev.confidence,
                               n_bins=ev.calibration_bins, seed=cfg.model.seed)
     verdict = check_pass_bar(cfg.pass_bar, metrics, old["run"]["candidate"])

@@ -354,8 +354,9 @@ def _headline_metrics(metrics: dict, verdict: Any) -> dict[str, float]:
                     suffix = "" if part == "value" else f".{part}"
                     flat[f"{name}.{key}{suffix}"] = float(v[part])
     for group, label in (("lift_over_reference", "lift_over_rule"),
-                         ("oracle_share", "oracle_share")):
-        for name, values in metrics[group].items():
+                         ("oracle_share", "oracle_share"),
+                         ("oracle_recorded_share", "oracle_recorded_share")):
+        for name, values in metrics.get(group, {}).items():
             for key, v in values.items():
                 if v["value"] is not None:
                     flat[f"{name}.{label}.{key}"] = float(v["value"])

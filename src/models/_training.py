@@ -58,6 +58,7 @@ __all__ = [
 
 BASELINES = ("rule", "prevalence")
 ORACLE = "oracle"
+ORACLE_RECORDED = "oracle_recorded"
 Log = Callable[[str], None]
 
 
@@ -369,6 +370,10 @@ def train_pipeline(
     if p_true is not None and p_true.notna().all():
         pt = p_true.to_numpy(dtype=float)
         scores[ORACLE] = ModelScores(pt, pt)
+        recorded = attach_p_true(labels, gt_path, "p_recorded")
+        if recorded.notna().all():
+            pr = recorded.to_numpy(dtype=float)
+            scores[ORACLE_RECORDED] = ModelScores(pr, pr)
         share = attach_p_true(labels, gt_path, "unobserved_share")
         unobserved = float(share.mean()) if share.notna().any() else None
         oracle_note = _oracle_note(labels["label"].to_numpy(), pt, scores[candidate].rank)
@@ -377,7 +382,8 @@ def train_pipeline(
         p_true = None
     capacity = capacity_for_dates(table.frame, final, cfg.capacity.flags_per_month)
     metrics = evaluate_models(labels, scores, capacity, reference="rule", oracle=ORACLE,
-                              n_bootstrap=ev.bootstrap, confidence=ev.confidence,
+                              recorded_oracle=ORACLE_RECORDED, n_bootstrap=ev.bootstrap,
+                              confidence=ev.confidence,
                               n_bins=ev.calibration_bins, seed=cfg.model.seed)
     verdict = check_pass_bar(cfg.pass_bar, metrics, candidate)
     say(verdict.headline())

@@ -118,6 +118,23 @@ def test_evaluate_models_reports_base_rate_lifts_and_oracle_share():
     assert m["stability"]["lightgbm"]["pr_auc_sd"] is not None
 
 
+def test_the_recorded_oracle_gets_its_own_share_and_is_no_model():
+    frame, p = _test_frame()
+    caps = {d: 20 for d in frame["as_of"].unique()}
+    scores = _scores(frame, p)
+    rng = np.random.default_rng(4)
+    blurred = np.clip(p + rng.normal(0, 0.02, len(p)), 0.001, 0.999)
+    scores["oracle_recorded"] = ModelScores(blurred, blurred)
+    m = evaluate_models(frame, scores, caps, n_bootstrap=20, seed=3,
+                        recorded_oracle="oracle_recorded")
+    rec = m["oracle_recorded_share"]["lightgbm"]["pr_auc"]["value"]
+    assert rec == pytest.approx(m["models"]["lightgbm"]["pr_auc"]["value"]
+                                / m["models"]["oracle_recorded"]["pr_auc"]["value"])
+    # neither oracle is measured against the other: they are references, not models
+    assert "oracle" not in m["oracle_recorded_share"]
+    assert "oracle_recorded" not in m["oracle_share"]
+
+
 def test_evaluation_is_reproducible_for_a_seed():
     frame, p = _test_frame(n_fam=150)
     caps = {d: 10 for d in frame["as_of"].unique()}
