@@ -87,19 +87,33 @@ def _la_figures() -> list[dict]:
     labels = _label_frame(table, fold)
     p = attach_p_true(labels, gt).to_numpy(dtype=float)
     scores["oracle"] = ModelScores(p, p)
+    rec = attach_p_true(labels, gt, "p_recorded")
+    if rec.notna().all():
+        scores["oracle_recorded"] = ModelScores(rec.to_numpy(dtype=float),
+                                                rec.to_numpy(dtype=float))
     m = evaluate_models(labels, scores, capacity_for_dates(table.frame, fold,
                         cfg.capacity.flags_per_month), n_bootstrap=0)
     pr = {k: m["models"][k]["pr_auc"]["value"] for k in ("lightgbm", "oracle", "rule")}
     print(f"PR-AUC on the default synthetic LA: LightGBM {pr['lightgbm']:.3f}, "
           f"oracle {pr['oracle']:.3f}, rule {pr['rule']:.3f} (base rate {m['base_rate']:.3f})")
+    if "oracle_recorded" in m["models"]:
+        pr["oracle_recorded"] = m["models"]["oracle_recorded"]["pr_auc"]["value"]
+        print(f"  oracle without the unrecorded latent {pr['oracle_recorded']:.3f}")
+    share_unobserved = attach_p_true(labels, gt, "unobserved_share").mean()
     details = {"pr_auc": pr, "base_rate": m["base_rate"], "test_rows": m["n_rows"],
-               "test_positives": m["n_positive"]}
+               "test_positives": m["n_positive"],
+               "unobserved_share_of_hazard": float(share_unobserved)}
     share = pr["lightgbm"] / pr["oracle"]
     lift = pr["lightgbm"] / pr["rule"]
     return [
         {"name": "LightGBM PR-AUC share of oracle (default LA)", "value": share, "unit": "×",
          "baseline": pr["oracle"], "baseline_label": "oracle PR-AUC", "target": "≥ 0.85",
          "passed": share >= 0.85, "details": details},
+        *([{"name": "LightGBM PR-AUC share of the oracle without the unrecorded latent",
+             "value": pr["lightgbm"] / pr["oracle_recorded"], "unit": "×",
+             "baseline": pr["oracle_recorded"], "baseline_label": "that oracle's PR-AUC",
+             "target": "(context for the 0.85 target)", "passed": None, "details": details}]
+          if "oracle_recorded" in pr else []),
         {"name": "LightGBM PR-AUC over points rule (default LA)", "value": lift, "unit": "×",
          "baseline": pr["rule"], "baseline_label": "rule PR-AUC", "target": "≥ 1.3",
          "passed": lift >= 1.3, "details": details},
