@@ -172,8 +172,9 @@ def _pooled(tables, ends, kids, dob, uasc_ids, cla_s, cla_uasc, cla, cp, cp_s, c
         out.append(("cp_neglect_pct", "all", 100 * (cat == "Neglect").mean()))
         out.append(("cp_emotional_pct", "all", 100 * (cat == "Emotional abuse").mean()))
         ended = in_cp & ~np.isnat(cp_e)
-        out.append(("cp_plan_months_median", "all",
-                    float(np.median((cp_e[ended] - cp_s[ended]).astype(int))) / 30.44))
+        if ended.any():  # a small LA may have no plan ended yet
+            out.append(("cp_plan_months_median", "all",
+                        float(np.median((cp_e[ended] - cp_s[ended]).astype(int))) / 30.44))
     f = tables["ssd_assessment_factors"]["cinf_assessment_factors_json"]
     if len(f):
         no_factor = f.str.contains('"21"')

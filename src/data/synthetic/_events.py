@@ -68,6 +68,7 @@ CHILD_KINDS = (
     "young_carer",
 )  # fmt: skip
 CHILD_KIND = {k: i for i, k in enumerate(CHILD_KINDS)}
+_SPELLS = {FAM_KIND["temporary_accommodation"], FAM_KIND["asc"]}
 TERMS = {12: ((9, 1), (12, 19), 140), 3: ((1, 5), (3, 27), 118), 7: ((4, 14), (7, 21), 122)}
 """Month a term ends -> (start month/day, end month/day, sessions possible)."""
 
@@ -97,7 +98,7 @@ class EventNorms:
     def factor(self, x: np.ndarray, mu: float, var: float, gamma: float) -> np.ndarray:
         """``exp(gamma (x - mu) - gamma^2 var / 2)`` as float32."""
         return np.exp(np.float32(gamma) * (x - np.float32(mu))
-                      - np.float32(0.5 * gamma * gamma * var)).astype(np.float32)
+                      - np.float32(0.5 * gamma * gamma * var)).astype(np.float32, copy=False)
 
 
 def draw(rate: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -132,8 +133,8 @@ def family_events(cfg: SyntheticConfig, rng: np.random.Generator, rec, state: di
     base_mask = (active * surv).astype(np.float32)
     for dom in range(len(norms.mu_d)):
         kinds = [k for k, spec in enumerate(FAM_KINDS) if spec[1] == dom]
-        if not kinds:
-            continue
+        if not kinds or not (keep_points or set(kinds) & _SPELLS):
+            continue  # nothing of this domain would be kept
         base = np.array([getattr(r, FAM_KINDS[k][2]) for k in kinds]) / 12.0
         rate = base_mask * norms.factor(d[dom], norms.mu_d[dom], norms.var_d[dom],
                                         r.gradient * FAM_KINDS[kinds[0]][3])

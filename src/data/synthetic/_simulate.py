@@ -104,7 +104,7 @@ class _Background:
 
 
 def _frozen(lat):  # noqa: ANN001, ANN202
-    """A copy of the latent state whose family arrays later months will not change."""
+    """Return a copy of the latent state whose family arrays later months will not change."""
     from dataclasses import replace
 
     return replace(lat, u=lat.u.copy(), s=lat.s.copy(), s_house=lat.s_house.copy(),
@@ -199,7 +199,8 @@ def simulate(cfg: SyntheticConfig, pop: Population, tl: Timeline, rng: np.random
     eta_var = []
     age_tab = age_table(cfg)
     statics = ev.child_statics(cfg, lat)
-    gt_jobs = _Background()
+    gt_jobs, child_jobs = _Background(), _Background()
+    child_rng = np.random.default_rng([cfg.seed, 4, 1])
 
     for m in range(tl.n_months):
         t0, t1 = int(tl.month_starts[m]), int(tl.month_starts[m + 1])
@@ -306,14 +307,14 @@ def simulate(cfg: SyntheticConfig, pop: Population, tl: Timeline, rng: np.random
         ev.moves(cfg, rng, rec, state, pop, d, norms, fam_active, shocked, kind, t0, ndays)
         ev.early_help(cfg, rng, rec, state, norms, A, fam_active, t0, ndays)
         in_care = (care_from[sl] <= t0) & (in_care_until[sl] > t0)
-        if recent:
-            ev.child_events(cfg, rng, rec, norms, statics, sl, t0 + ndays // 2, dob, cf, A, d,
-                            in_care, surv_mult, t0, ndays)
-            ev.attendance(cfg, rng, rec, lat, sl, dob, cf, A, in_care, t0, t1)
+        if recent:  # child events feed nothing back: drawn on a worker, from their own stream
+            child_jobs.submit(_child_month, cfg, child_rng, rec, norms, statics, lat, sl, dob, cf,
+                              A, d, in_care, surv_mult, t0, t1)
         if progress is not None:
             progress(m + 1, tl.n_months)
 
     gt_jobs.wait()
+    child_jobs.wait()
     ev_arr = np.array(eta_var) if eta_var else np.zeros((1, 2))
     calib = {
         "alpha_escalating": alpha_e, "alpha_other": alpha_o, "beta_latent": beta_l,
@@ -333,6 +334,15 @@ def simulate(cfg: SyntheticConfig, pop: Population, tl: Timeline, rng: np.random
         fam_lsoa_final=state["lsoa"], calibration=calib,
         ground_truth=rec.result("gt") if "gt" in rec.parts else None,
     )
+
+
+def _child_month(cfg, rng, rec, norms, statics, lat, sl, dob, cf, A, d, in_care, surv,  # noqa: ANN001
+                 t0: int, t1: int) -> None:
+    """One month's child-level events and termly attendance (see ``_events``)."""
+    ndays = t1 - t0
+    ev.child_events(cfg, rng, rec, norms, statics, sl, t0 + ndays // 2, dob, cf, A, d, in_care,
+                    surv, t0, ndays)
+    ev.attendance(cfg, rng, rec, lat, sl, dob, cf, A, in_care, t0, t1)
 
 
 def _child_terms(cfg, lat, sl, age, am, age_tab, hist, hist_cp, hist_n, cf) -> np.ndarray:  # noqa: ANN001
