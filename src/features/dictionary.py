@@ -13,6 +13,7 @@ import json
 from typing import Any
 
 from earlywarning.data.schema import AGENCIES
+from earlywarning.wording import agree_number
 
 from .specs import (
     CONTEXT_FEATURES,
@@ -31,7 +32,7 @@ def coverage_spec(agency: str) -> FeatureSpec:
     name = AGENCIES[agency]
     return FeatureSpec(
         f"coverage_{agency}", "ext_source_coverage", "open",
-        f"{{value}} linked periods of {name} records for the child's family now "
+        f"{{value}} linked {{period|periods}} of {name} records for the child's family now "
         f"(0 = not linked: no {name} record then says nothing about risk)",
         where=(Condition("cove_source", "eq", agency),), direction="coverage", agency=agency,
         group="coverage",
@@ -39,8 +40,18 @@ def coverage_spec(agency: str) -> FeatureSpec:
 
 
 def render_meaning(template: str, value: object) -> str:
-    """Fill a dictionary meaning with a value, e.g. ``render_meaning(m, 2)``."""
-    return template.replace("{value}", str(value))
+    """Fill a dictionary meaning with a value, e.g. ``render_meaning(m, 2)``.
+
+    Handles ``{singular|plural}`` choices (:func:`earlywarning.wording.agree_number`) and a format
+    spec on the value (``"{value:.0%} of sessions"``).
+    """
+    text = agree_number(template, value)
+    if "{value:" in text:
+        try:
+            return text.format(value=value)
+        except (ValueError, KeyError, IndexError):
+            pass
+    return text.replace("{value}", str(value))
 
 
 def dictionary_entries(specs: list[FeatureSpec]) -> list[dict[str, Any]]:
@@ -85,7 +96,8 @@ def dictionary_markdown(entries: list[dict[str, Any]], pipeline: str) -> str:
         f"# Feature dictionary: {pipeline}",
         "",
         "Generated from the feature specs. `{value}` is replaced by the child's value in "
-        "explanations. *If no record*: the declared value when the child has no matching "
+        "explanations, and nouns agree with it (\"1 referral\", \"2 referrals\"; the plural is "
+        "shown here). *If no record*: the declared value when the child has no matching "
         "record (blank = left missing).",
         "",
         "| feature | meaning | agency | window (days) | direction | subject | table | "
@@ -97,7 +109,8 @@ def dictionary_markdown(entries: list[dict[str, Any]], pipeline: str) -> str:
             "open", "value_at_as_of") else (e["window_days"] or "now")
         empty = "" if e["if_no_record"] is None else f"{e['if_no_record']:g}"
         lines.append(
-            f"| `{e['name']}` | {e['meaning']} | {AGENCIES.get(e['source_agency'], '')} | "
+            f"| `{e['name']}` | {agree_number(e['meaning'], 2)} | "
+            f"{AGENCIES.get(e['source_agency'], '')} | "
             f"{window} | {e['direction']} | {e['subject']} | `{e['table']}` | "
             f"{e['aggregate']} | {empty} |"
         )

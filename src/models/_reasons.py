@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from earlywarning.data.schema import AGENCIES
+from earlywarning.wording import agree_number
 
 __all__ = [
     "CONTEXT_GROUP",
@@ -238,9 +239,10 @@ def render_meaning(entry: FeatureEntry, value: float) -> str:
 
     A template may carry its own format spec (``"Attended {value:.0%} of
     school sessions"``); otherwise :func:`format_value` formats the number.
+    ``{singular|plural}`` choices agree with the value ("1 referral", "2 referrals").
     """
-    template = entry.meaning
     v = float(value)
+    template = agree_number(entry.meaning, v)
     if "{value:" in template:
         try:
             return template.format(value=int(v) if v.is_integer() else v)

@@ -16,7 +16,7 @@ from datetime import date
 import pytest
 from _warehouse import d, make_warehouse, ts, write_pipeline
 from earlywarning.config import load_pipeline
-from earlywarning.features import build_features
+from earlywarning.features import build_features, render_meaning
 
 D = date(2024, 6, 1)
 
@@ -270,8 +270,12 @@ def test_dictionary_meaning_reads_as_plain_english(built):
     entries = json.loads((built.out_dir / "feature_dictionary.json").read_text())
     by_name = {e["name"]: e for e in entries}
     e = by_name["police_da_victim_parent_count_365d"]
-    assert e["meaning"].replace("{value}", "2") == (
+    assert render_meaning(e["meaning"], 2) == (
         "2 police domestic-abuse notifications with a parent as victim in the last 12 months")
+    assert render_meaning(e["meaning"], 1) == (
+        "1 police domestic-abuse notification with a parent as victim in the last 12 months")
+    assert render_meaning(by_name["school_absence_ratio_365d"]["meaning"], 0.125) == (
+        "12% of school sessions missed in the last 12 months")
     assert (e["source_agency"], e["window_days"], e["direction"], e["subject"]) == (
         "police", 365, "risk", "parents")
     assert by_name["early_help_open_now"]["direction"] == "protective"
