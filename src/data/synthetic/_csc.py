@@ -358,7 +358,8 @@ def _early_help(tl, eh, child_pid, ag, rng) -> pd.DataFrame:  # noqa: ANN001
         "earl_episode_end_reason": np.where(stop_n >= NEVER, None, _pick(rng, EH_ENDS, n)),
         "earl_episode_organisation": np.array(EH_ORGS, dtype=object)[
             rng.integers(0, len(EH_ORGS), n)],
-        "earl_episode_worker_id": ids("EW", rng.integers(1, max(10, n // 50) + 1, n), 4),
-        "earl_episode_team": ids("EHT", rng.integers(1, 5, n), 1),
+        # allocated later to a real Early Help team and worker (``_workforce``)
+        "earl_episode_worker_id": np.full(n, None, dtype=object),
+        "earl_episode_team": np.full(n, None, dtype=object),
         "earl_recorded_at": rec,
     })
