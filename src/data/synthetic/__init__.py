@@ -200,6 +200,7 @@ def generate_la(config: SyntheticConfig, out: Path, fmt: str = "parquet",
             f.result()
             if progress is not None:
                 progress("write", i + 1, len(pending))
+        built.wait_ground_truth()
         writer.close()
         write_table_gt(built.ground_truth["family"], tmp / "ground_truth" / "family.parquet")
         log = pd.concat(logs, ignore_index=True) if logs else pd.DataFrame()

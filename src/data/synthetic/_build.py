@@ -34,6 +34,8 @@ class Built:
     ground_truth: dict[str, pd.DataFrame]
     calibration: dict
     timings: dict[str, float] = field(default_factory=dict)
+    wait_ground_truth: Callable[[], None] = lambda: None
+    """Blocks until the simulation's last ground-truth months reached ``gt_sink``."""
 
 
 def _stream(seed: int, k: int) -> np.random.Generator:
@@ -76,8 +78,9 @@ def build(cfg: SyntheticConfig, gt_sink=None, stage: Stage | None = None,  # noq
     ----------
     cfg : SyntheticConfig
     gt_sink : callable, optional
-        Receives ground truth month by month (see ``_simulate.simulate``); when
-        omitted it is returned in memory.
+        Receives ground truth month by month (see ``_simulate.simulate``),
+        possibly until ``Built.wait_ground_truth()`` returns; when omitted it is
+        returned in memory.
     stage : callable, optional
         Progress callback ``stage(name, done, total)``.
     emit : callable, optional
@@ -174,7 +177,7 @@ def build(cfg: SyntheticConfig, gt_sink=None, stage: Stage | None = None,  # noq
     timings["tables"] = time.perf_counter() - t
     ground_truth = _ground_truth_frames(cfg, pop, idx, sim)
     return Built(tables=tables, ground_truth=ground_truth, calibration=sim.calibration,
-                 timings=timings)
+                 timings=timings, wait_ground_truth=sim.wait_ground_truth)
 
 
 def gt_columns(idx: Ids, cols: dict[str, np.ndarray], month_day: np.ndarray) -> dict:

@@ -73,6 +73,8 @@ class SimOutput:
     fam_lsoa_final: np.ndarray
     calibration: dict = field(default_factory=dict)
     ground_truth: dict | None = None
+    wait_ground_truth: Callable[[], None] = lambda: None
+    """Blocks until every ground-truth month has reached the sink (re-raising its errors)."""
 
 
 class _Background:
@@ -148,8 +150,11 @@ def simulate(cfg: SyntheticConfig, pop: Population, tl: Timeline, rng: np.random
     cfg, pop, tl, rng
         Configuration, population, calendar and the random generator.
     gt_sink : callable, optional
-        Called ``gt_sink(month_start_day, columns)`` for every ground-truth month;
-        when omitted the ground truth is kept in memory in ``SimOutput.ground_truth``.
+        Called ``gt_sink(month_start_day, columns)`` for every ground-truth month,
+        on a worker thread that may still be running when this returns (table
+        building overlaps it): call ``SimOutput.wait_ground_truth()`` before
+        closing the sink. When omitted the ground truth is kept in memory in
+        ``SimOutput.ground_truth``.
     progress : callable, optional
         Called ``progress(month_done, n_months)``.
 
@@ -161,7 +166,8 @@ def simulate(cfg: SyntheticConfig, pop: Population, tl: Timeline, rng: np.random
     lat = init_latent(cfg, pop, rng)
     nf, nc = pop.n_families, pop.n_children
     rec = Recorder()
-    if gt_sink is None:
+    in_memory = gt_sink is None
+    if in_memory:
         def gt_sink(day: int, cols: dict[str, np.ndarray]) -> None:
             rec.add("gt", month=np.full(len(cols["child"]), day, np.int64), **cols)
     label_grp = group_mask(pop, cfg.bias.label_group, ev.ETH)
@@ -313,7 +319,8 @@ def simulate(cfg: SyntheticConfig, pop: Population, tl: Timeline, rng: np.random
         if progress is not None:
             progress(m + 1, tl.n_months)
 
-    gt_jobs.wait()
+    if in_memory:
+        gt_jobs.wait()
     child_jobs.wait()
     ev_arr = np.array(eta_var) if eta_var else np.zeros((1, 2))
     calib = {
@@ -333,6 +340,7 @@ def simulate(cfg: SyntheticConfig, pop: Population, tl: Timeline, rng: np.random
         contact_only=rec.result("contact_only", {"child": np.int64, "day": np.int64}),
         fam_lsoa_final=state["lsoa"], calibration=calib,
         ground_truth=rec.result("gt") if "gt" in rec.parts else None,
+        wait_ground_truth=gt_jobs.wait,
     )
 
 
