@@ -74,6 +74,24 @@ def stamps(seconds: np.ndarray) -> np.ndarray:
     return np.asarray(seconds, dtype=np.int64).astype("datetime64[s]").astype("datetime64[ns]")
 
 
+def _strings(values) -> pd.Series:  # noqa: ANN001
+    """Return a pandas ``str`` Series of an array, without a Python object per row if possible.
+
+    Short fixed-width strings (codes such as ``"Y"``, ``"01"``) are factorised
+    through an integer view of their bytes; object arrays go through Arrow.
+    """
+    a = np.asarray(values)
+    if a.dtype.kind == "U" and a.dtype.itemsize in (4, 8) and len(a):
+        codes, uniq = pd.factorize(a.view(np.uint32 if a.dtype.itemsize == 4 else np.uint64))
+        return labels(np.asarray(uniq).view(a.dtype).tolist(), codes)
+    if a.dtype == object:
+        try:
+            return pa.array(a, type=pa.string(), from_pandas=True).to_pandas()
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            pass
+    return pd.Series(a, dtype="str")
+
+
 def frame(table: str, cols: dict) -> pd.DataFrame:
     """Return a DataFrame with exactly the columns of ``table`` in schema order.
 
@@ -97,7 +115,7 @@ def frame(table: str, cols: dict) -> pd.DataFrame:
             if c.dtype == "int":
                 v = pd.array(np.asarray(v), dtype="Int64")
             elif c.dtype in ("string", "json") and not isinstance(v, pd.Series):
-                v = pd.Series(v, dtype="str")
+                v = _strings(v)
             data[c.name] = v.reset_index(drop=True) if isinstance(v, pd.Series) else v
         else:
             data[c.name] = pd.Series([None] * n, dtype=_EMPTY[c.dtype]) if n else pd.Series(
