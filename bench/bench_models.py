@@ -70,6 +70,7 @@ def _la_figures() -> list[dict]:
     from earlywarning.models._features_io import attach_p_true, ground_truth_path
     from earlywarning.models._training import (
         _label_frame,
+        _oracle_scores,
         _warehouse_source,
         capacity_for_dates,
         fit_and_score,
@@ -85,12 +86,12 @@ def _la_figures() -> list[dict]:
     fold = make_splitter(cfg).split(table.frame)[-1]
     _, scores = fit_and_score(["lightgbm", "rule"], cfg, table, fold)
     labels = _label_frame(table, fold)
-    p = attach_p_true(labels, gt).to_numpy(dtype=float)
+    p = _oracle_scores(attach_p_true(labels, gt))
     scores["oracle"] = ModelScores(p, p)
     rec = attach_p_true(labels, gt, "p_recorded")
-    if rec.notna().all():
-        scores["oracle_recorded"] = ModelScores(rec.to_numpy(dtype=float),
-                                                rec.to_numpy(dtype=float))
+    if rec.notna().any():
+        r = _oracle_scores(rec)
+        scores["oracle_recorded"] = ModelScores(r, r)
     m = evaluate_models(labels, scores, capacity_for_dates(table.frame, fold,
                         cfg.capacity.flags_per_month), n_bootstrap=0)
     pr = {k: m["models"][k]["pr_auc"]["value"] for k in ("lightgbm", "oracle", "rule")}

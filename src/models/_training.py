@@ -211,6 +211,22 @@ def _rule_points_for(cfg: Any, cols: list[str]) -> dict[str, float] | None:
     return kept or {c: 0.0 for c in cols[:1]}
 
 
+MAX_UNMATCHED_SHARE = 0.01
+"""Test rows without ground truth (at most this share) still get an oracle (see below)."""
+
+
+def _oracle_scores(truth: pd.Series) -> np.ndarray:
+    """Ground-truth probabilities as oracle scores; rows without truth get their average.
+
+    A test row can lack ground truth when the records say a child is in the
+    cohort but the simulation had them elsewhere (a plan whose record an
+    injected defect removed, say). The oracle knows nothing about such a row,
+    so it gets the oracle's own mean (no label is used).
+    """
+    values = truth.to_numpy(dtype=float)
+    return np.where(np.isnan(values), np.nanmean(values), values)
+
+
 def _oracle_note(y: np.ndarray, p_true: np.ndarray, rank: np.ndarray) -> dict:
     """How much of the oracle's lead comes from outcomes the simulation had already drawn.
 
@@ -367,18 +383,24 @@ def train_pipeline(
     p_true = attach_p_true(labels, gt_path) if gt_path is not None else None
     unobserved = None
     oracle_note = None
-    if p_true is not None and p_true.notna().all():
-        pt = p_true.to_numpy(dtype=float)
+    unmatched = int(p_true.isna().sum()) if p_true is not None else 0
+    if p_true is not None and unmatched <= MAX_UNMATCHED_SHARE * len(p_true):
+        pt = _oracle_scores(p_true)
         scores[ORACLE] = ModelScores(pt, pt)
         recorded = attach_p_true(labels, gt_path, "p_recorded")
-        if recorded.notna().all():
-            pr = recorded.to_numpy(dtype=float)
+        if recorded.notna().any():
+            pr = _oracle_scores(recorded)
             scores[ORACLE_RECORDED] = ModelScores(pr, pr)
         share = attach_p_true(labels, gt_path, "unobserved_share")
         unobserved = float(share.mean()) if share.notna().any() else None
         oracle_note = _oracle_note(labels["label"].to_numpy(), pt, scores[candidate].rank)
+        oracle_note["rows_without_ground_truth"] = unmatched
+        if unmatched:
+            say(f"ground truth lacks {unmatched} of {len(p_true):,} test rows (a record the "
+                "simulation did not make, e.g. lost to an injected defect): the oracle gives "
+                "them its average")
     elif p_true is not None:
-        say(f"ground truth {gt_path} lacks {int(p_true.isna().sum())} test rows: no oracle")
+        say(f"ground truth {gt_path} lacks {unmatched} test rows: no oracle")
         p_true = None
     capacity = capacity_for_dates(table.frame, final, cfg.capacity.flags_per_month)
     metrics = evaluate_models(labels, scores, capacity, reference="rule", oracle=ORACLE,

@@ -129,6 +129,25 @@ def test_run_folder_has_metrics_config_and_report(passed_run):
         metrics["models"]["oracle"]["pr_auc"]["value"])
 
 
+def test_a_few_test_rows_without_ground_truth_keep_the_oracle_and_say_so(
+        tmp_path, mlflow_template):
+    cfg, table = write_fixture_pipeline(tmp_path)
+    truth_path = tmp_path / "la" / "ground_truth" / "child_month.parquet"
+    truth = pd.read_parquet(truth_path)
+    last = pd.to_datetime(truth["month"]).max()
+    lost = truth.loc[pd.to_datetime(truth["month"]) == last, "person_id"].iloc[:2]
+    truth[~truth["person_id"].isin(lost)].to_parquet(truth_path, index=False)
+    result = train_pipeline(cfg, runs_dir=tmp_path / "runs",
+                            tracking_uri=_tracking(mlflow_template, tmp_path / "tracking"))
+    metrics = json.loads((result.run_dir / "metrics.json").read_text())
+    assert "oracle" in metrics["models"]
+    missing = metrics["oracle_note"]["rows_without_ground_truth"]
+    assert 0 < missing <= 0.01 * metrics["n_rows"]
+    preds = pd.read_parquet(result.run_dir / "test_predictions.parquet")
+    assert preds["p_true"].isna().sum() == missing  # the contract keeps the gap visible
+    assert "have no ground truth" in (result.run_dir / "report.html").read_text()
+
+
 def test_report_opens_with_the_verdict_then_base_rates_and_oracle(passed_run):
     _, _, _, result, _ = passed_run
     html = (result.run_dir / "report.html").read_text()
