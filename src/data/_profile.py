@@ -6,27 +6,39 @@ import duckdb
 from earlywarning.data import _validate as val
 from earlywarning.data._report import TableReport
 from earlywarning.data.schema import AGENCIES, HEALTH_SERVICE_AGENCY, TABLES, Table
+from earlywarning.data.warehouse import hash_sum_sql
 
 METADATA_TABLE = "ext_source_metadata"
 
 
-def profile_table(con: duckdb.DuckDBPyConnection, t: Table, tr: TableReport) -> None:
-    """Missingness of every column and the range of every date column, over accepted rows."""
-    items = ["count(*)"] + [f"count({val.quote_ident(c.name)})" for c in t.columns]
+def profile_table(con: duckdb.DuckDBPyConnection, t: Table,
+                  tr: TableReport) -> tuple[int, int]:
+    """Missingness of every column and the range of every date column, over accepted rows.
+
+    The same scan gives the table's fingerprint.
+
+    Returns
+    -------
+    tuple of int
+        ``(row_count, hash_sum)`` as :func:`earlywarning.data.warehouse.table_fingerprint`.
+    """
+    items = ["count(*)", hash_sum_sql(t.column_names)]
+    items += [f"count({val.quote_ident(c.name)})" for c in t.columns]
     dated = [c.name for c in t.columns if c.name in (t.event_date, t.recorded_at)]
     items += [f"min({val.quote_ident(c)}), max({val.quote_ident(c)})" for c in dated]
     row = con.execute(f"SELECT {', '.join(items)} FROM {val.quote_ident(t.name)}").fetchone()
-    n = row[0]
-    for c, present in zip(t.columns, row[1:1 + len(t.columns)], strict=True):
+    n, total, *rest = row
+    for c, present in zip(t.columns, rest[:len(t.columns)], strict=True):
         tr.missingness.append({"column": c.name, "n_missing": n - present,
                                "share": (n - present) / n if n else 0.0})
-    rest = row[1 + len(t.columns):]
+    rest = rest[len(t.columns):]
     for i, c in enumerate(dated):
         lo, hi = rest[2 * i], rest[2 * i + 1]
         tr.date_ranges.append({"column": c, "min": None if lo is None else str(lo),
                                "max": None if hi is None else str(hi),
                                "n_rows": n - tr.missingness[t.column_names.index(c)]
                                ["n_missing"]})
+    return int(n), int(total)
 
 
 def coverage(con: duckdb.DuckDBPyConnection) -> list[dict]:

@@ -276,6 +276,26 @@ def typed_select_sql(src: TableSource) -> str:
     return f"SELECT {', '.join(items)} FROM {src.relation}"
 
 
+def is_identifier(table: Table, column: Column) -> bool:
+    """Whether ``column`` holds identifiers: a string key, reference or ``*_id`` column."""
+    return column.dtype == "string" and not column.codes and (
+        column.name in table.primary_key or column.references is not None
+        or column.name == table.person_column or column.name.endswith("_id"))
+
+
+def column_definition_sql(table: Table, column: Column) -> str:
+    """Warehouse column definition: name and type, identifiers stored uncompressed.
+
+    Nearly every identifier is distinct, so dictionary and FSST compression save little
+    on them and cost most of the write (DuckDB analyses every candidate method per
+    segment); codes, dates and numbers keep DuckDB's automatic compression.
+    """
+    sql = f"{quote_ident(column.name)} {SQL_TYPES[column.dtype]}"
+    if is_identifier(table, column):
+        sql += " USING COMPRESSION uncompressed"
+    return sql
+
+
 def raw_row_sql(src: TableSource, alias: str = "t") -> str:
     """Give the row as the file had it, as JSON text (SQL over the typed relation)."""
     pairs = []
@@ -468,14 +488,15 @@ def checked_select_sql(src: TableSource, typed: str, dup: str) -> str:
     return f"SELECT {', '.join(items)} FROM {' '.join(joins)}"
 
 
-def bad_rows_sql(src: TableSource, typed: str, dup: str) -> str:
-    """SELECT of the checked rows that break any rule (booleans only: the one full pass).
+def checked_rows_sql(src: TableSource, typed: str, dup: str) -> str:
+    """SELECT of every checked row with ``__bad``: true when it breaks any rule.
 
-    The result is small for a usable extract; messages are then built from it alone by
+    This is the one full pass over the extract: the loader materialises it, inserts the
+    rows without ``__bad`` and builds messages for the others alone with
     :func:`rejected_rows_sql`, without reading the extract again.
     """
     any_bad = " OR ".join(v.condition for v in violations(src)) or "FALSE"
-    return f"SELECT * FROM ({checked_select_sql(src, typed, dup)}) AS t WHERE {any_bad}"
+    return f"SELECT t.*, ({any_bad}) AS __bad FROM ({checked_select_sql(src, typed, dup)}) AS t"
 
 
 def rejected_rows_sql(src: TableSource, bad_rows: str) -> str:

@@ -153,7 +153,7 @@ def load(
             progress("", len(ordered), len(ordered))
         report.tables.sort(key=lambda t: list(TABLES).index(t.table))
         report.coverage = coverage(con)
-        report.fingerprint = wh.warehouse_fingerprint(con)
+        report.fingerprint = wh.warehouse_fingerprint(con, state.fingerprints)
         publish = quarantine or report.clean
         report.published = publish
         _write_report_tables(con, report, source, load_date)
@@ -177,11 +177,12 @@ class _LoadState:
     extract_dates: dict[str, date] = field(default_factory=dict)
     identity_sql: str | None = None
     identity_columns: tuple[str, ...] = ()
+    fingerprints: dict[str, tuple[int, int]] = field(default_factory=dict)
 
 
 def _create_tables(con: duckdb.DuckDBPyConnection) -> None:
     for t in TABLES.values():
-        cols = ", ".join(f"{val.quote_ident(c.name)} {val.SQL_TYPES[c.dtype]}" for c in t.columns)
+        cols = ", ".join(val.column_definition_sql(t, c) for c in t.columns)
         con.execute(f"CREATE TABLE {val.quote_ident(t.name)} ({cols})")
     con.execute(f'CREATE TABLE {wh.QUARANTINE_TABLE} ("table" VARCHAR, source_file VARCHAR, '
                 f'row_number BIGINT, "column" VARCHAR, rule VARCHAR, message VARCHAR, '
@@ -258,20 +259,24 @@ def _load_table(con: duckdb.DuckDBPyConnection, ex: Extract, state: _LoadState) 
         has_dups = con.execute("SELECT count(*) FROM __duph").fetchone()[0] > 0
         con.execute(f"CREATE OR REPLACE TEMP TABLE __dup AS "
                     f"{val.duplicate_keys_sql(src, '__typed', '__duph' if has_dups else None)}")
-        con.execute(f"CREATE OR REPLACE TEMP TABLE __badrows AS "
-                    f"{val.bad_rows_sql(src, '__typed', '__dup')}")
-        n_bad = con.execute("SELECT count(*) FROM __badrows").fetchone()[0]
+        # The one full pass: every rule and lookup evaluated once per row, kept in memory
+        # (spilling beyond the memory limit) for the insert and the quarantine.
+        con.execute(f"CREATE OR REPLACE TEMP TABLE __checked AS "
+                    f"{val.checked_rows_sql(src, '__typed', '__dup')}")
+        n_bad = con.execute("SELECT count(*) FILTER (__bad) FROM __checked").fetchone()[0]
         if n_bad:  # reasons and messages are built for the rejected rows only
+            con.execute("CREATE OR REPLACE TEMP TABLE __badrows AS "
+                        "SELECT * FROM __checked WHERE __bad")
             con.execute(f"CREATE OR REPLACE TEMP TABLE __bad AS "
                         f"{val.rejected_rows_sql(src, '__badrows')}")
             _quarantine(con, tr, ex.file)
         cols = ", ".join(val.quote_ident(c) for c in t.column_names)
-        keep = " WHERE __rn NOT IN (SELECT __rn FROM __badrows)" if n_bad else ""
+        accepted = "__checked WHERE NOT __bad" if n_bad else "__checked"
         tr.rows_accepted = con.execute(
             f"INSERT INTO main.{val.quote_ident(t.name)} ({cols}) SELECT {cols} "
-            f"FROM __typed{keep}").fetchone()[0]
+            f"FROM {accepted}").fetchone()[0]
         if moved:
-            _stash_identity(src, moved, state, keep)
+            _stash_identity(src, moved, state, accepted)
     tr.rows_read = con.execute(f"SELECT count(*) FROM {count_relation(ex)}").fetchone()[0]
     if tr.rows_accepted + tr.rows_rejected != tr.rows_read:
         raise RuntimeError(f"{ex.file}: table {t.name}: {tr.rows_accepted} accepted + "
@@ -285,20 +290,21 @@ def _load_table(con: duckdb.DuckDBPyConnection, ex: Extract, state: _LoadState) 
                 file=ex.file, column=c, target=IDENTIFYING_SSD_PERSON_COLUMNS[c], n=n)))
     if t.name == IDENTITY_TABLE and state.identity_sql:
         _add_identity(con, tr, state)
-    profile_table(con, t, tr)
+    state.fingerprints[t.name] = profile_table(con, t, tr)
     if t.name == METADATA_TABLE:
         state.extract_dates = _extract_dates(con)
-    con.execute("DROP TABLE IF EXISTS __csv")  # frees its memory or spill space
+    for temp in ("__csv", "__checked", "__badrows", "__bad", "__duph", "__dup"):
+        con.execute(f"DROP TABLE IF EXISTS {temp}")  # frees its memory or spill space
     return tr
 
 
 def _stash_identity(src: val.TableSource, moved: list[str], state: _LoadState,
-                    keep: str) -> None:
+                    accepted: str) -> None:
     pid = val.quote_ident(src.table.primary_key[0])
     targets = [IDENTIFYING_SSD_PERSON_COLUMNS[c] for c in moved]
     items = ", ".join(f"CAST({val.quote_ident('__extra__' + c)} AS VARCHAR) AS "
                       f"{val.quote_ident(IDENTIFYING_SSD_PERSON_COLUMNS[c])}" for c in moved)
-    state.identity_sql = f"SELECT {pid} AS iden_person_id, {items} FROM __typed{keep}"
+    state.identity_sql = f"SELECT {pid} AS iden_person_id, {items} FROM {accepted}"
     state.identity_columns = tuple(targets)
 
 

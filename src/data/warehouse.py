@@ -23,6 +23,7 @@ __all__ = [
     "REPORT_TABLE",
     "connect",
     "table_fingerprint",
+    "hash_sum_sql",
     "warehouse_fingerprint",
     "read_meta",
     "building_path",
@@ -91,17 +92,30 @@ def table_fingerprint(con: duckdb.DuckDBPyConnection, table: str) -> tuple[int, 
     """
     cols = TABLES[table].column_names if table in TABLES else [
         r[0] for r in con.execute(f"DESCRIBE {_quote(table)}").fetchall()]
-    row_hash = f"hash({', '.join(_quote(c) for c in cols)})"
     n, total = con.execute(
-        f"SELECT count(*), coalesce(sum({row_hash}), 0) FROM {_quote(table)}").fetchone()
+        f"SELECT count(*), {hash_sum_sql(cols)} FROM {_quote(table)}").fetchone()
     return int(n), int(total)
 
 
-def warehouse_fingerprint(con: duckdb.DuckDBPyConnection) -> str:
+def hash_sum_sql(columns: list[str]) -> str:
+    """Aggregate SQL giving the order-independent hash sum of :func:`table_fingerprint`."""
+    return f"coalesce(sum(hash({', '.join(_quote(c) for c in columns)})), 0)"
+
+
+def warehouse_fingerprint(con: duckdb.DuckDBPyConnection,
+                          known: dict[str, tuple[int, int]] | None = None) -> str:
     """Content hash of every schema table in the warehouse (restricted ones included).
 
     Two warehouses holding the same rows have the same fingerprint, whatever the row
     order, the load time or the source format. It is what feature manifests record.
+
+    Parameters
+    ----------
+    con : duckdb.DuckDBPyConnection
+        Connection to the warehouse.
+    known : dict, optional
+        :func:`table_fingerprint` results already computed (by the loader, in the pass
+        that profiles each table); other tables are hashed here.
 
     Returns
     -------
@@ -113,7 +127,7 @@ def warehouse_fingerprint(con: duckdb.DuckDBPyConnection) -> str:
     digest = hashlib.sha256()
     for name in TABLES:
         if name in present:
-            n, total = table_fingerprint(con, name)
+            n, total = (known or {}).get(name) or table_fingerprint(con, name)
             digest.update(f"{name}\t{n}\t{total}\n".encode())
     return "sha256:" + digest.hexdigest()
 
