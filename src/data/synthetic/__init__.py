@@ -84,10 +84,12 @@ class GenerationSummary:
         return sum(n for t, n in self.row_counts.items() if t in names and t not in people)
 
 
-def _with_ancillary(tables: dict[str, pd.DataFrame], config: SyntheticConfig) -> dict:
+def _with_ancillary(tables: dict[str, pd.DataFrame], config: SyntheticConfig,
+                    emit=None) -> dict:  # noqa: ANN001
     from earlywarning.data.synthetic._ancillary import add_ancillary_tables
 
-    return add_ancillary_tables(tables, config, np.random.default_rng([config.seed, 20]))
+    return add_ancillary_tables(tables, config, np.random.default_rng([config.seed, 20]),
+                                emit=emit)
 
 
 def build_tables(config: SyntheticConfig) -> tuple[dict[str, pd.DataFrame],
@@ -142,12 +144,13 @@ def generate_la(config: SyntheticConfig, out: Path, fmt: str = "parquet",
 
     from earlywarning.data.schema import TABLES
     from earlywarning.data.synthetic._build import build, gt_arrow
-    from earlywarning.data.synthetic._defects import inject_defects
+    from earlywarning.data.synthetic._defects import inject_defects_parts
     from earlywarning.data.synthetic._write import (
         GroundTruthWriter,
         atomic_dir,
         keep_freed_memory_small,
         slim,
+        writable,
         write_json,
         write_table,
     )
@@ -170,12 +173,12 @@ def generate_la(config: SyntheticConfig, out: Path, fmt: str = "parquet",
 
         def emit(name: str, df: pd.DataFrame) -> pd.DataFrame:
             rng = np.random.default_rng([config.seed, 21, order.get(name, 99)])
-            dirty, log = inject_defects({name: df}, config.defects.rate, rng,
-                                        kinds=list(config.defects.kinds),
-                                        extract_date=config.end_date)
-            counts[name] = len(dirty[name])
+            parts, log = inject_defects_parts(name, df, config.defects.rate, rng,
+                                              list(config.defects.kinds), config.end_date)
+            counts[name] = sum(len(p) for p in parts)
             logs.append(log)
-            pending.append(pool.submit(write_table, name, dirty[name], tmp, fmt))
+            # converted here, so the dirty frames are freed before the write is queued
+            pending.append(pool.submit(write_table, name, writable(name, parts, fmt), tmp, fmt))
             return df
 
         def emit_and_slim(name: str, df: pd.DataFrame) -> pd.DataFrame:
@@ -185,13 +188,13 @@ def generate_la(config: SyntheticConfig, out: Path, fmt: str = "parquet",
         built = build(config, gt_sink=sink_factory, stage=progress, emit=emit_and_slim)
         timings.update(built.timings)
         t = time.perf_counter()
-        tables = _with_ancillary(built.tables, config)
+        calib = calibration_report(built.tables)  # reads no ancillary table or column
+        timings["calibration"] = time.perf_counter() - t
+        t = time.perf_counter()
+        tables = _with_ancillary(built.tables, config, emit=emit_and_slim)
         built.tables = {}  # the ancillary step copied what it changed: drop the originals
         keep_freed_memory_small("tables")
         timings["ancillary"] = time.perf_counter() - t
-        t = time.perf_counter()
-        calib = calibration_report(tables)
-        timings["calibration"] = time.perf_counter() - t
         t = time.perf_counter()
         rest = sorted(n for n in tables if n not in counts)
         for name in rest:

@@ -17,6 +17,8 @@ Everything is vectorised and deterministic for the random generator passed in.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -251,7 +253,8 @@ def build_source_metadata(
 
 
 def add_ancillary_tables(
-    tables: dict[str, pd.DataFrame], config: object, rng: np.random.Generator
+    tables: dict[str, pd.DataFrame], config: object, rng: np.random.Generator,
+    emit: Callable[[str, pd.DataFrame], pd.DataFrame] | None = None,
 ) -> dict[str, pd.DataFrame]:
     """Add identity, workforce, service-involvement, voice and metadata tables.
 
@@ -268,6 +271,11 @@ def add_ancillary_tables(
         ``children``), ``agencies[name].accessibility``.
     rng : numpy.random.Generator
         Source of randomness; same state gives identical tables.
+    emit : callable, optional
+        ``emit(name, df) -> df`` receives each large new table (identity,
+        service involvement, family voice) as soon as it is built, to write
+        and free it; what it returns is kept (it must keep the earliest
+        event, which the source metadata reads).
 
     Returns
     -------
@@ -275,14 +283,16 @@ def add_ancillary_tables(
         A new dict: the input tables (Early Help, CIN, assessment and s47 team
         and worker columns filled where null) plus :data:`ANCILLARY_TABLES`.
     """
+    keep = emit or (lambda name, df: df)
     ctx = build_context(tables, config)
     wf = build_workforce(ctx, rng)
     out = fill_episode_allocations(tables, wf)
-    out["ext_person_identity"] = build_person_identity(ctx, rng)
+    out["ext_person_identity"] = keep("ext_person_identity", build_person_identity(ctx, rng))
     out["ssd_department"] = wf.department
     out["ssd_professionals"] = wf.professionals
     out["ssd_involvements"] = wf.involvements
-    out["ext_service_involvement"] = build_service_involvement(ctx, wf, rng)
-    out["ext_family_voice"] = build_family_voice(ctx, rng)
+    out["ext_service_involvement"] = keep("ext_service_involvement",
+                                          build_service_involvement(ctx, wf, rng))
+    out["ext_family_voice"] = keep("ext_family_voice", build_family_voice(ctx, rng))
     out["ext_source_metadata"] = build_source_metadata(ctx, out, config)
     return out

@@ -255,34 +255,64 @@ def inject_defects(
                          "is reserved for orphan ids")
     out = dict(tables)
     logs = []
-    for name, t in TABLES.items():
+    for name in TABLES:
         df = tables.get(name)
-        if (df is None or not len(df) or t.restricted or name in PROTECTED_TABLES
-                or name == "ext_source_metadata"):
+        if df is None:
             continue
-        usable = [k for k in kinds if _applicable(t, k)]
-        n_bad = int(round(rate * len(df)))
-        if not usable or n_bad == 0:
+        parts, log = _inject_table(name, df, rate, rng, kinds, ctx)
+        if log is not None:
+            logs.append(log)
+            out[name] = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+    return out, _concat_logs(logs)
+
+
+def inject_defects_parts(name: str, df: pd.DataFrame, rate: float, rng: np.random.Generator,
+                         kinds: list[str], extract_date: object) -> tuple[list[pd.DataFrame],
+                                                                          pd.DataFrame]:
+    """Corrupt one table like :func:`inject_defects`, without copying it to append duplicates.
+
+    Returns the corrupted rows in their order and, when any, the duplicated
+    rows to write after them (a list of frames that together are the dirty
+    table), and the defect log. The caller is trusted to pass valid ``kinds``
+    and ``rate`` and a table whose person ids are not orphan-like.
+    """
+    ctx = {"extract_date": pd.Timestamp(extract_date).normalize(), "next_orphan": 1}
+    parts, log = _inject_table(name, df, rate, rng, list(kinds), ctx)
+    return parts, _concat_logs([] if log is None else [log])
+
+
+def _concat_logs(logs: list[pd.DataFrame]) -> pd.DataFrame:
+    return (pd.concat(logs, ignore_index=True) if logs
+            else pd.DataFrame({c: pd.Series(dtype=object)
+                               for c in ("table", "key", "kind", "column")}))
+
+
+def _inject_table(name: str, df: pd.DataFrame, rate: float, rng: np.random.Generator,
+                  kinds: list[str], ctx: dict) -> tuple[list[pd.DataFrame], pd.DataFrame | None]:
+    """Return ``[corrupted, *duplicates]`` and the log (``None`` when untouched)."""
+    t = TABLES.get(name)
+    if (t is None or not len(df) or t.restricted or name in PROTECTED_TABLES
+            or name == "ext_source_metadata"):
+        return [df], None
+    usable = [k for k in kinds if _applicable(t, k)]
+    n_bad = int(round(rate * len(df)))
+    if not usable or n_bad == 0:
+        return [df], None
+    # copy-on-write (pandas 3): only the columns corrupted below are copied
+    df = df.reset_index(drop=True)
+    rows = np.sort(rng.choice(len(df), n_bad, replace=False))
+    kind_of = np.array(usable, dtype=object)[rng.integers(0, len(usable), n_bad)]
+    extra, logs = [], []
+    for kind in usable:
+        sel = rows[kind_of == kind]
+        if not len(sel):
             continue
-        # copy-on-write (pandas 3): only the columns corrupted below are copied
-        df = df.reset_index(drop=True)
-        rows = np.sort(rng.choice(len(df), n_bad, replace=False))
-        kind_of = np.array(usable, dtype=object)[rng.integers(0, len(usable), n_bad)]
-        extra = []
-        for kind in usable:
-            sel = rows[kind_of == kind]
-            if not len(sel):
-                continue
-            cols, added = _corrupt(df, t, kind, sel, ctx, rng)
-            if added is not None:
-                extra.append(added)
-            logs.append(pd.DataFrame({"table": name, "key": _keys(df, t, sel), "kind": kind,
-                                      "column": cols}))
-        out[name] = pd.concat([df, *extra], ignore_index=True) if extra else df
-    log = (pd.concat(logs, ignore_index=True) if logs
-           else pd.DataFrame({c: pd.Series(dtype=object)
-                              for c in ("table", "key", "kind", "column")}))
-    return out, log
+        cols, added = _corrupt(df, t, kind, sel, ctx, rng)
+        if added is not None:
+            extra.append(added.reset_index(drop=True))
+        logs.append(pd.DataFrame({"table": name, "key": _keys(df, t, sel), "kind": kind,
+                                  "column": cols}))
+    return [df, *extra], _concat_logs(logs)
 
 
 def bad_dates_as_text(

@@ -21,8 +21,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from earlywarning.data.schema import TABLES, get_table
 
-__all__ = ["GroundTruthWriter", "atomic_dir", "keep_freed_memory_small", "slim", "write_json",
-           "write_table"]
+__all__ = ["GroundTruthWriter", "atomic_dir", "keep_freed_memory_small", "slim", "writable",
+           "write_json", "write_table"]
 
 _ARROW = {"string": pa.string(), "json": pa.string(), "date": pa.date32(),
           "timestamp": pa.timestamp("us"), "int": pa.int64(), "float": pa.float64()}
@@ -62,11 +62,23 @@ def arrow_table(name: str, df: pd.DataFrame) -> pa.Table:
     return pa.Table.from_arrays(cols, schema=pa.schema(fields))
 
 
-def write_table(name: str, df: pd.DataFrame, out: Path, fmt: str) -> Path:
+def writable(name: str, parts: list[pd.DataFrame], fmt: str) -> pd.DataFrame | pa.Table:
+    """Frames that together make one table, ready for :func:`write_table`.
+
+    For Parquet, one Arrow table whose later parts are appended as chunks (no
+    copy of the first, largest part; its strings are shared with pandas); for
+    CSV, one DataFrame.
+    """
+    if fmt == "parquet":
+        return pa.concat_tables([arrow_table(name, p) for p in parts])
+    return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+
+
+def write_table(name: str, df: pd.DataFrame | pa.Table, out: Path, fmt: str) -> Path:
     """Write one table as ``out/<name>.parquet`` or ``.csv`` and return the path."""
     if fmt == "parquet":
         path = out / f"{name}.parquet"
-        table = arrow_table(name, df)
+        table = df if isinstance(df, pa.Table) else arrow_table(name, df)
         pq.write_table(table, path, row_group_size=ROW_GROUP,
                        use_dictionary=_dictionary_columns(table.column_names), **PARQUET_OPTIONS)
         return path
