@@ -449,6 +449,13 @@ def _scope(condition: str, columns: list[str]) -> str:
     return re.sub(pattern, lambda m: f"t.{quote_ident(m.group(1))}", condition)
 
 
+def key_hashes_sql(src: TableSource, typed: str) -> str:
+    """SELECT of ``h``, the 64-bit hash of the primary key of every row whose key is whole."""
+    keys = ", ".join(quote_ident(k) for k in src.table.primary_key)
+    not_null = " AND ".join(f"{quote_ident(k)} IS NOT NULL" for k in src.table.primary_key)
+    return f"SELECT hash({keys}) AS h FROM {typed} WHERE {not_null}"
+
+
 def duplicate_hashes_sql(src: TableSource, typed: str) -> str:
     """SELECT of the key hashes seen more than once: the cheap first pass of the key check.
 

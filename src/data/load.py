@@ -29,6 +29,7 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 
 import duckdb
+import numpy as np
 from earlywarning.data import _report as rep
 from earlywarning.data import _validate as val
 from earlywarning.data import warehouse as wh
@@ -45,6 +46,9 @@ __all__ = ["LoadResult", "LoadReport", "load", "schema_version"]
 METADATA_TABLE = "ext_source_metadata"
 IDENTITY_TABLE = "ext_person_identity"
 PERSON_TABLE = "ssd_person"
+
+SORTED_KEY_CHECK_MAX_ROWS = 64_000_000
+"""Largest table whose key hashes are sorted in memory (512 MB) for the duplicate check."""
 
 Progress = Callable[[str, int, int], None]
 """``progress(table, done, total)``: called before each table and once at the end."""
@@ -254,9 +258,8 @@ def _load_table(con: duckdb.DuckDBPyConnection, ex: Extract, state: _LoadState) 
                     f"{val.missing_column_rows_sql(src, '__typed')}")
         _quarantine(con, tr, ex.file)
     else:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE __duph AS "
-                    f"{val.duplicate_hashes_sql(src, '__typed')}")
-        has_dups = con.execute("SELECT count(*) FROM __duph").fetchone()[0] > 0
+        tr.rows_read = con.execute(f"SELECT count(*) FROM {count_relation(ex)}").fetchone()[0]
+        has_dups = _duplicate_candidates(con, src, tr.rows_read)
         con.execute(f"CREATE OR REPLACE TEMP TABLE __dup AS "
                     f"{val.duplicate_keys_sql(src, '__typed', '__duph' if has_dups else None)}")
         # The one full pass: every rule and lookup evaluated once per row, kept in memory
@@ -277,7 +280,8 @@ def _load_table(con: duckdb.DuckDBPyConnection, ex: Extract, state: _LoadState) 
             f"FROM {accepted}").fetchone()[0]
         if moved:
             _stash_identity(src, moved, state, accepted)
-    tr.rows_read = con.execute(f"SELECT count(*) FROM {count_relation(ex)}").fetchone()[0]
+    if tr.rows_read is None:
+        tr.rows_read = con.execute(f"SELECT count(*) FROM {count_relation(ex)}").fetchone()[0]
     if tr.rows_accepted + tr.rows_rejected != tr.rows_read:
         raise RuntimeError(f"{ex.file}: table {t.name}: {tr.rows_accepted} accepted + "
                            f"{tr.rows_rejected} rejected != {tr.rows_read} read")
@@ -296,6 +300,26 @@ def _load_table(con: duckdb.DuckDBPyConnection, ex: Extract, state: _LoadState) 
     for temp in ("__csv", "__checked", "__badrows", "__bad", "__duph", "__dup"):
         con.execute(f"DROP TABLE IF EXISTS {temp}")  # frees its memory or spill space
     return tr
+
+
+def _duplicate_candidates(con: duckdb.DuckDBPyConnection, src: val.TableSource,
+                          n_rows: int) -> bool:
+    """Create ``__duph``, the key hashes seen more than once; return whether there are any.
+
+    Up to :data:`SORTED_KEY_CHECK_MAX_ROWS` rows the 64-bit hashes are sorted with numpy
+    (8 bytes a row, several times cheaper than DuckDB's hash aggregate over as many
+    groups as rows); beyond it DuckDB groups them, spilling within its memory limit.
+    """
+    if n_rows > SORTED_KEY_CHECK_MAX_ROWS:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE __duph AS "
+                    f"{val.duplicate_hashes_sql(src, '__typed')}")
+        return con.execute("SELECT count(*) FROM __duph").fetchone()[0] > 0
+    hashes = con.execute(val.key_hashes_sql(src, "__typed")).fetchnumpy()["h"]
+    hashes.sort()
+    repeated = np.unique(hashes[1:][hashes[1:] == hashes[:-1]])
+    con.execute("CREATE OR REPLACE TEMP TABLE __duph AS SELECT unnest(?::UBIGINT[]) AS h",
+                [repeated.tolist()])
+    return len(repeated) > 0
 
 
 def _stash_identity(src: val.TableSource, moved: list[str], state: _LoadState,
