@@ -147,6 +147,7 @@ def generate_la(config: SyntheticConfig, out: Path, fmt: str = "parquet",
     from earlywarning.data.synthetic._defects import inject_defects_parts
     from earlywarning.data.synthetic._write import (
         GroundTruthWriter,
+        PartWriter,
         atomic_dir,
         keep_freed_memory_small,
         slim,
@@ -166,23 +167,37 @@ def generate_la(config: SyntheticConfig, out: Path, fmt: str = "parquet",
         (tmp / "ground_truth").mkdir()
         writer = GroundTruthWriter(tmp / "ground_truth" / "child_month.parquet")
         pending = []
+        streams: dict[str, PartWriter] = {}
 
         def sink_factory(idx, pop):  # noqa: ANN001, ANN202
             writer.convert = lambda c: gt_arrow(idx, c, c["day"])
             return lambda day, cols: writer.write({**cols, "day": day})
 
-        def emit(name: str, df: pd.DataFrame) -> pd.DataFrame:
-            rng = np.random.default_rng([config.seed, 21, order.get(name, 99)])
-            parts, log = inject_defects_parts(name, df, config.defects.rate, rng,
+        def emit(name: str, df: pd.DataFrame, part: tuple[int, bool] | None = None,
+                 ) -> pd.DataFrame:
+            """Corrupt and queue ``df`` for writing; ``part=(k, last)`` for a table in parts."""
+            key = [config.seed, 21, order.get(name, 99), *(() if part is None else part[:1])]
+            parts, log = inject_defects_parts(name, df, config.defects.rate,
+                                              np.random.default_rng(key),
                                               list(config.defects.kinds), config.end_date)
-            counts[name] = sum(len(p) for p in parts)
+            n = sum(len(p) for p in parts)
             logs.append(log)
             # converted here, so the dirty frames are freed before the write is queued
-            pending.append(pool.submit(write_table, name, writable(name, parts, fmt), tmp, fmt))
+            data = writable(name, parts, fmt)
+            del parts
+            if part is None:
+                counts[name] = n
+                pending.append(pool.submit(write_table, name, data, tmp, fmt))
+                return df
+            counts[name] = counts.get(name, 0) + n
+            streams.setdefault(name, PartWriter(name, tmp, fmt)).write(data)
+            if part[1]:
+                pending.append(pool.submit(streams.pop(name).close))
             return df
 
-        def emit_and_slim(name: str, df: pd.DataFrame) -> pd.DataFrame:
-            emit(name, df)
+        def emit_and_slim(name: str, df: pd.DataFrame,
+                          part: tuple[int, bool] | None = None) -> pd.DataFrame:
+            emit(name, df, part)
             return slim(name, df, config.end_date)
 
         built = build(config, gt_sink=sink_factory, stage=progress, emit=emit_and_slim)

@@ -92,14 +92,14 @@ class _Rows:
 
 def _finish(table: str, rows: dict, idx: Ids, ag: Agencies, agency: str | np.ndarray,
             tl: Timeline, id_prefix: str, cols: dict, spell_end: str | None = None,
-            agency_names: tuple[str, ...] | None = None) -> pd.DataFrame:
+            agency_names: tuple[str, ...] | None = None, first_id: int = 1) -> pd.DataFrame:
     """Apply period, coverage and lag; sort; name ids; build the frame.
 
     Point events are kept when dated inside the period; spells (``spell_end``
     names their end column) when they start by the end date and are open at the
     period start; the lag of a spell that began before the period runs from the
     period start (the day the extract first holds it). ``agency`` is one agency
-    code, or per-row codes into ``agency_names``.
+    code, or per-row codes into ``agency_names``. Row ids count from ``first_id``.
     """
     day = rows["day"]
     if spell_end is None:
@@ -126,7 +126,8 @@ def _finish(table: str, rows: dict, idx: Ids, ag: Agencies, agency: str | np.nda
     t = {k: (v(o) if callable(v) else v[o]) for k, v in cols.items()}
     p = get_table(table).prefix
     out = {f"{p}person_id": take(idx.person_pa, glob), f"{p}recorded_at": rec[o], **t}
-    out[get_table(table).column_names[0]] = ids(id_prefix, np.arange(1, len(o) + 1), 9)
+    out[get_table(table).column_names[0]] = ids(id_prefix,
+                                                np.arange(first_id, first_id + len(o)), 9)
     return frame(table, out)
 
 
@@ -150,8 +151,9 @@ def agency_tables(cfg, tl: Timeline, pop: Population, sim, idx: Ids, ag: Agencie
                   sen: np.ndarray, rng: np.random.Generator, emit=None) -> tuple[dict, dict]:  # noqa: ANN001
     """Build every ``ext_*`` event table and ``ext_source_coverage``.
 
-    ``emit(name, df)``, when given, receives the largest tables as soon as they
-    are built (to write them and free memory) and returns what to keep.
+    ``emit(name, df, part=None)``, when given, receives the largest tables as
+    soon as they are built (to write them and free memory) and returns what to
+    keep; the school attendance table comes in parts (``part=(k, last)``).
 
     Returns
     -------
@@ -246,7 +248,7 @@ def agency_tables(cfg, tl: Timeline, pop: Population, sim, idx: Ids, ag: Agencie
 
     out["ext_health_event"] = _health(tl, pop, fe, ce, idx, ag, rng)
     out.update(school_tables(cfg, tl, pop, sim, idx, ag, sen, rng, _Rows, _finish,
-                             emit or (lambda name, df: df)))
+                             emit or (lambda name, df, part=None: df)))
     cov = ag.coverage_rows(pop.fam_start)
     n = len(cov["fam"])
     o = np.lexsort((cov["src"], cov["fam"]))

@@ -41,6 +41,55 @@ def _end(day: np.ndarray, end: int) -> np.ndarray:
     return np.where(day > end, NEVER, day)
 
 
+ATTENDANCE_PART_ROWS = 2_000_000
+"""Attendance rows built (and written) at a time: the largest table, whole terms per part."""
+
+
+def _term_parts(ends: np.ndarray, size: int) -> list[tuple[int, int]]:
+    """Split rows sorted by term end into ranges of about ``size`` rows, never inside a term."""
+    n = len(ends)
+    starts = [0]
+    while starts[-1] + size < n:
+        at = ends[starts[-1] + size]
+        cut = int(np.searchsorted(ends, at, side="left"))
+        if cut <= starts[-1]:
+            cut = int(np.searchsorted(ends, at, side="right"))
+        if cut >= n:
+            break
+        starts.append(cut)
+    return list(zip(starts, [*starts[1:], n], strict=True))
+
+
+def _attendance(sim, pop, idx, ag, tl, Rows, finish, emit) -> pd.DataFrame:  # noqa: ANN001, N803
+    """Termly attendance, built and emitted a few terms at a time (rows stay in date order)."""
+    att = sim.attendance
+    sim.attendance = None  # the largest simulation output: free it as soon as it is used
+    if len(att["end"]) and np.any(np.diff(att["end"]) < 0):
+        o = np.argsort(att["end"], kind="stable")
+        att = {k: v[o] for k, v in att.items()}
+    ranges = _term_parts(att["end"], ATTENDANCE_PART_ROWS)
+    kept, next_id = [], 1
+    for k, (lo, hi) in enumerate(ranges):
+        ar = Rows()
+        child = att["child"][lo:hi]
+        ar.add(True, child, pop.ch_family[child], att["end"][lo:hi], start=att["start"][lo:hi],
+               possible=att["possible"][lo:hi], missed=att["missed"][lo:hi],
+               unauth=att["unauth"][lo:hi])
+        a = ar.result()
+        df = finish("ext_school_attendance", a, idx, ag, "school", tl, "AT", {
+            "atte_term_start_date": lambda o, a=a: dates(a["start"][o]),
+            "atte_term_end_date": lambda o, a=a: dates(a["day"][o]),
+            "atte_sessions_possible": lambda o, a=a: a["possible"][o].astype(np.int64),
+            "atte_sessions_missed": lambda o, a=a: a["missed"][o].astype(np.int64),
+            "atte_sessions_unauthorised": lambda o, a=a: a["unauth"][o].astype(np.int64)},
+            first_id=next_id)
+        next_id += len(df)
+        del a, ar
+        kept.append(emit("ext_school_attendance", df, part=(k, k == len(ranges) - 1)))
+        del df
+    return pd.concat(kept, ignore_index=True) if len(kept) > 1 else kept[0]
+
+
 def school_tables(cfg, tl, pop, sim, idx, ag, sen, rng, Rows, finish, emit) -> dict[str, pd.DataFrame]:  # noqa: ANN001, N803, E501
     """Build the school, youth justice, young carer and early-years tables.
 
@@ -74,19 +123,7 @@ def school_tables(cfg, tl, pop, sim, idx, ag, sen, rng, Rows, finish, emit) -> d
         "scho_end_date": lambda o: dates(_end(r["end"][o], tl.end)),
         "scho_sen_status": er.label(r, "sen")}, spell_end="end")
 
-    att = sim.attendance
-    ar = Rows()
-    ar.add(True, att["child"], pop.ch_family[att["child"]], att["end"], start=att["start"],
-           possible=att["possible"], missed=att["missed"], unauth=att["unauth"])
-    a = ar.result()
-    sim.attendance = None  # the largest simulation output: free it as soon as it is used
-    out["ext_school_attendance"] = emit("ext_school_attendance", finish(
-        "ext_school_attendance", a, idx, ag, "school", tl, "AT", {
-        "atte_term_start_date": lambda o: dates(a["start"][o]),
-        "atte_term_end_date": lambda o: dates(a["day"][o]),
-        "atte_sessions_possible": lambda o: a["possible"][o].astype(np.int64),
-        "atte_sessions_missed": lambda o: a["missed"][o].astype(np.int64),
-        "atte_sessions_unauthorised": lambda o: a["unauth"][o].astype(np.int64)}))
+    out["ext_school_attendance"] = _attendance(sim, pop, idx, ag, tl, Rows, finish, emit)
 
     ce = sim.child_events
     child, day, kind = ce["child"], ce["day"], ce["kind"]

@@ -339,7 +339,10 @@ def build_service_involvement(
     parts = [_csc_part(wf), _partner_part(ctx, rng), _school_part(ctx, rng)]
     pool_offset = np.cumsum([0, *(len(p.pool["name"]) for p in parts)])
     lead = np.concatenate([p.lead + off for p, off in zip(parts, pool_offset, strict=False)])
-    contacts = {k: pa.array(np.concatenate([p.pool[k] for p in parts]), type=pa.large_string())
+    # 32-bit offsets (the frame's own string type, so no converted copy) unless rows could
+    # hold more than 2 GB of one column's text
+    st = pa.string() if sum(len(p.person) for p in parts) < 20_000_000 else pa.large_string()
+    contacts = {k: pa.array(np.concatenate([p.pool[k] for p in parts]), type=st)
                 for k in ("name", "role", "email", "phone")}
     person = np.concatenate([p.person for p in parts])
     service = np.concatenate([p.service for p in parts])
@@ -349,9 +352,9 @@ def build_service_involvement(
     rec = np.where(np.isnat(rec), start.astype("datetime64[ns]"), rec)
     take = pa.array(lead)
     n = len(person)
-    vocab = pa.array(list(_SERVICE_NAMES), type=pa.large_string())
-    agencies = pa.array(list(_SERVICE_AGENCIES), type=pa.large_string())
-    status = pa.array(["historic", "current"], type=pa.large_string())
+    vocab = pa.array(list(_SERVICE_NAMES), type=st)
+    agencies = pa.array(list(_SERVICE_AGENCIES), type=st)
+    status = pa.array(["historic", "current"], type=st)
     return make_frame("ext_service_involvement", {
         "serv_involvement_id": sequential_ids("SRV", n, 9),
         "serv_person_id": ctx.person_ids(person),

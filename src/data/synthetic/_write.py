@@ -21,8 +21,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from earlywarning.data.schema import TABLES, get_table
 
-__all__ = ["GroundTruthWriter", "atomic_dir", "keep_freed_memory_small", "slim", "writable",
-           "write_json", "write_table"]
+__all__ = ["GroundTruthWriter", "PartWriter", "atomic_dir", "keep_freed_memory_small", "slim",
+           "writable", "write_json", "write_table"]
 
 _ARROW = {"string": pa.string(), "json": pa.string(), "date": pa.date32(),
           "timestamp": pa.timestamp("us"), "int": pa.int64(), "float": pa.float64()}
@@ -84,17 +84,69 @@ def write_table(name: str, df: pd.DataFrame | pa.Table, out: Path, fmt: str) -> 
         return path
     if fmt == "csv":
         path = out / f"{name}.csv"
-        d = df.copy()
-        declared = {c.name: c for c in get_table(name).columns} if name in TABLES else {}
-        for col in d.columns:
-            c = declared.get(col)
-            if c is not None and c.dtype == "date":
-                d[col] = pd.to_datetime(d[col]).dt.strftime("%Y-%m-%d")
-            elif c is not None and c.dtype == "timestamp":
-                d[col] = pd.to_datetime(d[col]).dt.strftime("%Y-%m-%d %H:%M:%S")
-        d.to_csv(path, index=False, lineterminator="\n", encoding="utf-8")
+        _write_csv(name, df, path, header=True)
         return path
     raise ValueError(f"format {fmt!r}: use 'parquet' or 'csv'")
+
+
+def _write_csv(name: str, df: pd.DataFrame, path: Path, header: bool) -> None:
+    d = df.copy()
+    declared = {c.name: c for c in get_table(name).columns} if name in TABLES else {}
+    for col in d.columns:
+        c = declared.get(col)
+        if c is not None and c.dtype == "date":
+            d[col] = pd.to_datetime(d[col]).dt.strftime("%Y-%m-%d")
+        elif c is not None and c.dtype == "timestamp":
+            d[col] = pd.to_datetime(d[col]).dt.strftime("%Y-%m-%d %H:%M:%S")
+    d.to_csv(path, index=False, lineterminator="\n", encoding="utf-8", header=header,
+             mode="w" if header else "a")
+
+
+class PartWriter:
+    """Writes one table part by part (in order, on its own thread), for tables too big to hold.
+
+    Parts are what :func:`writable` returns; at most two wait in memory.
+    """
+
+    def __init__(self, name: str, out: Path, fmt: str) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        if fmt not in ("parquet", "csv"):
+            raise ValueError(f"format {fmt!r}: use 'parquet' or 'csv'")
+        self.name, self.fmt = name, fmt
+        self.path = out / f"{name}.{fmt}"
+        self._writer: pq.ParquetWriter | None = None
+        self._parts = 0
+        self._pool = ThreadPoolExecutor(max_workers=1)
+        self._pending: list = []
+
+    def write(self, data: pd.DataFrame | pa.Table) -> None:
+        """Queue the next part (waiting while two are queued)."""
+        while self._pending and (len(self._pending) >= 2 or self._pending[0].done()):
+            self._pending.pop(0).result()
+        self._pending.append(self._pool.submit(self._write, data))
+
+    def _write(self, data: pd.DataFrame | pa.Table) -> None:
+        if self.fmt == "csv":
+            _write_csv(self.name, data, self.path, header=self._parts == 0)
+        else:
+            if self._writer is None:
+                self._writer = pq.ParquetWriter(
+                    self.path, data.schema,
+                    use_dictionary=_dictionary_columns(data.column_names), **PARQUET_OPTIONS)
+            self._writer.write_table(data, row_group_size=ROW_GROUP)
+        self._parts += 1
+
+    def close(self) -> Path:
+        """Finish the file (re-raising any writing error) and return its path."""
+        try:
+            for f in self._pending:
+                f.result()
+        finally:
+            self._pool.shutdown(wait=True)
+            if self._writer is not None:
+                self._writer.close()
+        return self.path
 
 
 class GroundTruthWriter:
