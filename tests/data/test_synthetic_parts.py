@@ -37,3 +37,23 @@ def test_attendance_in_parts_is_one_ordered_table(tmp_path, monkeypatch, fmt):
     assert clean["atte_attendance_id"].str.fullmatch(r"AT\d{9}").all()
     # parts follow each other in term order: the clean rows are in date order throughout
     assert pd.to_datetime(clean["atte_term_end_date"]).is_monotonic_increasing
+
+
+def test_ancillary_tables_need_only_the_first_event_of_tables_it_does_not_read():
+    from earlywarning.data.synthetic._ancillary import (
+        ANCILLARY_READS,
+        ANCILLARY_TABLES,
+        add_ancillary_tables,
+    )
+    from earlywarning.data.synthetic._build import build
+    from earlywarning.data.synthetic._write import slim
+
+    cfg = SyntheticConfig(children=1200, years=2, seed=8, burn_in_years=1)
+    core = build(cfg).tables
+    slimmed = {n: df if n in ANCILLARY_READS else slim(n, df, cfg.end_date)
+               for n, df in core.items()}
+    assert any(len(slimmed[n]) < len(core[n]) for n in core)
+    full = add_ancillary_tables(core, cfg, np.random.default_rng(3))
+    lean = add_ancillary_tables(slimmed, cfg, np.random.default_rng(3))
+    for name in ANCILLARY_TABLES:
+        pd.testing.assert_frame_equal(full[name], lean[name], obj=name)

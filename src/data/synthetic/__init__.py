@@ -143,6 +143,7 @@ def generate_la(config: SyntheticConfig, out: Path, fmt: str = "parquet",
     from concurrent.futures import ThreadPoolExecutor
 
     from earlywarning.data.schema import TABLES
+    from earlywarning.data.synthetic._ancillary import ANCILLARY_READS
     from earlywarning.data.synthetic._build import build, gt_arrow
     from earlywarning.data.synthetic._defects import inject_defects_parts
     from earlywarning.data.synthetic._write import (
@@ -204,6 +205,9 @@ def generate_la(config: SyntheticConfig, out: Path, fmt: str = "parquet",
         timings.update(built.timings)
         t = time.perf_counter()
         calib = calibration_report(built.tables)  # reads no ancillary table or column
+        for name in sorted(set(built.tables) - ANCILLARY_READS - set(counts)):
+            built.tables[name] = emit_and_slim(name, built.tables[name])
+        keep_freed_memory_small("tables")
         timings["calibration"] = time.perf_counter() - t
         t = time.perf_counter()
         tables = _with_ancillary(built.tables, config, emit=emit_and_slim)

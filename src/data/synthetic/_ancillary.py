@@ -252,6 +252,17 @@ def build_source_metadata(
     }, n)
 
 
+ANCILLARY_READS = frozenset({
+    "ssd_person", "ssd_family", "ssd_address", "ext_person_relationship", "ssd_missing",
+    "ssd_early_help_episodes", "ssd_cin_episodes", "ssd_cin_assessments", "ssd_s47_enquiry",
+    "ssd_cp_plans", "ssd_cla_episodes", "ext_police_event", "ext_housing_event",
+    "ext_asc_involvement", "ext_health_event", "ext_youth_justice", "ext_young_carer",
+    "ext_school_enrolment", "ext_school_exclusion",
+})
+"""Core tables :func:`add_ancillary_tables` reads beyond their first event (which the
+source metadata needs of every table): the others may be written and dropped before it."""
+
+
 def add_ancillary_tables(
     tables: dict[str, pd.DataFrame], config: object, rng: np.random.Generator,
     emit: Callable[[str, pd.DataFrame], pd.DataFrame] | None = None,
