@@ -71,6 +71,7 @@ from earlywarning.data.schema import TABLES
 t = time.perf_counter()
 con = duckdb.connect(sys.argv[2])
 con.execute(f"SET threads = {int(sys.argv[3])}")
+con.execute("SET enable_progress_bar = false")
 for name in TABLES:
     path = Path(sys.argv[1]) / f"{name}.parquet"
     if path.exists():
@@ -89,7 +90,7 @@ def _timed(script: str, la: Path, target: Path) -> dict:
         leftover.unlink()
     out = subprocess.run([_python(), "-c", script, str(la), str(target), str(THREADS)],
                          check=True, cwd=REPO, capture_output=True, text=True)
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    return json.loads([line for line in out.stdout.splitlines() if line.startswith("{")][-1])
 
 
 def run(quick: bool) -> list[dict]:

@@ -341,7 +341,7 @@ def violations(src: TableSource) -> list[Violation]:
 
     ``t`` is :func:`checked_select_sql`: the typed columns plus ``__dup_first`` (row
     number of the first row with the same key, when the key repeats) and ``__parent<i>``
-    (the matching parent key of the i-th foreign key, or null).
+    (true when the i-th foreign key has a matching parent key, else null).
     """
     t = src.table
     out: list[Violation] = []
@@ -490,7 +490,8 @@ def checked_select_sql(src: TableSource, typed: str, dup: str) -> str:
     items = ["t.*", "__dup.__first AS __dup_first"]
     joins = [f"{typed} AS t", f"LEFT JOIN {dup} AS __dup ON {keys}"]
     for i, (col, parent) in enumerate(src.parents.items()):
-        items.append(f"__p{i}.k AS __parent{i}")
+        # A marker rather than the key: the lookup only has to say whether it matched.
+        items.append(f"CASE WHEN __p{i}.k IS NOT NULL THEN TRUE END AS __parent{i}")
         joins.append(f"LEFT JOIN {parent} AS __p{i} ON __p{i}.k = t.{quote_ident(col)}")
     return f"SELECT {', '.join(items)} FROM {' '.join(joins)}"
 

@@ -140,6 +140,7 @@ def load(
     built = wh.building_path(warehouse)
     con = duckdb.connect(str(built))
     try:
+        con.execute("SET enable_progress_bar = false")  # progress goes to ``progress``
         if memory_limit:
             con.execute(f"SET memory_limit = {val.sql_literal(memory_limit)}")
         if threads:
