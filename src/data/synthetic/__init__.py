@@ -153,8 +153,8 @@ def generate_la(config: SyntheticConfig, out: Path, fmt: str = "parquet",
         keep_freed_memory_small,
         slim,
         writable,
+        write_and_free,
         write_json,
-        write_table,
     )
 
     if fmt not in ("parquet", "csv"):
@@ -188,7 +188,7 @@ def generate_la(config: SyntheticConfig, out: Path, fmt: str = "parquet",
             del parts
             if part is None:
                 counts[name] = n
-                pending.append(pool.submit(write_table, name, data, tmp, fmt))
+                pending.append(pool.submit(write_and_free, name, [data], tmp, fmt))
                 return df
             counts[name] = counts.get(name, 0) + n
             streams.setdefault(name, PartWriter(name, tmp, fmt)).write(data)

@@ -265,7 +265,7 @@ source metadata needs of every table): the others may be written and dropped bef
 
 def add_ancillary_tables(
     tables: dict[str, pd.DataFrame], config: object, rng: np.random.Generator,
-    emit: Callable[[str, pd.DataFrame], pd.DataFrame] | None = None,
+    emit: Callable[..., pd.DataFrame] | None = None,
 ) -> dict[str, pd.DataFrame]:
     """Add identity, workforce, service-involvement, voice and metadata tables.
 
@@ -283,10 +283,10 @@ def add_ancillary_tables(
     rng : numpy.random.Generator
         Source of randomness; same state gives identical tables.
     emit : callable, optional
-        ``emit(name, df) -> df`` receives each large new table (identity,
-        service involvement, family voice) as soon as it is built, to write
-        and free it; what it returns is kept (it must keep the earliest
-        event, which the source metadata reads).
+        ``emit(name, df, part=None) -> df`` receives each large new table
+        (identity, service involvement in parts, family voice) as soon as it
+        is built, to write and free it; what it returns is kept (it must keep
+        the earliest event, which the source metadata reads).
 
     Returns
     -------
@@ -302,8 +302,7 @@ def add_ancillary_tables(
     out["ssd_department"] = wf.department
     out["ssd_professionals"] = wf.professionals
     out["ssd_involvements"] = wf.involvements
-    out["ext_service_involvement"] = keep("ext_service_involvement",
-                                          build_service_involvement(ctx, wf, rng))
+    out["ext_service_involvement"] = build_service_involvement(ctx, wf, rng, emit=emit)
     out["ext_family_voice"] = keep("ext_family_voice", build_family_voice(ctx, rng))
     out["ext_source_metadata"] = build_source_metadata(ctx, out, config)
     return out

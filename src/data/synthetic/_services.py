@@ -20,6 +20,7 @@ and [2023-05-01, 2023-10-28]; they overlap, so one involvement starts
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,7 +33,6 @@ from earlywarning.data.synthetic._context import (
     isin,
     make_frame,
     obj,
-    sequential_ids,
     to_days,
 )
 from earlywarning.data.synthetic._fake_identity import (
@@ -318,7 +318,8 @@ def _csc_part(wf: Workforce) -> _Part:
 
 
 def build_service_involvement(
-    ctx: AncillaryContext, wf: Workforce, rng: np.random.Generator
+    ctx: AncillaryContext, wf: Workforce, rng: np.random.Generator,
+    emit: Callable[..., pd.DataFrame] | None = None,
 ) -> pd.DataFrame:
     """Build ``ext_service_involvement`` from the core events and the allocations.
 
@@ -330,43 +331,59 @@ def build_service_involvement(
         Allocations, whose workers lead the Early Help and CSC involvements.
     rng : numpy.random.Generator
         Source of randomness.
+    emit : callable, optional
+        ``emit(name, df, part=(k, last)) -> df`` receives the table in parts
+        (Early Help and CSC, partner agencies, schools) as each is built, to
+        write and free it; the parts it returns are concatenated.
 
     Returns
     -------
     pandas.DataFrame
         The table, columns as declared in ``schema.py``.
     """
-    parts = [_csc_part(wf), _partner_part(ctx, rng), _school_part(ctx, rng)]
-    pool_offset = np.cumsum([0, *(len(p.pool["name"]) for p in parts)])
-    lead = np.concatenate([p.lead + off for p, off in zip(parts, pool_offset, strict=False)])
+    builders = (lambda: _csc_part(wf), lambda: _partner_part(ctx, rng),
+                lambda: _school_part(ctx, rng))
+    frames, first = [], 1
+    for k, make in enumerate(builders):
+        df = _part_frame(ctx, make(), first)
+        first += len(df)
+        if emit is not None:
+            df = emit("ext_service_involvement", df, part=(k, k == len(builders) - 1))
+        frames.append(df)
+    return pd.concat(frames, ignore_index=True)
+
+
+def _part_frame(ctx: AncillaryContext, p: _Part, first_id: int) -> pd.DataFrame:
+    """Rows of one part, ids numbered from ``first_id``."""
+    from earlywarning.data.synthetic._fake_identity import digit_strings
+
+    n = len(p.person)
     # 32-bit offsets (the frame's own string type, so no converted copy) unless rows could
     # hold more than 2 GB of one column's text
-    st = pa.string() if sum(len(p.person) for p in parts) < 20_000_000 else pa.large_string()
-    contacts = {k: pa.array(np.concatenate([p.pool[k] for p in parts]), type=st)
+    st = pa.string() if n < 20_000_000 else pa.large_string()
+    take = pa.array(np.asarray(p.lead, dtype=np.int64))
+    contacts = {k: pa.array(np.asarray(p.pool[k], dtype=object), type=st).take(take)
                 for k in ("name", "role", "email", "phone")}
-    person = np.concatenate([p.person for p in parts])
-    service = np.concatenate([p.service for p in parts])
-    start = np.concatenate([p.start for p in parts]).astype("datetime64[D]")
-    end = np.concatenate([p.end for p in parts]).astype("datetime64[D]")
-    rec = np.concatenate([p.recorded_at for p in parts]).astype("datetime64[ns]")
+    start = np.asarray(p.start).astype("datetime64[D]")
+    end = np.asarray(p.end).astype("datetime64[D]")
+    rec = np.asarray(p.recorded_at).astype("datetime64[ns]")
     rec = np.where(np.isnat(rec), start.astype("datetime64[ns]"), rec)
-    take = pa.array(lead)
-    n = len(person)
-    vocab = pa.array(list(_SERVICE_NAMES), type=st)
-    agencies = pa.array(list(_SERVICE_AGENCIES), type=st)
-    status = pa.array(["historic", "current"], type=st)
+    service = pa.array(np.asarray(p.service, dtype=np.int64))
+    person = np.asarray(p.person, dtype=np.int64)
     return make_frame("ext_service_involvement", {
-        "serv_involvement_id": sequential_ids("SRV", n, 9),
+        "serv_involvement_id": digit_strings(np.arange(first_id, first_id + n, dtype=np.int64),
+                                             9, "SRV"),
         "serv_person_id": ctx.person_ids(person),
         "serv_family_id": ctx.family_ids(ctx.family_of(person)),
-        "serv_service": vocab.take(pa.array(service)),
-        "serv_agency": agencies.take(pa.array(service)),
-        "serv_status": status.take(pa.array(np.isnat(end).astype(np.int64))),
+        "serv_service": pa.array(list(_SERVICE_NAMES), type=st).take(service),
+        "serv_agency": pa.array(list(_SERVICE_AGENCIES), type=st).take(service),
+        "serv_status": pa.array(["historic", "current"], type=st).take(
+            pa.array(np.isnat(end).astype(np.int64))),
         "serv_start_date": start,
         "serv_end_date": end,
-        "serv_lead_name": contacts["name"].take(take),
-        "serv_lead_role": contacts["role"].take(take),
-        "serv_lead_email": contacts["email"].take(take),
-        "serv_lead_phone": contacts["phone"].take(take),
+        "serv_lead_name": contacts["name"],
+        "serv_lead_role": contacts["role"],
+        "serv_lead_email": contacts["email"],
+        "serv_lead_phone": contacts["phone"],
         "serv_recorded_at": np.minimum(rec, ctx.extract_ts),
     }, n)

@@ -22,7 +22,7 @@ import pyarrow.parquet as pq
 from earlywarning.data.schema import TABLES, get_table
 
 __all__ = ["GroundTruthWriter", "PartWriter", "atomic_dir", "keep_freed_memory_small", "slim",
-           "writable", "write_json", "write_table"]
+           "writable", "write_and_free", "write_json", "write_table"]
 
 _ARROW = {"string": pa.string(), "json": pa.string(), "date": pa.date32(),
           "timestamp": pa.timestamp("us"), "int": pa.int64(), "float": pa.float64()}
@@ -124,9 +124,10 @@ class PartWriter:
         """Queue the next part (waiting while two are queued)."""
         while self._pending and (len(self._pending) >= 2 or self._pending[0].done()):
             self._pending.pop(0).result()
-        self._pending.append(self._pool.submit(self._write, data))
+        self._pending.append(self._pool.submit(self._write, [data]))
 
-    def _write(self, data: pd.DataFrame | pa.Table) -> None:
+    def _write(self, box: list) -> None:
+        data = box.pop()
         if self.fmt == "csv":
             _write_csv(self.name, data, self.path, header=self._parts == 0)
         else:
@@ -136,6 +137,8 @@ class PartWriter:
                     use_dictionary=_dictionary_columns(data.column_names), **PARQUET_OPTIONS)
             self._writer.write_table(data, row_group_size=ROW_GROUP)
         self._parts += 1
+        del data
+        keep_freed_memory_small("tables")
 
     def close(self) -> Path:
         """Finish the file (re-raising any writing error) and return its path."""
@@ -265,6 +268,19 @@ def keep_freed_memory_small(phase: str = "tables") -> None:
             libc.malloc_trim(0)
     except (OSError, AttributeError):
         return
+    if phase == "tables":
+        pa.default_memory_pool().release_unused()
+
+
+def write_and_free(name: str, box: list, out: Path, fmt: str) -> Path:
+    """:func:`write_table` of the table held alone in ``box``, then return its memory.
+
+    The box is emptied, so no reference (not even the job's arguments) keeps
+    the written table alive.
+    """
+    path = write_table(name, box.pop(), out, fmt)
+    keep_freed_memory_small("tables")
+    return path
 
 
 def slim(name: str, df: pd.DataFrame, end_date) -> pd.DataFrame:  # noqa: ANN001
