@@ -296,8 +296,17 @@ def column_definition_sql(table: Table, column: Column) -> str:
     return sql
 
 
+WITHHELD = "[withheld: identifying]"
+"""What ``_quarantine.raw_row`` shows instead of an identifying value."""
+
+
 def raw_row_sql(src: TableSource, alias: str = "t") -> str:
-    """Give the row as the file had it, as JSON text (SQL over the typed relation)."""
+    """Give the row as the file had it, as JSON text (SQL over the typed relation).
+
+    Identifying columns (names, contact details, free-text notes; ``identifying``
+    in schema.py) are withheld: the quarantine is read by analysts, and the
+    file name and row number still lead back to the original row.
+    """
     pairs = []
     for c in src.table.columns:
         if c.name not in src.column_types:
@@ -306,6 +315,8 @@ def raw_row_sql(src: TableSource, alias: str = "t") -> str:
             value = f"{alias}.{quote_ident(_raw_name(c.name))}"
         else:
             value = f"CAST({alias}.{quote_ident(c.name)} AS VARCHAR)"
+        if c.identifying:
+            value = f"CASE WHEN {value} IS NULL THEN NULL ELSE {sql_literal(WITHHELD)} END"
         pairs += [sql_literal(c.name), value]
     for extra in src.extra_columns:
         pairs += [sql_literal(extra),

@@ -202,3 +202,25 @@ def test_a_file_larger_than_the_memory_limit_streams(tmp_path):
     assert result.published
     police = result.report.table("ext_police_event")
     assert (police.rows_read, police.rows_accepted) == (400_000, 400_000)
+
+
+def test_quarantine_withholds_identifying_values_but_keeps_the_row(tmp_path):
+    """A rejected identity row reaches the quarantine without its name."""
+    folder = corpus.write_extracts(tmp_path / "src", "csv")
+
+    def edit(rows: list[dict]) -> None:
+        rows[2]["iden_person_id"] = rows[1]["iden_person_id"]  # duplicate key: rejected
+        rows[2]["iden_forename"] = "Zebedee"
+        rows[2]["iden_surname"] = "Quillfeather"
+
+    corpus._rewrite(folder, "ext_person_identity", edit)
+    target = tmp_path / "warehouse.duckdb"
+    load(folder, target, quarantine=True, load_date=LOAD_DATE)
+    q = _quarantined(target)[("ext_person_identity", 3)]
+    assert q["rule"] == "duplicate_key"
+    raw = json.loads(q["raw_row"])
+    assert raw["iden_person_id"] in q["message"]  # the reason stays checkable
+    assert raw["iden_forename"] == raw["iden_surname"] == val.WITHHELD
+    with wh.connect(target) as con:
+        dump = con.execute("SELECT string_agg(raw_row || message, '') FROM _quarantine").fetchone()
+    assert "Zebedee" not in dump[0] and "Quillfeather" not in dump[0]
