@@ -51,6 +51,14 @@ def _d(s: pd.Series) -> np.ndarray:
     return pd.to_datetime(s).to_numpy(dtype="datetime64[D]")
 
 
+def _id_codes(*ids: pd.Series) -> tuple[list[np.ndarray], int]:
+    """Integer codes of ids shared across columns (one Arrow hash, no Python strings)."""
+    codes, uniq = pd.factorize(pd.concat([pd.Series(i.array) for i in ids], ignore_index=True))
+    codes = np.where(codes < 0, len(uniq), codes)  # missing ids share one extra code
+    cuts = np.cumsum([len(i) for i in ids])[:-1]
+    return np.split(codes, cuts), len(uniq) + 1
+
+
 def _count_in(days: np.ndarray, lo: np.datetime64, hi: np.datetime64) -> int:
     return int(((days >= lo) & (days <= hi)).sum())
 
@@ -78,7 +86,8 @@ def calibration_report(tables: dict[str, pd.DataFrame], years: int | None = None
     """
     person = tables["ssd_person"]
     uasc_ids = set(tables["ssd_immigration_status"]["immi_person_id"])
-    kids = person[(person["pers_is_child"] == "Y") & ~person["pers_person_id"].isin(uasc_ids)]
+    kids = person.loc[(person["pers_is_child"] == "Y") & ~person["pers_person_id"].isin(uasc_ids),
+                      ["pers_person_id", "pers_dob"]]
     dob = _d(kids["pers_dob"])
     last = max(_d(tables["ssd_cin_episodes"]["cine_referral_date"]).max(),
                _d(tables["ssd_contacts"]["cont_contact_date"]).max())
@@ -136,9 +145,13 @@ def _pooled(tables, ends, kids, dob, uasc_ids, cla_s, cla_uasc, cla, cp, cp_s, c
     b, e = ends[0] - np.timedelta64(364, "D"), ends[-1]
     out: list[tuple[str, str, float]] = []
     in_p = (cla_s >= b) & (cla_s <= e)
-    pdob = pd.Series(_d(tables["ssd_person"]["pers_dob"]),
-                     index=tables["ssd_person"]["pers_person_id"].to_numpy())
-    cdob = pdob.reindex(cla["clae_person_id"][in_p].to_numpy()).to_numpy(dtype="datetime64[D]")
+    person, addr = tables["ssd_person"], tables["ssd_address"]
+    (p_code, c_code, a_code, k_code), n_ids = _id_codes(
+        person["pers_person_id"], cla["clae_person_id"], addr["addr_person_id"],
+        kids["pers_person_id"])
+    pdob = np.full(n_ids, np.datetime64("NaT"), dtype="datetime64[D]")
+    pdob[p_code] = _d(person["pers_dob"])
+    cdob = pdob[c_code[in_p]]
     age = (cla_s[in_p] - cdob).astype(int) / 365.25
     if len(age):
         out.append(("uasc_share_of_care_starts_pct", "all", 100 * cla_uasc[in_p].mean()))
@@ -146,17 +159,16 @@ def _pooled(tables, ends, kids, dob, uasc_ids, cla_s, cla_uasc, cla, cp, cp_s, c
                              ("10_15", 10, 16), ("16_plus", 16, 99)):
             out.append((f"care_start_age_{name}_pct", "all",
                         100 * ((age >= lo) & (age < hi)).mean()))
-    addr = tables["ssd_address"]
-    codes, uniq = pd.factorize(addr["addr_person_id"])
-    a_s, a_dec = _d(addr["addr_address_start_date"]), addr["addr_imd_decile"].to_numpy()
-    o = np.lexsort((a_s, codes))
-    first = np.r_[True, codes[o][1:] != codes[o][:-1]]
-    first_dec = pd.Series(a_dec[o][first], index=np.asarray(uniq)[codes[o][first]])
-    kid_dec = first_dec.reindex(kids["pers_person_id"]).to_numpy()
+    a_s = _d(addr["addr_address_start_date"])
+    a_dec = addr["addr_imd_decile"].to_numpy(dtype=float, na_value=np.nan)
+    o = np.lexsort((a_s, a_code))
+    first = np.r_[True, a_code[o][1:] != a_code[o][:-1]]
+    first_dec = np.full(n_ids, np.nan)  # decile of each person's first address
+    first_dec[a_code[o][first]] = a_dec[o][first]
+    kid_dec = first_dec[k_code]
     age_e = (e - dob).astype(int) / 365.25
     pop_dec = pd.Series(kid_dec[(age_e >= 0) & (age_e < 18)]).value_counts()
-    starters = cla["clae_person_id"][in_p & ~cla_uasc]
-    st_dec = first_dec.reindex(starters).value_counts()
+    st_dec = pd.Series(first_dec[c_code[in_p & ~cla_uasc]]).value_counts()
     # log-linear fit of the care-start rate on decile (stable where one decile has few starts)
     dec = np.arange(1, 11)
     starts = np.array([st_dec.get(d, 0) for d in dec], dtype=float) + 0.5
@@ -230,11 +242,14 @@ def _partner(tables, b, e, kids, dob, ends):  # noqa: ANN001, ANN202
     ta = h[h["hous_event_type"] == "temporary_accommodation"]
     open_ta = _open_at(_d(ta["hous_event_date"]), _d(ta["hous_end_date"]), ends[-1])
     fam = tables["ssd_family"]
-    fam_of = pd.Series(fam["fami_family_id"].to_numpy(), index=fam["fami_person_id"].to_numpy())
-    fam_of = fam_of[~fam_of.index.duplicated(keep="last")]
-    ta_fams = fam_of.reindex(ta["hous_person_id"][open_ta].to_numpy()).dropna().unique()
     kid_now = kids["pers_person_id"][(age_e >= 0) & (age_e < 18)]
-    in_ta = int(fam_of.reindex(kid_now.to_numpy()).isin(ta_fams).sum())
+    (f_code, t_code, k_code), n_ids = _id_codes(fam["fami_person_id"],
+                                                ta["hous_person_id"][open_ta], kid_now)
+    fam_of = np.full(n_ids, -1, dtype=np.int64)  # each person's (last listed) family
+    fam_of[f_code] = pd.factorize(fam["fami_family_id"])[0]
+    ta_fams = fam_of[t_code]
+    kid_fam = fam_of[k_code]
+    in_ta = int(((kid_fam >= 0) & np.isin(kid_fam, ta_fams[ta_fams >= 0])).sum())
     out.append(("temporary_accommodation_per_1000_children", "all",
                 1000 * in_ta / max(len(kid_now), 1)))
     eh = tables["ssd_early_help_episodes"]
