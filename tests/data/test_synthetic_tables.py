@@ -190,3 +190,18 @@ def test_a_negative_school_term_is_reported_as_good_attendance():
     contrib[SCHOOL] = [-2.0, 2.0]
     d = top_drivers(contrib)
     assert d[0, 0] == ATTENDANCE_GOOD and d[0, 1] == SCHOOL
+
+
+def test_certain_escalation_is_probability_one_without_numeric_warnings():
+    from earlywarning.data.synthetic._hazard import Projector
+
+    weights = np.array([1.0] * 10 + [0.5, 0.2])  # the last quarter mixes certain and partial
+    proj = Projector(SMALL, weights, k_e=1.0, b_a=1.0, b_house=0.3, b_mh=0.3, beta_l=1.0)
+    n = 4
+    log_h = np.array([-12.0, -6.0, -3.0, 40.0], dtype=np.float32)  # up to a certain month
+    zeros = np.zeros(n, dtype=np.float32)
+    ages = np.full(n, 60, dtype=np.int64)
+    p = proj.p_true(log_h, ages, zeros, zeros, zeros, zeros)
+    assert np.all(np.diff(p) > 0) and p[-1] == 1.0
+    rec = proj.p_recorded(log_h, ages, zeros, zeros, zeros, zeros, latent_scale=1.0)
+    assert np.all((rec >= 0) & (rec <= 1)) and rec[-1] == 1.0
