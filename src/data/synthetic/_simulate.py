@@ -32,6 +32,7 @@ from earlywarning.data.synthetic._hazard import (
 from earlywarning.data.synthetic._pathways import delay_weights, sample_escalating, sample_other
 from earlywarning.data.synthetic._population import Population
 from earlywarning.data.synthetic._timeline import DAYS_PER_YEAR, NEVER, Timeline
+from earlywarning.data.synthetic._worker import OrderedWorker
 
 __all__ = ["SimOutput", "simulate", "group_mask"]
 
@@ -75,34 +76,6 @@ class SimOutput:
     ground_truth: dict | None = None
     wait_ground_truth: Callable[[], None] = lambda: None
     """Blocks until every ground-truth month has reached the sink (re-raising its errors)."""
-
-
-class _Background:
-    """Runs jobs one at a time on a worker thread, in order, at most two queued.
-
-    numpy releases the GIL in its array loops, so a month's ground truth is
-    computed on the second core while the simulation moves on.
-    """
-
-    def __init__(self) -> None:
-        from concurrent.futures import ThreadPoolExecutor
-
-        self._pool = ThreadPoolExecutor(max_workers=1)
-        self._pending: list = []
-
-    def submit(self, fn, *args) -> None:  # noqa: ANN001
-        """Queue ``fn(*args)`` (waiting for the oldest job when two are queued)."""
-        while self._pending and (len(self._pending) >= 2 or self._pending[0].done()):
-            self._pending.pop(0).result()  # re-raises a failed job
-        self._pending.append(self._pool.submit(fn, *args))
-
-    def wait(self) -> None:
-        """Finish every queued job (re-raising the first failure)."""
-        try:
-            for f in self._pending:
-                f.result()
-        finally:
-            self._pool.shutdown(wait=True)
 
 
 def _frozen(lat):  # noqa: ANN001, ANN202
@@ -205,7 +178,7 @@ def simulate(cfg: SyntheticConfig, pop: Population, tl: Timeline, rng: np.random
     eta_var = []
     age_tab = age_table(cfg)
     statics = ev.child_statics(cfg, lat)
-    gt_jobs, child_jobs = _Background(), _Background()
+    gt_jobs, child_jobs = OrderedWorker(), OrderedWorker()
     child_rng = np.random.default_rng([cfg.seed, 4, 1])
 
     for m in range(tl.n_months):

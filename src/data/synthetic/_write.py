@@ -20,6 +20,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 from earlywarning.data.schema import TABLES, get_table
+from earlywarning.data.synthetic._worker import OrderedWorker
 
 __all__ = ["GroundTruthWriter", "PartWriter", "atomic_dir", "keep_freed_memory_small", "slim",
            "writable", "write_and_free", "write_json", "write_table"]
@@ -109,22 +110,17 @@ class PartWriter:
     """
 
     def __init__(self, name: str, out: Path, fmt: str) -> None:
-        from concurrent.futures import ThreadPoolExecutor
-
         if fmt not in ("parquet", "csv"):
             raise ValueError(f"format {fmt!r}: use 'parquet' or 'csv'")
         self.name, self.fmt = name, fmt
         self.path = out / f"{name}.{fmt}"
         self._writer: pq.ParquetWriter | None = None
         self._parts = 0
-        self._pool = ThreadPoolExecutor(max_workers=1)
-        self._pending: list = []
+        self._jobs = OrderedWorker(max_queued=2)
 
     def write(self, data: pd.DataFrame | pa.Table) -> None:
         """Queue the next part (waiting while two are queued)."""
-        while self._pending and (len(self._pending) >= 2 or self._pending[0].done()):
-            self._pending.pop(0).result()
-        self._pending.append(self._pool.submit(self._write, [data]))
+        self._jobs.submit(self._write, [data])
 
     def _write(self, box: list) -> None:
         data = box.pop()
@@ -143,10 +139,8 @@ class PartWriter:
     def close(self) -> Path:
         """Finish the file (re-raising any writing error) and return its path."""
         try:
-            for f in self._pending:
-                f.result()
+            self._jobs.wait()
         finally:
-            self._pool.shutdown(wait=True)
             if self._writer is not None:
                 self._writer.close()
         return self.path
@@ -163,22 +157,15 @@ class GroundTruthWriter:
     """
 
     def __init__(self, path: Path, convert=None) -> None:  # noqa: ANN001
-        from concurrent.futures import ThreadPoolExecutor
-
         self.path = path
         self.convert = convert
         self.writer: pq.ParquetWriter | None = None
         self.rows = 0
-        self._pool = ThreadPoolExecutor(max_workers=1)
-        self._pending: list = []
+        self._jobs = OrderedWorker(max_queued=3)  # bounds memory: at most three months wait
 
     def write(self, columns: dict) -> None:
         """Queue one month of rows (a dict of equal-length arrays or Series)."""
-        while self._pending and self._pending[0].done():
-            self._pending.pop(0).result()  # re-raises a failed write
-        if len(self._pending) > 2:  # bound memory: wait for the oldest month
-            self._pending.pop(0).result()
-        self._pending.append(self._pool.submit(self._write, columns))
+        self._jobs.submit(self._write, columns)
 
     def _write(self, columns: dict) -> None:
         if self.convert is not None:
@@ -205,9 +192,7 @@ class GroundTruthWriter:
 
     def close(self) -> None:
         """Wait for queued months and finish the file (re-raising any writing error)."""
-        for f in self._pending:
-            f.result()
-        self._pool.shutdown(wait=True)
+        self._jobs.wait()
         if self.writer is not None:
             self.writer.close()
 
