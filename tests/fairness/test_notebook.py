@@ -7,6 +7,7 @@ from pathlib import Path
 
 import jupytext
 import pytest
+from _notebook_outputs import read_outputs
 from nbclient import NotebookClient
 
 REPO = Path(__file__).resolve().parents[2]
@@ -18,9 +19,9 @@ def test_fairness_notebook_runs_and_finds_the_injected_bias(monkeypatch):
     nb = jupytext.read(REPO / "notebooks" / "05_fairness_audit.py")
     NotebookClient(nb, timeout=600, kernel_name="python3",
                    resources={"metadata": {"path": str(REPO)}}).execute()
-    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
-    assert not [o for o in outputs if o.get("output_type") == "error"]
-    assert len([o for o in outputs if "image/png" in o.get("data", {})]) >= 3
-    text = "".join(o.get("text", "") for o in outputs)
+    out = read_outputs(nb)
+    assert not out.errors
+    assert len(out.images) >= 3
+    text = out.text
     assert re.search(r"Black[^\n]* — the model over-states this group's risk", text)
     assert "Ethics report:" in text

@@ -18,6 +18,7 @@ from _explain_fixtures import (
     register_model,
     train_model,
 )
+from _notebook_outputs import read_outputs
 from earlywarning.config import config_hash
 from earlywarning.models.explain import predict_risk
 from earlywarning.models.scoring import (
@@ -343,11 +344,11 @@ def test_explanations_notebook_runs_top_to_bottom(env, cli, scored):
                        resources={"metadata": {"path": str(env["root"])}}).execute()
     finally:
         mp.undo()
-    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
-    text = "".join(o.get("text", "") for o in outputs)
+    out = read_outputs(nb)
+    text = out.text
     assert "(raises risk)" in text
     assert "true largest driver in the top-3 reasons" in text
-    assert len([o for o in outputs if "image/png" in o.get("data", {})]) == 2
+    assert len(out.images) == 2
 
 
 def test_the_models_engineers_calibrated_lightgbm_scores_and_explains():

@@ -7,6 +7,7 @@ from pathlib import Path
 import jupytext
 import pytest
 import yaml
+from _notebook_outputs import read_outputs
 from nbclient import NotebookClient
 
 REPO = Path(__file__).resolve().parents[2]
@@ -30,10 +31,9 @@ def test_model_training_notebook_runs_and_reports(small_pipeline, tmp_path, monk
     # the kernel works in tmp_path, so runs/ lands there, not in the repository
     NotebookClient(nb, timeout=600, kernel_name="python3",
                    resources={"metadata": {"path": str(tmp_path)}}).execute()
-    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
-    assert not [o for o in outputs if o.get("output_type") == "error"]
-    images = [o for o in outputs if "image/png" in o.get("data", {})]
-    assert len(images) >= 5, "folds, PR curve, calibration, months, ablation"
-    text = "".join(o.get("text", "") for o in outputs)
+    out = read_outputs(nb)
+    assert not out.errors
+    assert len(out.images) >= 5, "folds, PR curve, calibration, months, ablation"
+    text = out.text
     assert "the pre-registered bar" in text and "base rate" in text
     assert list((tmp_path / "runs" / "small-models").glob("*/report.html"))

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import jupytext
 import pytest
+from _notebook_outputs import read_outputs
 from nbclient import NotebookClient
 
 REPO = Path(__file__).resolve().parents[2]
@@ -26,11 +27,10 @@ def execute_notebook(path: Path, env: dict[str, str], monkeypatch) -> object:
 def test_linked_data_tour_runs_and_plots(small_warehouse, monkeypatch):
     nb = execute_notebook(REPO / "notebooks" / "01_linked_data_tour.py",
                           {"EARLYWARNING_WAREHOUSE": str(small_warehouse)}, monkeypatch)
-    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
-    assert not [o for o in outputs if o.get("output_type") == "error"]
-    images = [o for o in outputs if "image/png" in o.get("data", {})]
-    assert len(images) >= 3, "the tour shows events, coverage, funnel and a family timeline"
-    text = "".join(o.get("text", "") for o in outputs)
+    out = read_outputs(nb)
+    assert not out.errors
+    assert len(out.images) >= 3, "the tour shows events, coverage, funnel and a family timeline"
+    text = out.text
     assert "Family " in text and "events" in text
 
 
@@ -38,7 +38,6 @@ def test_linked_data_tour_runs_and_plots(small_warehouse, monkeypatch):
 def test_features_and_cohort_notebook_runs_and_plots(small_pipeline, monkeypatch):
     nb = execute_notebook(REPO / "notebooks" / "02_features_and_cohort.py",
                           {"EARLYWARNING_PIPELINE": str(small_pipeline)}, monkeypatch)
-    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
-    assert not [o for o in outputs if o.get("output_type") == "error"]
-    images = [o for o in outputs if "image/png" in o.get("data", {})]
-    assert len(images) >= 3, "cohort sizes/base rates, feature distributions, missingness"
+    out = read_outputs(nb)
+    assert not out.errors
+    assert len(out.images) >= 3, "cohort sizes/base rates, feature distributions, missingness"
