@@ -3,7 +3,6 @@
 import pandas as pd
 import pandera.errors
 import pytest
-
 from earlywarning.data import schema
 from earlywarning.data.schema import TABLES, get_table, pandera_schema
 

@@ -2,7 +2,6 @@
 
 import duckdb
 import pytest
-
 from earlywarning.data import summary
 from earlywarning.data.schema import TABLES
 
