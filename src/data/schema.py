@@ -1018,7 +1018,8 @@ def data_dictionary_markdown() -> str:
             out.append(f"- Rule `{rule}`: rejected when {msg}")
         if t.restricted:
             out.append("- **Restricted**: read only by the web app for authorised users")
-        out += ["", "| column | type | required | allowed values | meaning |", "|---|---|---|---|---|"]
+        out += ["", "| column | type | required | allowed values | meaning |",
+                "|---|---|---|---|---|"]
         for c in t.columns:
             flags = []
             if not c.ssd:

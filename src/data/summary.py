@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import duckdb
 import pandas as pd
-
 from earlywarning.data.schema import AGENCIES, HEALTH_SERVICE_AGENCY, TABLES, Table
 
 __all__ = [
@@ -48,7 +47,8 @@ _TIMELINE_SKIP = {"ssd_family", "ext_person_relationship", "ssd_involvements"}
 
 
 def _present(con: duckdb.DuckDBPyConnection) -> set[str]:
-    return {r[0] for r in con.execute("select table_name from information_schema.tables").fetchall()}
+    rows = con.execute("select table_name from information_schema.tables").fetchall()
+    return {r[0] for r in rows}
 
 
 def _timeline_tables(con: duckdb.DuckDBPyConnection) -> list[Table]:
