@@ -67,7 +67,7 @@ def _la_figures() -> list[dict]:
     """PR-AUC of LightGBM, the oracle and the rule on the demo pipeline's held-out period."""
     from earlywarning.config import load_pipeline
     from earlywarning.models import ModelScores, evaluate_models, load_feature_table
-    from earlywarning.models._features_io import attach_p_true, ground_truth_path
+    from earlywarning.models._features_io import attach_ground_truth, ground_truth_path
     from earlywarning.models._training import (
         _label_frame,
         _oracle_scores,
@@ -86,9 +86,10 @@ def _la_figures() -> list[dict]:
     fold = make_splitter(cfg).split(table.frame)[-1]
     _, scores = fit_and_score(["lightgbm", "rule"], cfg, table, fold)
     labels = _label_frame(table, fold)
-    p = _oracle_scores(attach_p_true(labels, gt))
+    truth = attach_ground_truth(labels, gt, ["p_true", "p_recorded", "unobserved_share"])
+    p = _oracle_scores(truth["p_true"])
     scores["oracle"] = ModelScores(p, p)
-    rec = attach_p_true(labels, gt, "p_recorded")
+    rec = truth["p_recorded"]
     if rec.notna().any():
         r = _oracle_scores(rec)
         scores["oracle_recorded"] = ModelScores(r, r)
@@ -100,7 +101,7 @@ def _la_figures() -> list[dict]:
     if "oracle_recorded" in m["models"]:
         pr["oracle_recorded"] = m["models"]["oracle_recorded"]["pr_auc"]["value"]
         print(f"  oracle without the unrecorded latent {pr['oracle_recorded']:.3f}")
-    share_unobserved = attach_p_true(labels, gt, "unobserved_share").mean()
+    share_unobserved = truth["unobserved_share"].mean()
     details = {"pr_auc": pr, "base_rate": m["base_rate"], "test_rows": m["n_rows"],
                "test_positives": m["n_positive"],
                "unobserved_share_of_hazard": float(share_unobserved)}

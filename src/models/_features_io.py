@@ -21,7 +21,7 @@ __all__ = [
     "feature_table_dir",
     "load_feature_table",
     "ground_truth_path",
-    "attach_p_true",
+    "attach_ground_truth",
 ]
 
 ID_COLUMNS = ("person_id", "family_id", "as_of", "cohort", "label", "label_event_date")
@@ -226,11 +226,12 @@ def ground_truth_path(cfg: Any, warehouse_source: str | None = None) -> Path | N
     return None
 
 
-def attach_p_true(rows: pd.DataFrame, path: Path, column: str = "p_true") -> pd.Series:
-    """Return the ground truth's ``column`` for each (person_id, as_of) row, NaN where unknown.
+def attach_ground_truth(rows: pd.DataFrame, path: Path, columns: list[str]) -> pd.DataFrame:
+    """Return ground-truth ``columns`` for each (person_id, as_of) row, NaN where unknown.
 
-    ``p_true`` (or ``unobserved_share``) is defined for the month starting at
-    ``month``; an as-of date is matched to the month it falls in.
+    Ground truth is defined for the month starting at ``month``; an as-of date
+    is matched to the month it falls in. The file is read once, for every
+    column asked; a column the file does not have comes back all NaN.
 
     Parameters
     ----------
@@ -238,22 +239,27 @@ def attach_p_true(rows: pd.DataFrame, path: Path, column: str = "p_true") -> pd.
         ``person_id`` and ``as_of``.
     path : Path
         ``ground_truth/child_month.parquet``.
-    column : str
-        Ground-truth column; all NaN when the file does not have it.
+    columns : list of str
+        Ground-truth columns, e.g. ``["p_true", "p_recorded"]``.
 
     Returns
     -------
-    pandas.Series aligned with ``rows``
+    pandas.DataFrame aligned with ``rows``, one column per name in ``columns``
     """
     import pyarrow.parquet as pq
 
-    if column not in pq.read_schema(path).names:
-        return pd.Series(float("nan"), index=rows.index, name=column)
-    truth = pd.read_parquet(path, columns=["person_id", "month", column])
+    present = [c for c in columns if c in pq.read_schema(path).names]
+    out = pd.DataFrame({c: float("nan") for c in columns}, index=rows.index)
+    if not present:
+        return out
+    truth = pd.read_parquet(path, columns=["person_id", "month", *present])
     truth["month"] = pd.to_datetime(truth["month"]).dt.to_period("M")
     key = pd.DataFrame({"person_id": rows["person_id"].astype(str).to_numpy(),
                         "month": pd.to_datetime(rows["as_of"]).dt.to_period("M").to_numpy()})
     truth["person_id"] = truth["person_id"].astype(str)
     merged = key.merge(truth.drop_duplicates(["person_id", "month"]), on=["person_id", "month"],
                        how="left")
-    return pd.Series(merged[column].to_numpy(), index=rows.index, name=column)
+    for c in present:
+        out[c] = merged[c].to_numpy()
+    return out
+

@@ -41,7 +41,12 @@ from ._estimators import (
     ScaledLogisticRegression,
 )
 from ._evaluation import ModelScores, evaluate_models
-from ._features_io import FeatureTable, attach_p_true, ground_truth_path, load_feature_table
+from ._features_io import (
+    FeatureTable,
+    attach_ground_truth,
+    ground_truth_path,
+    load_feature_table,
+)
 from ._passbar import PassBarResult, check_bar_reachable, check_pass_bar
 from ._splits import RollingOriginSplitter, TemporalFold
 from ._tracking import check_tracking_uri, git_sha, log_training_run, resolve_tracking_uri
@@ -380,18 +385,20 @@ def train_pipeline(
     say(f"final fold: trained {', '.join(names)} on {len(final.train_index):,} rows "
         f"({final.train_dates[0].date()} … {final.train_dates[-1].date()})")
     labels = _label_frame(table, final)
-    p_true = attach_p_true(labels, gt_path) if gt_path is not None else None
+    truth = (attach_ground_truth(labels, gt_path, ["p_true", "p_recorded", "unobserved_share"])
+             if gt_path is not None else None)
+    p_true = truth["p_true"] if truth is not None else None
     unobserved = None
     oracle_note = None
     unmatched = int(p_true.isna().sum()) if p_true is not None else 0
     if p_true is not None and unmatched <= MAX_UNMATCHED_SHARE * len(p_true):
         pt = _oracle_scores(p_true)
         scores[ORACLE] = ModelScores(pt, pt)
-        recorded = attach_p_true(labels, gt_path, "p_recorded")
+        recorded = truth["p_recorded"]
         if recorded.notna().any():
             pr = _oracle_scores(recorded)
             scores[ORACLE_RECORDED] = ModelScores(pr, pr)
-        share = attach_p_true(labels, gt_path, "unobserved_share")
+        share = truth["unobserved_share"]
         unobserved = float(share.mean()) if share.notna().any() else None
         oracle_note = _oracle_note(labels["label"].to_numpy(), pt, scores[candidate].rank)
         oracle_note["rows_without_ground_truth"] = unmatched
