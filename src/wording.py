@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
-__all__ = ["agree_number"]
+__all__ = ["agree_number", "fill_meaning"]
 
 _NUMBER_CHOICE = re.compile(r"\{([^{}|]*)\|([^{}|]*)\}")
 
@@ -28,3 +29,29 @@ def agree_number(template: str, value: object) -> str:
     except (TypeError, ValueError):
         one = False
     return _NUMBER_CHOICE.sub(lambda m: m.group(1) if one else m.group(2), template)
+
+
+def fill_meaning(template: str, value: object, shown: Callable[[object], str] = str) -> str:
+    """Fill a meaning template with a value: the one rule for dictionary and reasons.
+
+    ``{singular|plural}`` choices agree with the value (:func:`agree_number`);
+    a format spec on the value is honoured (``"{value:.0%} of sessions"``);
+    otherwise ``{value}`` becomes ``shown(value)``, and a template without it
+    gets the value after a colon.
+
+    Examples
+    --------
+    >>> fill_meaning("{value} {referral|referrals} in the last year", 1)
+    '1 referral in the last year'
+    >>> fill_meaning("{value:.0%} of school sessions missed", 0.25)
+    '25% of school sessions missed'
+    """
+    text = agree_number(template, value)
+    if "{value:" in text:
+        try:
+            return text.format(value=value)
+        except (ValueError, KeyError, IndexError):
+            pass
+    if "{value}" in text:
+        return text.replace("{value}", shown(value))
+    return f"{text}: {shown(value)}"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from earlywarning.wording import agree_number
+from earlywarning.wording import agree_number, fill_meaning
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -22,3 +22,11 @@ def test_anything_else_takes_the_plural(value):
 def test_templates_without_choices_and_odd_values_are_left_alone():
     assert agree_number("{value} years: the child's age", 1) == "{value} years: the child's age"
     assert agree_number(TEMPLATE, None) == "{value} referrals of a sibling, people now"
+
+
+def test_fill_meaning_is_the_one_rule_for_dictionary_and_reasons():
+    assert fill_meaning("{value} {plan|plans} ever", 1) == "1 plan ever"
+    assert fill_meaning("{value} {plan|plans} ever", 3) == "3 plans ever"
+    assert fill_meaning("{value:.0%} of sessions missed", 0.25) == "25% of sessions missed"
+    assert fill_meaning("{value} days", 2.5, lambda v: f"<{v}>") == "<2.5> days"
+    assert fill_meaning("Deprivation decile", 3) == "Deprivation decile: 3"

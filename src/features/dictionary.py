@@ -13,7 +13,7 @@ import json
 from typing import Any
 
 from earlywarning.data.schema import AGENCIES
-from earlywarning.wording import agree_number
+from earlywarning.wording import agree_number, fill_meaning
 
 from .specs import (
     CONTEXT_FEATURES,
@@ -42,16 +42,9 @@ def coverage_spec(agency: str) -> FeatureSpec:
 def render_meaning(template: str, value: object) -> str:
     """Fill a dictionary meaning with a value, e.g. ``render_meaning(m, 2)``.
 
-    Handles ``{singular|plural}`` choices (:func:`earlywarning.wording.agree_number`) and a format
-    spec on the value (``"{value:.0%} of sessions"``).
+    See :func:`earlywarning.wording.fill_meaning` (number agreement, format specs).
     """
-    text = agree_number(template, value)
-    if "{value:" in text:
-        try:
-            return text.format(value=value)
-        except (ValueError, KeyError, IndexError):
-            pass
-    return text.replace("{value}", str(value))
+    return fill_meaning(template, value)
 
 
 def dictionary_entries(specs: list[FeatureSpec]) -> list[dict[str, Any]]:

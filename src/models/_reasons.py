@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from earlywarning.data.schema import AGENCIES
-from earlywarning.wording import agree_number
+from earlywarning.wording import fill_meaning
 
 __all__ = [
     "CONTEXT_GROUP",
@@ -242,15 +242,7 @@ def render_meaning(entry: FeatureEntry, value: float) -> str:
     ``{singular|plural}`` choices agree with the value ("1 referral", "2 referrals").
     """
     v = float(value)
-    template = agree_number(entry.meaning, v)
-    if "{value:" in template:
-        try:
-            return template.format(value=int(v) if v.is_integer() else v)
-        except (ValueError, KeyError, IndexError):
-            pass
-    if "{value}" in template:
-        return template.replace("{value}", format_value(v))
-    return f"{template}: {format_value(v)}"
+    return fill_meaning(entry.meaning, int(v) if v.is_integer() else v, format_value)
 
 
 def _group_label(group: str) -> str:
