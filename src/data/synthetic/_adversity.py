@@ -27,7 +27,13 @@ escalation log-hazard across child-months (measured and reported).
 The escalation **need score** of a child in month ``t`` is the sum of the
 terms of :data:`DRIVERS` (each a coefficient of :class:`EscalationConfig`
 times a state variable, centred so that an average family scores about 0):
-the five domains; the child's school-absence propensity (ages 5-15; negative
+the five domains, each with two parts: the domain's severity ``d_j`` (``coef``)
+and the family's **recent-incident load** ``L_j`` (``incident_coef``), where
+``L_j(t) = incident_decay * L_j(t-1) + n_j(t-1)`` counts the real incidents of
+the domain that agencies responded to (police call-outs, crisis contacts,
+housing crises, ``_events.family_events``), so escalation follows what
+happened, as referrals follow the incidents professionals see (police make
+about 29% of referrals); the child's school-absence propensity (ages 5-15; negative
 values are good attendance), missing and offending propensities (ages 10-17);
 prior CSC history of the child and of siblings; deprivation; young age;
 adolescence; the unrecorded latent; and, subtracted, Early Help engagement

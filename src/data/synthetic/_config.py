@@ -145,7 +145,7 @@ class EscalationConfig(_Model):
         0.122, gt=0, lt=1, description="Share of referrals that lead to a CP plan or care."
     )
     direct_care_share: float = Field(
-        0.16, ge=0, le=1, description="Share of escalating referrals that go straight to care."
+        0.19, ge=0, le=1, description="Share of escalating referrals that go straight to care."
     )
     s47_given_non_escalating: float = Field(0.30, ge=0, le=1)
     icpc_given_non_escalating_s47: float = Field(0.07, ge=0, le=1)
@@ -159,18 +159,29 @@ class EscalationConfig(_Model):
         2.0, ge=0, description="Log-hazard boost of non-escalating referrals just after a "
         "referral closes, fading linearly over 12 months (re-referrals).")
     prior_plan_extra: float = Field(
-        0.6, ge=0, description="Extra prior-history log-hazard for a child who has had a CP "
+        0.4, ge=0, description="Extra prior-history log-hazard for a child who has had a CP "
         "plan or been looked after (second plans).")
+    incident_coef: dict[str, float] = Field(
+        {"domestic_abuse": 0.9, "parental_mental_health": 0.6,
+         "parental_substance_misuse": 0.6, "housing_crisis": 0.4, "adult_social_care": 0.3},
+        description="Log-hazard per unit of a family's recent-incident load in each problem "
+        "domain (the incidents agencies responded to: police call-outs, crisis contacts, "
+        "housing crises); added to that domain's driver term.")
+    incident_decay: float = Field(
+        0.9, ge=0, lt=1, description="Monthly decay of the recent-incident load (0.9: an "
+        "incident's weight halves in about 6.6 months).")
     need_scale_escalating: float = Field(1.0, gt=0, description="Slope of log-hazard on need.")
     need_scale_other: float = Field(0.55, gt=0)
     coef: dict[str, float] = Field(
-        {"domestic_abuse": 0.55, "parental_mental_health": 0.40,
-         "parental_substance_misuse": 0.45, "housing_crisis": 0.25, "adult_social_care": 0.20,
-         "school_absence": 0.40, "missing_episodes": 0.45, "youth_offending": 0.30,
-         "prior_csc_history": 0.8, "sibling_csc_history": 0.5, "deprivation": 0.35,
-         "young_age": 2.3, "adolescence": 0.35, "early_help_engagement": 0.35,
+        {"domestic_abuse": 0.25, "parental_mental_health": 0.20,
+         "parental_substance_misuse": 0.20, "housing_crisis": 0.12, "adult_social_care": 0.10,
+         "school_absence": 0.45, "missing_episodes": 0.45, "youth_offending": 0.30,
+         "prior_csc_history": 0.8, "sibling_csc_history": 0.5, "deprivation": 0.55,
+         "young_age": 2.3, "adolescence": 0.25, "early_help_engagement": 0.35,
          "stable_address": 0.2, "second_carer_support": 0.3},
-        description="Log-hazard coefficient per driver (protective ones are subtracted).",
+        description="Log-hazard coefficient per driver (protective ones are subtracted); for "
+        "the five problem domains, per unit of the domain's severity (the recent-incident "
+        "load has its own coefficient, incident_coef).",
     )
     assessment_days_median: float = Field(46.0, gt=0, description="~33 working days.")
     s47_to_icpc_days_median: float = Field(20.0, gt=0, description="~14 working days.")
@@ -180,6 +191,15 @@ class EscalationConfig(_Model):
     care_days_mean: float = Field(1250.0, gt=0, description="Before the 18th-birthday cap.")
     care_sigma: float = Field(1.0, gt=0)
     cin_days_median: float = Field(150.0, gt=0)
+
+    @model_validator(mode="after")
+    def _incident_domains(self) -> EscalationConfig:
+        domains = {"domestic_abuse", "parental_mental_health", "parental_substance_misuse",
+                   "housing_crisis", "adult_social_care"}
+        if set(self.incident_coef) != domains:
+            raise ValueError(f"escalation.incident_coef: give one coefficient for each of "
+                             f"{sorted(domains)}")
+        return self
 
 
 class EventRatesConfig(_Model):

@@ -27,8 +27,13 @@ draw of the same point process, and much faster than one draw per family).
 - household moves (more with housing crisis; evictions and temporary
   accommodation force one) and Early Help episodes (more with adversity).
 
+Family events are also the **incidents** that drive escalation: each real
+incident adds 1 to the family's recent-incident load in its domain (see
+``_adversity``), so a police call-out raises the children's hazard for months.
+
 Families in the surveillance-bias group get every partner-agency rate
-multiplied by ``bias.surveillance_multiplier`` (their true need is unchanged).
+multiplied by ``bias.surveillance_multiplier``: the extra records are not
+extra incidents, so their true need is unchanged (see :func:`family_events`).
 """
 
 from __future__ import annotations
@@ -42,8 +47,8 @@ from earlywarning.data.synthetic._population import ETH_GROUPS
 
 __all__ = [
     "CHILD_KINDS", "CONTACT_ONLY_RATIO", "ETH", "FAM_KINDS", "EventNorms", "attendance",
-    "child_events", "child_statics", "draw", "early_help", "family_events", "moves",
-    "start_early_help",
+    "child_events", "child_statics", "domain_kinds", "draw", "early_help", "family_events",
+    "incident_rate", "moves", "start_early_help",
 ]
 
 ETH = ETH_GROUPS
@@ -118,9 +123,29 @@ def _ln(rng: np.random.Generator, median: float, sigma: float, n: int) -> np.nda
     return np.maximum(1, np.round(median * np.exp(sigma * rng.standard_normal(n)))).astype(np.int64)
 
 
+def domain_kinds(dom: int) -> list[int]:
+    """Return the :data:`FAM_KINDS` indices of the event types recording domain ``dom``."""
+    return [k for k, spec in enumerate(FAM_KINDS) if spec[1] == dom]
+
+
+def incident_rate(cfg: SyntheticConfig, norms: EventNorms, d: np.ndarray, dom: int) -> np.ndarray:
+    """Monthly rate of real incidents of domain ``dom`` per family (before surveillance).
+
+    The sum of the base rates of the domain's event types, times the domain's
+    severity factor (see the module doc); float32, one entry per family.
+    """
+    kinds = domain_kinds(dom)
+    base = sum(getattr(cfg.events, FAM_KINDS[k][2]) for k in kinds) / 12.0
+    rate = norms.factor(d[dom], norms.mu_d[dom], norms.var_d[dom],
+                        cfg.events.gradient * FAM_KINDS[kinds[0]][3])
+    rate *= np.float32(base)
+    return rate
+
+
 def family_events(cfg: SyntheticConfig, rng: np.random.Generator, rec, state: dict,  # noqa: ANN001
                   norms: EventNorms, d: np.ndarray, A: np.ndarray, active: np.ndarray,
-                  surv: np.ndarray, t0: int, ndays: int, keep_points: bool = True) -> None:
+                  surv: np.ndarray, t0: int, ndays: int, keep_points: bool = True,
+                  loads: np.ndarray | None = None) -> None:
     """Draw this month's family-level partner-agency events.
 
     Event types that record the same domain share one draw: the domain's total
@@ -128,19 +153,37 @@ def family_events(cfg: SyntheticConfig, rng: np.random.Generator, rec, state: di
     the types' base rates. With ``keep_points`` False only spells (temporary
     accommodation, adult social care) are recorded: point events before the
     period are never written.
+
+    ``loads`` (domains x families), when given, is each family's recent-incident
+    load: every real incident adds 1 to its domain's row (the caller decays it).
+    Surveillance bias changes what is recorded, not what happens: with a
+    multiplier ``s > 1`` events are drawn at ``s`` times the rate and a share
+    ``1/s`` of them are real; with ``s < 1`` every event drawn is real and a
+    share ``s`` of them is recorded.
     """
     r = cfg.events
-    base_mask = (active * surv).astype(np.float32)
+    biased = bool(np.any(surv != 1))
+    over = np.maximum(surv, np.float32(1.0))
+    base_mask = (active * over).astype(np.float32)
     for dom in range(len(norms.mu_d)):
-        kinds = [k for k, spec in enumerate(FAM_KINDS) if spec[1] == dom]
-        if not kinds or not (keep_points or set(kinds) & _SPELLS):
-            continue  # nothing of this domain would be kept
+        kinds = domain_kinds(dom)
+        if not kinds or not (keep_points or set(kinds) & _SPELLS or loads is not None):
+            continue  # nothing of this domain would be kept or counted
         base = np.array([getattr(r, FAM_KINDS[k][2]) for k in kinds]) / 12.0
-        rate = base_mask * norms.factor(d[dom], norms.mu_d[dom], norms.var_d[dom],
-                                        r.gradient * FAM_KINDS[kinds[0]][3])
-        rate *= np.float32(base.sum())
+        rate = base_mask * incident_rate(cfg, norms, d, dom)
         fams = draw(rate, rng)
         if not len(fams):
+            continue
+        real = fams
+        if biased:
+            u = rng.random(len(fams), dtype=np.float32)
+            is_real = u < 1 / over[fams]
+            recorded = ~is_real | (u < np.minimum(surv[fams], 1) / over[fams])
+            real = fams[is_real]
+            fams = fams[recorded]
+        if loads is not None:
+            loads[dom] += np.bincount(real, minlength=loads.shape[1]).astype(np.float32)
+        if not (keep_points or set(kinds) & _SPELLS) or not len(fams):
             continue
         which = np.searchsorted(np.cumsum(base) / base.sum(), rng.random(len(fams)),
                                 side="right")

@@ -31,11 +31,15 @@ reaches its plan/care start inside the window (from the pathway delays) and
 ``E[h_e(t + k)]`` projects the state forward exactly for its Gaussian parts:
 the AR(1) drift and the unrecorded latent revert towards 0 (``rho**k``) with
 their log-normal variance correction, shock loads decay (``decay**k``) and new
-shocks arrive at the family's rate (closed-form Poisson expectation), and the
+shocks arrive at the family's rate (closed-form Poisson expectation), the
+recent-incident loads decay (``incident_decay**k``) and new incidents arrive at
+the family's current incident rate in each domain (the same closed form, see
+:meth:`Projector.incident_future`), and the
 age terms are re-evaluated at the child's age at ``t + k`` (zero after 18).
-Everything else (history, Early Help, address stability, carers) is held at
-its value at ``t``; non-escalating referrals inside the window (which would add
-history) are not projected. The sum over ``k`` is evaluated per quarter at
+Everything else (domain severities and so incident rates, history, Early
+Help, address stability, carers) is held at its value at ``t``;
+non-escalating referrals inside the window (which would add history) are not
+projected. The sum over ``k`` is evaluated per quarter at
 its middle month. A child whose escalating referral is already under way
 (drawn before ``t``) and whose plan/care starts inside the window has
 ``p_true = 1``. ``p_need`` is the same without label bias.
@@ -62,7 +66,7 @@ contribution of ``latent_unrecorded`` over the sum of absolute contributions.
 from __future__ import annotations
 
 import numpy as np
-from earlywarning.data.synthetic._adversity import DRIVERS, shock_jensen
+from earlywarning.data.synthetic._adversity import DOMAINS, DRIVERS, shock_jensen
 from earlywarning.data.synthetic._config import SyntheticConfig
 
 __all__ = ["FAMILY_TERMS", "CHILD_TERMS", "age_terms", "driver_keys", "Projector", "top_drivers",
@@ -164,9 +168,38 @@ class Projector:
             dst = np.minimum(src + k, MAX_MONTHS - 1)
             self.age_shift[q] = np.where(alive[dst], ages[dst] - ages[src] + jensen[q], -np.inf)
         self.full = [bool(np.all(self.w[q] >= 1.0)) for q in range(4)]
+        # recent-incident loads decay; new incidents arrive at each family's domain rates
+        e = cfg.escalation
+        delta = e.incident_decay
+        self.ri = (delta ** ks - 1).astype(np.float32)
+        coef = np.array([e.incident_coef[d] for d in DOMAINS]) * k_e
+        self.g_inc = np.zeros((len(DOMAINS), 4), dtype=np.float32)
+        for q, k in enumerate(self.mid):
+            lags = delta ** np.arange(int(k))
+            self.g_inc[:, q] = (np.exp(np.outer(coef, lags)) - 1).sum(axis=1)
+
+    def incident_future(self, rates: np.ndarray) -> np.ndarray:
+        """Return the expected log-hazard added by incidents still to come, per quarter.
+
+        For Poisson incidents at monthly rate ``r_j`` in domain ``j``, each
+        adding ``c_j delta**age`` to the log-hazard, the expected multiplicative
+        effect after ``k`` months is ``exp(sum_j r_j g_j(k))`` with
+        ``g_j(k) = sum_{m<k} (exp(c_j delta**m) - 1)``.
+
+        Parameters
+        ----------
+        rates : numpy.ndarray
+            Monthly incident rates, domains x families.
+
+        Returns
+        -------
+        numpy.ndarray, shape (4, families)
+        """
+        return (self.g_inc.T @ rates).astype(np.float32)
 
     def p_true(self, log_h: np.ndarray, age_months: np.ndarray, c_u: np.ndarray,
-               c_s: np.ndarray, c_l: np.ndarray, shock_rate: np.ndarray) -> np.ndarray:
+               c_s: np.ndarray, c_l: np.ndarray, shock_rate: np.ndarray,
+               c_i: np.ndarray | None = None, future: np.ndarray | None = None) -> np.ndarray:
         """Probability of a plan or care start within 12 months.
 
         Parameters
@@ -179,6 +212,10 @@ class Projector:
             Log-hazard contributions of the drift, the shock loads and the latent.
         shock_rate : numpy.ndarray
             Monthly shock rate of the child's family.
+        c_i : numpy.ndarray, optional
+            Log-hazard contribution of the family's recent-incident loads (uncentred).
+        future : numpy.ndarray, optional
+            :meth:`incident_future` of the family's incident rates, shape (4, n).
 
         Returns
         -------
@@ -191,6 +228,9 @@ class Projector:
             eta += self.rl[q] * c_l
             eta += self.g[q] * shock_rate
             eta += self.age_shift[q][age_months]
+            if c_i is not None:
+                eta += self.ri[q] * c_i
+                eta += future[q]
             h = np.exp(np.minimum(eta, np.float32(20.0)))
             if self.full[q]:
                 log_surv -= np.float32(3.0) * h  # log(1 - (1 - exp(-h))) = -h, three months
@@ -203,7 +243,8 @@ class Projector:
 
     def p_recorded(self, log_h: np.ndarray, age_months: np.ndarray, c_u: np.ndarray,
                    c_s: np.ndarray, c_l: np.ndarray, shock_rate: np.ndarray,
-                   latent_scale: float) -> np.ndarray:
+                   latent_scale: float, c_i: np.ndarray | None = None,
+                   future: np.ndarray | None = None) -> np.ndarray:
         """:meth:`p_true` with the unrecorded latent averaged out (see module doc).
 
         ``c_l`` is the latent's current contribution to ``log_h`` and
@@ -215,5 +256,5 @@ class Projector:
         out = np.zeros(len(log_h), dtype=np.float64)
         for x, w in zip(nodes, weights, strict=True):
             cl = np.full(len(log_h), np.float32(latent_scale * x), dtype=np.float32)
-            out += w * self.p_true(base + cl, age_months, c_u, c_s, cl, shock_rate)
+            out += w * self.p_true(base + cl, age_months, c_u, c_s, cl, shock_rate, c_i, future)
         return out.astype(np.float32)

@@ -34,7 +34,7 @@ from earlywarning.data.synthetic._population import Population
 from earlywarning.data.synthetic._timeline import DAYS_PER_YEAR, NEVER, Timeline
 from earlywarning.data.synthetic._worker import OrderedWorker
 
-__all__ = ["SimOutput", "simulate", "group_mask"]
+__all__ = ["SimOutput", "simulate", "group_mask", "intercept"]
 
 GroundTruthSink = Callable[[int, dict[str, np.ndarray]], None]
 EIGHTEEN = int(18 * DAYS_PER_YEAR)
@@ -96,15 +96,54 @@ def group_mask(pop: Population, sel, eth_groups: tuple[str, ...]) -> np.ndarray:
     return quint == int(sel.value)
 
 
+def intercept(raw: np.ndarray, expected: float, steps: int = 20) -> float:
+    """Return ``alpha`` so that ``sum(1 - exp(-exp(alpha) * raw))`` is ``expected``.
+
+    A month's referral probability saturates at 1, so the linear solution
+    ``log(expected / sum(raw))`` falls short when a few children have very high
+    hazards. Newton steps on the log of the sum (each at most 2 in ``alpha``)
+    correct it. Only children whose hazard could reach 1% (at up to
+    ``alpha + 3``) are evaluated exactly, the rest (where ``1 - exp(-h)`` is
+    ``h`` to within 0.5%) as one sum; if ``alpha`` climbs past that, the split
+    is redone from there.
+    """
+    r = raw.astype(np.float64)
+    total = float(r.sum())
+    if total <= 0 or expected <= 0:
+        return float(np.log(max(expected, 1e-12) / max(total, 1e-12)))
+    alpha = float(np.log(expected / total))
+    for _ in range(3):
+        ceiling = alpha + 3.0
+        big = r * np.exp(ceiling) > 0.01
+        rb, rest = r[big], total - float(r[big].sum())
+        for _ in range(steps):
+            h = np.exp(alpha) * rb
+            q = np.exp(-h)
+            linear = np.exp(alpha) * rest
+            got = linear + float((1 - q).sum())
+            slope = linear + float((h * q).sum())
+            step = float(np.clip((np.log(expected) - np.log(got)) * got / max(slope, 1e-300),
+                                 -2.0, 2.0))
+            alpha += step
+            if abs(step) < 1e-6:
+                break
+        if alpha <= ceiling:
+            break
+    return alpha
+
+
 def _fam_terms(cfg, pop, lat, d, t0, state, beta_l) -> np.ndarray:  # noqa: ANN001
     c = cfg.escalation.coef
     dec = pop.lsoa_decile[state["lsoa"]].astype(np.float32)
     c2 = pop.fam_carer2 >= 0
     partner_home = (pop.fam_partner_start <= t0) & (t0 < pop.fam_partner_end)
     support = (c2 & (t0 < pop.fam_sep)) | (partner_home & ~pop.fam_partner_violent)
+    inc_c = cfg.escalation.incident_coef
     out = np.empty((len(FAMILY_TERMS), pop.n_families), np.float32)
     for j, name in enumerate(DOMAINS):
         out[j] = c[name] * (d[j] - state["d_mean"][j])
+        if inc_c[name]:
+            out[j] += np.float32(inc_c[name]) * (state["inc"][j] - state["inc_mean"][j])
     out[5] = c["deprivation"] * (5.5 - dec) / 4.5
     out[6] = beta_l * lat.ell
     out[7] = -c["early_help_engagement"] * ((state["eh_start"] <= t0) & (state["eh_recent"] > t0))
@@ -158,6 +197,12 @@ def simulate(cfg: SyntheticConfig, pop: Population, tl: Timeline, rng: np.random
         "d_mean": d0.mean(axis=1), "hist_n": np.zeros(nf, np.int32),
     }
     norms = ev.EventNorms.from_state(cfg, d0, A0, pop.lsoa_decile)
+    # recent-incident loads (domains x families) and their stationary population means
+    state["inc"] = np.zeros((len(DOMAINS), nf), np.float32)
+    state["inc_mean"] = np.array([float(ev.incident_rate(cfg, norms, d0, j).mean())
+                                  for j in range(len(DOMAINS))]) / (1 - e.incident_decay)
+    inc_coef = np.array([e.incident_coef[dname] * e.need_scale_escalating for dname in DOMAINS],
+                        np.float32)
     hist = np.zeros(nc, np.int8)
     hist_cp = np.zeros(nc, np.int8)
     busy = np.full(nc, -NEVER, np.int64)
@@ -220,10 +265,8 @@ def simulate(cfg: SyntheticConfig, pop: Population, tl: Timeline, rng: np.random
         idle = elig & (busy[sl] <= t0)
         raw_e = np.exp(np.float32(k_e) * eta)
         raw_o = np.exp(np.float32(k_o) * eta + boost)
-        alpha_e = float(np.log(rate_ref * e.escalating_share * n_act
-                               / max(float(raw_e[elig].sum(dtype=np.float64)), 1e-9)))
-        alpha_o = float(np.log(rate_ref * (1 - e.escalating_share) * n_act
-                               / max(float(raw_o[idle].sum(dtype=np.float64)), 1e-9)))
+        alpha_e = intercept(raw_e[elig], rate_ref * e.escalating_share * n_act)
+        alpha_o = intercept(raw_o[idle], rate_ref * (1 - e.escalating_share) * n_act)
         if in_period and projector is None:
             projector = Projector(cfg, wts, k_e, b_a, c["housing_crisis"],
                                   c["parental_mental_health"], beta_l)
@@ -236,7 +279,8 @@ def simulate(cfg: SyntheticConfig, pop: Population, tl: Timeline, rng: np.random
             # on a second thread, with copies of the state later months change in place
             gt_jobs.submit(_ground_truth, cfg, gt_sink, projector, t0, lo, sl, cf, age, am, dob,
                            elig, out_day.copy(), fam_terms, ch_terms, log_he, log_h_need,
-                           _frozen(lat), A, k_e, b_a, beta_l)
+                           _frozen(lat), A, k_e, b_a, beta_l,
+                           inc_coef @ state["inc"], _incident_rates(cfg, norms, d))
 
         # --- referrals -------------------------------------------------------------
         pe = np.where(elig, -np.expm1(-np.float32(np.exp(alpha_e)) * raw_e * label_mult[cf]), 0)
@@ -281,8 +325,9 @@ def simulate(cfg: SyntheticConfig, pop: Population, tl: Timeline, rng: np.random
         # --- agency events, moves, Early Help -------------------------------------------
         # before the period only what can still be open (or be recent) at its start is kept
         recent = m >= tl.period_m0 - 2
+        state["inc"] *= np.float32(e.incident_decay)
         ev.family_events(cfg, rng, rec, state, norms, d, A, fam_active, surv_mult, t0, ndays,
-                         keep_points=recent)
+                         keep_points=recent, loads=state["inc"])
         ev.moves(cfg, rng, rec, state, pop, d, norms, fam_active, shocked, kind, t0, ndays)
         ev.early_help(cfg, rng, rec, state, norms, A, fam_active, t0, ndays)
         in_care = (care_from[sl] <= t0) & (in_care_until[sl] > t0)
@@ -342,8 +387,14 @@ def _child_terms(cfg, lat, sl, age, am, age_tab, hist, hist_cp, hist_n, cf) -> n
     return out
 
 
+def _incident_rates(cfg, norms, d) -> np.ndarray:  # noqa: ANN001
+    """Every family's monthly incident rate per domain (domains x families)."""
+    return np.stack([ev.incident_rate(cfg, norms, d, j) for j in range(len(DOMAINS))])
+
+
 def _ground_truth(cfg, sink, projector, t0, lo, sl, cf, age, am, dob, elig, out_day,  # noqa: ANN001
-                  fam_terms, ch_terms, log_he, log_h_need, lat, A, k_e, b_a, beta_l) -> None:
+                  fam_terms, ch_terms, log_he, log_h_need, lat, A, k_e, b_a, beta_l,
+                  c_inc, inc_rates) -> None:
     """Compute and emit the ground truth of the children in the cohort at ``t0``.
 
     Family-level pieces (projection inputs, driver keys, absolute sums) are
@@ -358,11 +409,13 @@ def _ground_truth(cfg, sink, projector, t0, lo, sl, cf, age, am, dob, elig, out_
     cs_f = f32(k_e) * (f32(b_a) * lat.s + f32(c["housing_crisis"]) * lat.s_house
                        + f32(c["parental_mental_health"]) * lat.s_mh)
     cl_f = f32(k_e * beta_l) * lat.ell
-    p_true = projector.p_true(log_he, am, cu_f[cf], cs_f[cf], cl_f[cf], lat.shock_rate[cf])
+    ci, fut = c_inc.astype(f32)[cf], projector.incident_future(inc_rates)[:, cf]
+    p_true = projector.p_true(log_he, am, cu_f[cf], cs_f[cf], cl_f[cf], lat.shock_rate[cf],
+                              ci, fut)
     p_need = (p_true if not cfg.bias.label_group else projector.p_true(
-        log_h_need, am, cu_f[cf], cs_f[cf], cl_f[cf], lat.shock_rate[cf]))
+        log_h_need, am, cu_f[cf], cs_f[cf], cl_f[cf], lat.shock_rate[cf], ci, fut))
     p_rec = projector.p_recorded(log_he, am, cu_f[cf], cs_f[cf], cl_f[cf], lat.shock_rate[cf],
-                                 k_e * beta_l)
+                                 k_e * beta_l, ci, fut)
     soon = pending & (out_day[sl] <= t0 + 365)
     p_true = np.where(soon, f32(1.0), p_true)
     p_need = np.where(soon, f32(1.0), p_need)
