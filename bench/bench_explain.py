@@ -18,6 +18,10 @@ Figures (each beside a baseline measured in the same run):
    flagged rows (LightGBM ``pred_contrib`` + grouping into plain-English
    reasons). Baseline: ``shap.TreeExplainer`` on the same booster and rows
    (SHAP values only, no reasons); the two are checked to agree.
+3. ``fidelity`` (full run only, when ``make demo`` has left a run in
+   ``runs/demo``): share of the latest demo run's flagged test children whose
+   true largest driver is among their top-3 reasons (target >= 80%).
+   Baseline: the same reasons scored against a shuffled truth (chance).
 """
 
 from __future__ import annotations
@@ -138,6 +142,7 @@ def run(quick: bool) -> list[dict]:
     agree = float(np.abs(np.asarray(values) - ours).max())
 
     return [
+        *([] if quick else _fidelity_figures()),
         {"name": f"score {n_score:,} children (flags, reasons, provenance)", "value": score_s,
          "unit": "s", "baseline": loop_s,
          "baseline_label": "per-row predict_proba loop on 2,000 rows, extrapolated",
@@ -156,3 +161,31 @@ def run(quick: bool) -> list[dict]:
                      "shap_cpu_seconds": shap_cpu,
                      "load_average_1min": os.getloadavg()[0]}},
     ]
+
+
+def _fidelity_figures() -> list[dict]:
+    """Fidelity of the latest demo run's reasons on the default synthetic LA (if any)."""
+    from pathlib import Path
+
+    from earlywarning.models._fidelity_report import fidelity_for_run
+
+    runs = Path(__file__).resolve().parents[1] / "runs" / "demo"
+    done = sorted(p for p in runs.glob("*/") if (p / "model.joblib").exists()
+                  and (p / "test_predictions.parquet").exists()) if runs.is_dir() else []
+    if not done:
+        print("fidelity: no demo run yet (run `make demo` first); skipped")
+        return []
+    result = fidelity_for_run(done[-1], write=False)
+    if result is None:
+        return []
+    chance = fidelity_for_run(done[-1], scramble_seed=0)
+    return [{
+        "name": "explanation fidelity on the default LA (true largest driver in top-3 reasons)",
+        "value": result.top3_share, "unit": "share of flagged children",
+        "baseline": chance.top3_share, "baseline_label": "same reasons, shuffled truth (chance)",
+        "target": ">= 0.80", "passed": result.top3_share >= 0.80,
+        "details": {"run": done[-1].name, "n_flagged": result.n_flagged,
+                    "share_nameable": result.top3_share_nameable,
+                    "share_recorded": result.top3_share_recorded,
+                    "spearman_importance_vs_true_effect": result.spearman},
+    }]

@@ -14,7 +14,7 @@ __all__ = ["fidelity_for_run", "fidelity_section_for_run", "fidelity_section_htm
 
 
 def fidelity_for_run(run_dir: str | Path, features: pd.DataFrame | None = None,
-                     write: bool = True) -> Any:
+                     write: bool = True, scramble_seed: int | None = None) -> Any:
     """Explanation fidelity of a training run's model on its test flags.
 
     Reads the run folder (``model.joblib``, ``test_predictions.parquet`` with
@@ -32,6 +32,10 @@ def fidelity_for_run(run_dir: str | Path, features: pd.DataFrame | None = None,
         ``features.output_dir``).
     write : bool
         Write ``explanation_fidelity.json``.
+    scramble_seed : int, optional
+        Shuffle the true largest driver across child-months first (with this
+        seed): the chance baseline of the same reasons against a wrong truth.
+        Nothing is written then.
 
     Returns
     -------
@@ -76,6 +80,12 @@ def fidelity_for_run(run_dir: str | Path, features: pd.DataFrame | None = None,
                            as_of=pd.to_datetime(features["as_of"])).merge(
         preds, on=["person_id", "as_of"], how="inner")
     truth = pd.read_parquet(gt, columns=wanted)
+    if scramble_seed is not None:
+        import numpy as np
+
+        shuffled = np.random.default_rng(scramble_seed).permutation(truth["driver_1"].to_numpy())
+        truth = truth.assign(driver_1=shuffled)
+        write = False
     dictionary = FeatureDictionary.load(run_dir / "feature_dictionary.json")
     result = explanation_fidelity(model, rows, dictionary, truth, capacity=0,
                                   flagged=rows["flagged"], sample_size=1000)

@@ -125,6 +125,11 @@ def test_fidelity_for_a_run_folder_writes_its_figures(setup, tmp_path):
     section = fidelity_section_html(stored)
     assert f"{100 * result.top3_share:.0f}%" in section
     assert "Spearman" in section
+    # the chance baseline: the same reasons against a shuffled truth, never written
+    chance = fidelity_for_run(run, scramble_seed=0)
+    assert chance.top3_share < result.top3_share - 0.1
+    again = json.loads((run / "explanation_fidelity.json").read_text())
+    assert again["top3_share"] == pytest.approx(result.top3_share)
 
 
 def test_fidelity_for_a_run_without_ground_truth_is_none(tmp_path):
