@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from . import _messages as msg
-from ._report import sha256_file
+from ._digest import sha256_file
 
 CHAMPION = "champion"
 STORE_NAME = "approvals.jsonl"

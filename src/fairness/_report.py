@@ -8,9 +8,7 @@ may not be used for, and who is less visible in the data.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -279,12 +277,3 @@ def render_ethics_report(result: AuditResult, data: AuditData, inputs: ReportInp
         coverage=_coverage_tables(inputs.coverage),
         flagged_share=float(data.flagged.mean()),
     )
-
-
-def sha256_file(path: Path) -> str:
-    """Return the SHA-256 hex digest of a file."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()

@@ -23,6 +23,7 @@ import pandas as pd
 from ._approval import AUDIT_DIR, REPORT_NAME
 from ._audit import AuditResult, AuditSettings, audit
 from ._data import NOT_RECORDED, AuditData, attribute_label, prepare_audit_data
+from ._digest import sha256_file
 from ._governance import (
     atrs_markdown,
     atrs_record,
@@ -32,7 +33,7 @@ from ._governance import (
     model_card,
     to_json,
 )
-from ._report import ReportInputs, render_ethics_report, sha256_file
+from ._report import ReportInputs, render_ethics_report
 from ._threshold import capacity_curves, equal_miss_rate_thresholds, per_group_thresholds
 
 OPTION_ATTRIBUTES = ("audit_ethnicity", "audit_imd_quintile")

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from earlywarning.cli import app
 from earlywarning.fairness import audit_run, simulate_scores
-from earlywarning.fairness._report import sha256_file
+from earlywarning.fairness._digest import sha256_file
 from mlflow import MlflowClient
 from typer.testing import CliRunner
 
