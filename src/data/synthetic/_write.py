@@ -32,9 +32,15 @@ PARQUET_OPTIONS = {"compression": "zstd", "compression_level": 1, "version": "2.
                    "data_page_size": 1 << 20}
 
 
-def _dictionary_columns(names: list[str]) -> list[str]:
-    """Columns worth dictionary-encoding: everything but unique ids and timestamps."""
-    return [n for n in names if not n.endswith(("_id", "_recorded_at")) and n != "person_id"]
+def _dictionary_columns(schema: pa.Schema) -> list[str]:
+    """Columns worth dictionary-encoding: everything but unique ids, timestamps and floats.
+
+    Float columns (probabilities, scores) have almost no repeated values: trying
+    a dictionary first costs a hash of every value before Arrow falls back to
+    plain encoding, and makes the file larger.
+    """
+    return [f.name for f in schema if not f.name.endswith(("_id", "_recorded_at"))
+            and f.name != "person_id" and not pa.types.is_floating(f.type)]
 
 
 def arrow_table(name: str, df: pd.DataFrame) -> pa.Table:
@@ -81,7 +87,7 @@ def write_table(name: str, df: pd.DataFrame | pa.Table, out: Path, fmt: str) -> 
         path = out / f"{name}.parquet"
         table = df if isinstance(df, pa.Table) else arrow_table(name, df)
         pq.write_table(table, path, row_group_size=ROW_GROUP,
-                       use_dictionary=_dictionary_columns(table.column_names), **PARQUET_OPTIONS)
+                       use_dictionary=_dictionary_columns(table.schema), **PARQUET_OPTIONS)
         return path
     if fmt == "csv":
         path = out / f"{name}.csv"
@@ -130,7 +136,7 @@ class PartWriter:
             if self._writer is None:
                 self._writer = pq.ParquetWriter(
                     self.path, data.schema,
-                    use_dictionary=_dictionary_columns(data.column_names), **PARQUET_OPTIONS)
+                    use_dictionary=_dictionary_columns(data.schema), **PARQUET_OPTIONS)
             self._writer.write_table(data, row_group_size=ROW_GROUP)
         self._parts += 1
         del data
@@ -185,7 +191,7 @@ class GroundTruthWriter:
         table = pa.table(arrays)
         if self.writer is None:
             self.writer = pq.ParquetWriter(
-                self.path, table.schema, use_dictionary=_dictionary_columns(table.column_names),
+                self.path, table.schema, use_dictionary=_dictionary_columns(table.schema),
                 write_statistics=["month"], store_schema=False, **PARQUET_OPTIONS)
         self.writer.write_table(table, row_group_size=ROW_GROUP)
         self.rows += table.num_rows
