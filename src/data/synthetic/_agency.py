@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from earlywarning.data.schema import HEALTH_SERVICE_AGENCY, get_table
+from earlywarning.data.synthetic._columns import lexsort
 from earlywarning.data.synthetic._events import CHILD_KIND, FAM_KIND
 from earlywarning.data.synthetic._frames import Agencies, dates, frame, ids, labels
 from earlywarning.data.synthetic._people import Ids, take
@@ -121,7 +122,7 @@ def _finish(table: str, rows: dict, idx: Ids, ag: Agencies, agency: str | np.nda
         keep[m[k]] = True
         rec[m[k]] = r
     sel = np.flatnonzero(keep)
-    o = sel[np.lexsort((rows["person"][sel], rows["is_child"][sel], day[sel]))]
+    o = sel[lexsort((rows["person"][sel], rows["is_child"][sel], day[sel]))]
     glob = rows["person"][o] + np.where(rows["is_child"][o], 0, idx.n_children)
     t = {k: (v(o) if callable(v) else v[o]) for k, v in cols.items()}
     p = get_table(table).prefix
@@ -251,7 +252,7 @@ def agency_tables(cfg, tl: Timeline, pop: Population, sim, idx: Ids, ag: Agencie
                              emit or (lambda name, df, part=None: df)))
     cov = ag.coverage_rows(pop.fam_start)
     n = len(cov["fam"])
-    o = np.lexsort((cov["src"], cov["fam"]))
+    o = lexsort((cov["src"], cov["fam"]))
     out["ext_source_coverage"] = (emit or (lambda name, df: df))("ext_source_coverage", frame(
         "ext_source_coverage", {
         "cove_coverage_id": ids("CV", np.arange(1, n + 1), 9),

@@ -24,6 +24,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 from earlywarning.data.schema import AGENCIES, HEALTH_SERVICE_AGENCY, TABLES, get_table
+from earlywarning.data.synthetic._columns import lexsort
 from earlywarning.data.synthetic._context import (
     AncillaryContext,
     arrow_strings,
@@ -129,7 +130,7 @@ def build_person_identity(ctx: AncillaryContext, rng: np.random.Generator) -> pd
 
     # the family's surname follows its first adult's origin (first member if no adult)
     members = np.flatnonzero(family >= 0)
-    o = members[np.lexsort((is_child[members], family[members]))]
+    o = members[lexsort((is_child[members], family[members]))]
     first = o[np.r_[True, family[o][1:] != family[o][:-1]]] if len(o) else o
     fam_origin = np.zeros(len(ctx.family_index), dtype=np.int64)
     fam_origin[family[first]] = origin[first]

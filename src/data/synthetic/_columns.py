@@ -21,6 +21,7 @@ __all__ = [
     "code_of",
     "encode",
     "isin",
+    "lexsort",
     "lookup",
     "make_frame",
     "obj",
@@ -36,6 +37,28 @@ def obj(values: object) -> np.ndarray:
     if isinstance(values, pd.Series | pd.Index):
         return values.to_numpy(dtype=object)
     return np.asarray(values, dtype=object)
+
+
+def lexsort(keys: tuple | list) -> np.ndarray:
+    """``numpy.lexsort(keys)`` (last key primary, ties in input order), faster for integers.
+
+    Integer and boolean keys whose ranges multiply to less than 2**62 are packed
+    into one int64 and sorted once with a stable sort, which gives the same order
+    as ``numpy.lexsort`` (itself stable) about three times faster on millions of
+    rows; other keys go to ``numpy.lexsort``.
+    """
+    arrs = [np.asarray(k) for k in keys]
+    if not arrs or not len(arrs[0]) or any(a.dtype.kind not in "biu" for a in arrs):
+        return np.lexsort(arrs)
+    packed = np.zeros(len(arrs[0]), dtype=np.int64)
+    span = 1
+    for a in arrs:  # least significant first
+        lo, hi = int(a.min()), int(a.max())
+        if span * (hi - lo + 1) >= 2**62:
+            return np.lexsort(arrs)
+        packed += (a.astype(np.int64) - lo) * np.int64(span)
+        span *= hi - lo + 1
+    return np.argsort(packed, kind="stable")
 
 
 def sequential_ids(prefix: str, n: int, width: int) -> pa.Array:

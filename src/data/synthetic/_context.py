@@ -26,6 +26,7 @@ from earlywarning.data.synthetic._columns import (
     code_of,
     encode,
     isin,
+    lexsort,
     lookup,
     make_frame,
     obj,
@@ -291,7 +292,7 @@ def build_context(tables: dict[str, pd.DataFrame], config: object) -> AncillaryC
     f_person = ctx.codes("ssd_family", "fami_person_id")
     f_code, family_index = encode(fam["fami_family_id"])
     f_start = to_days(fam["fami_start_date"]).astype(np.int64)
-    order = np.lexsort((f_start, f_person))
+    order = lexsort((f_start, f_person))
     ok = f_person[order] >= 0
     person_family = np.full(len(person_index), -1, dtype=np.int64)
     person_family[f_person[order][ok]] = f_code[order][ok]  # later starts overwrite earlier

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from earlywarning.data.synthetic._columns import lexsort
 from earlywarning.data.synthetic._factors import cp_categories, factor_json
 from earlywarning.data.synthetic._frames import Agencies, dates, frame, ids
 from earlywarning.data.synthetic._timeline import DAYS_PER_YEAR, NEVER, Timeline
@@ -92,7 +93,7 @@ def csc_tables(tl: Timeline, ref: dict, child_pid: pd.Series, child_fam: np.ndar
     end, p0 = tl.end, tl.period_start
     keep = (ref["day"] <= end) & (ref["close"] >= p0)
     r = {k: v[keep] for k, v in ref.items()}
-    order = np.lexsort((r["child"], r["day"]))
+    order = lexsort((r["child"], r["day"]))
     r = {k: v[order] for k, v in r.items()}
     n = len(r["day"])
     pid = child_pid.take(r["child"]).reset_index(drop=True)
@@ -142,7 +143,7 @@ def csc_tables(tl: Timeline, ref: dict, child_pid: pd.Series, child_fam: np.ndar
                  '{"NEW_REFERRAL_FLAG": "N", "ADVICE_FLAG": "Y", "NFA_FLAG": "Y"}'),
     ])[in_p]
     all_child, all_day = all_child[in_p], all_day[in_p]
-    o = np.lexsort((all_child, all_day))
+    o = lexsort((all_child, all_day))
     _, rec = ag.observe("csc", child_fam[all_child[o]], all_day[o], csc=True)
     out["ssd_contacts"] = frame("ssd_contacts", {
         "cont_contact_id": ids("CT", np.arange(1, len(o) + 1), 8),
@@ -311,7 +312,7 @@ def _care(tl, r, pid, ref_id, fam, child_dob, ag, rng) -> dict[str, pd.DataFrame
 def _missing(tl, missing, child_pid, child_fam, ag, rng) -> pd.DataFrame:  # noqa: ANN001
     k = (missing["day"] >= tl.period_start) & (missing["day"] <= tl.end)
     child, day = missing["child"][k], missing["day"][k]
-    o = np.lexsort((child, day))
+    o = lexsort((child, day))
     child, day = child[o], day[o]
     n = len(day)
     dur = np.where(rng.random(n) < 0.6, 0, rng.integers(1, 8, n))
@@ -343,7 +344,7 @@ def _early_help(tl, eh, child_pid, ag, rng) -> pd.DataFrame:  # noqa: ANN001
     k = (start <= tl.end) & (stop >= tl.period_start)
     child, start, stop = kids["child"][k], start[k], stop[k]
     step = eh["reason"][kids["episode"]][k] == 1
-    o = np.lexsort((child, start))
+    o = lexsort((child, start))
     child, start, stop, step = child[o], start[o], stop[o], step[o]
     n = len(child)
     reason = np.where(step, "Step-down from children's social care",

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 from earlywarning.data.schema import DISABILITY_CODES
+from earlywarning.data.synthetic._columns import lexsort
 from earlywarning.data.synthetic._config import SyntheticConfig
 from earlywarning.data.synthetic._frames import Agencies, dates, frame, ids
 from earlywarning.data.synthetic._population import (
@@ -254,7 +255,7 @@ def _addresses(cfg, tl, pop, uasc, idx, moves, mem_fam, mem_start, mem_end, mem_
     sp_lsoa = np.concatenate([pop.fam_lsoa0, moves["lsoa"],
                               rng.integers(0, len(pop.lsoa_decile), nu)])
     sp_type = np.concatenate([np.zeros(nf, np.int8), moves["temp"], np.full(nu, 2, np.int8)])
-    o = np.lexsort((sp_day, sp_fam))
+    o = lexsort((sp_day, sp_fam))
     sp_fam, sp_day, sp_lsoa, sp_type = sp_fam[o], sp_day[o], sp_lsoa[o], sp_type[o]
     nxt_same = np.append(sp_fam[1:] == sp_fam[:-1], False)
     sp_end = np.where(nxt_same, np.append(sp_day[1:], NEVER) - 1, NEVER)
@@ -270,7 +271,7 @@ def _addresses(cfg, tl, pop, uasc, idx, moves, mem_fam, mem_start, mem_end, mem_
     keep = (s <= e) & (s <= tl.end) & (e >= tl.period_start)
     j = j[keep]
     s, e = s[keep], e[keep]
-    o = np.lexsort((s, j["m"].to_numpy()))
+    o = lexsort((s, j["m"].to_numpy()))
     j = j.iloc[o]
     s, e = s[o], e[o]
     e = np.where(e > tl.end, NEVER, e)

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+from earlywarning.data.synthetic._columns import lexsort
 from earlywarning.data.synthetic._context import (
     AncillaryContext,
     code_of,
@@ -197,7 +198,7 @@ def merge_spells(ev: pd.DataFrame, extract_date: np.datetime64) -> pd.DataFrame:
     group = ev["person"].to_numpy(dtype=np.int64) * len(SERVICES) + ev["service"].to_numpy()
     s_day = start.astype(np.int64)
     e_day = eff_end.astype(np.int64)
-    order = np.lexsort((s_day, group))
+    order = lexsort((s_day, group))
     group, s_day, e_day = group[order], s_day[order], e_day[order]
     rec = ev["recorded_at"].to_numpy(dtype="datetime64[ns]").astype(np.int64)[order]
     # Running max of end within each group: shift groups apart so one cumulative max works.

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from earlywarning.data.synthetic._columns import lexsort
 from earlywarning.data.synthetic._context import (
     AncillaryContext,
     code_of,
@@ -336,7 +337,7 @@ def build_family_voice(ctx: AncillaryContext, rng: np.random.Generator) -> pd.Da
     keep = (rank >= 0) & (r_child >= 0) & (r_carer >= 0)
     r_child, r_carer, rank = r_child[keep], r_carer[keep], rank[keep]
     not_mother = sex[r_carer] != 0
-    o = np.lexsort((r_carer, not_mother, rank, r_child))[::-1]  # best carer written last
+    o = lexsort((r_carer, not_mother, rank, r_child))[::-1]  # best carer written last
     carer_of = np.full(len(dob), -1, dtype=np.int64)
     rank_of = np.full(len(dob), -1, dtype=np.int64)
     carer_of[r_child[o]] = r_carer[o]
@@ -363,7 +364,7 @@ def build_family_voice(ctx: AncillaryContext, rng: np.random.Generator) -> pd.Da
     recorded = start[idx] + lag
     text = compose_notes(c1[idx], c2[idx], is_child, rng)
     consent = np.where(rng.random(m) < 0.93, "Y", "N")
-    rows = np.lexsort((is_child, idx))
+    rows = lexsort((is_child, idx))
     rows = rows[recorded[rows] <= ctx.extract_ts]
     k = len(rows)
     return make_frame("ext_family_voice", {
