@@ -75,10 +75,20 @@ def _score(spec: dict[str, float], terms: np.ndarray, dom: np.ndarray,
 
 
 def _solve_intercept(score: np.ndarray, target: float) -> float:
+    """Bisect for ``a`` with mean ``sigmoid(a + score)`` equal to ``target``.
+
+    ``exp(-(a + score))`` is computed as ``exp(-a) * exp(-score)``, so the
+    per-row exponentials are taken once rather than at every step.
+    """
+    e = np.exp(-score)
+    t = np.empty_like(e)
     lo, hi = -20.0, 20.0
     for _ in range(40):
         mid = (lo + hi) / 2
-        if np.mean(1 / (1 + np.exp(-(mid + score)))) < target:
+        np.multiply(e, np.exp(-mid), out=t)
+        t += 1.0
+        np.reciprocal(t, out=t)
+        if np.mean(t) < target:
             lo = mid
         else:
             hi = mid
