@@ -146,6 +146,7 @@ def generate_la(config: SyntheticConfig, out: Path, fmt: str = "parquet",
     from earlywarning.data.synthetic._ancillary import ANCILLARY_READS
     from earlywarning.data.synthetic._build import build, gt_arrow
     from earlywarning.data.synthetic._defects import inject_defects_parts
+    from earlywarning.data.synthetic._worker import OrderedWorker
     from earlywarning.data.synthetic._write import (
         GroundTruthWriter,
         PartWriter,
@@ -163,24 +164,28 @@ def generate_la(config: SyntheticConfig, out: Path, fmt: str = "parquet",
     timings: dict[str, float] = {}
     order = {name: k for k, name in enumerate(TABLES)}
     counts: dict[str, int] = {}
+    emitted: set[str] = set()
     logs: list[pd.DataFrame] = []
     with atomic_dir(out) as tmp, ThreadPoolExecutor(max_workers=2) as pool:
         (tmp / "ground_truth").mkdir()
         writer = GroundTruthWriter(tmp / "ground_truth" / "child_month.parquet")
         pending = []
         streams: dict[str, PartWriter] = {}
+        # defects and Arrow conversion run on one worker, in emission order (so the
+        # defect log and the parts of a table keep their order), while tables are built
+        dirty = OrderedWorker(max_queued=2)
 
         def sink_factory(idx, pop):  # noqa: ANN001, ANN202
             writer.convert = lambda c: gt_arrow(idx, c, c["day"])
             return lambda day, cols: writer.write({**cols, "day": day})
 
-        def emit(name: str, df: pd.DataFrame, part: tuple[int, bool] | None = None,
-                 ) -> pd.DataFrame:
-            """Corrupt and queue ``df`` for writing; ``part=(k, last)`` for a table in parts."""
+        def corrupt_and_write(name: str, box: list, part: tuple[int, bool] | None) -> None:
+            df = box.pop()
             key = [config.seed, 21, order.get(name, 99), *(() if part is None else part[:1])]
             parts, log = inject_defects_parts(name, df, config.defects.rate,
                                               np.random.default_rng(key),
                                               list(config.defects.kinds), config.end_date)
+            del df
             n = sum(len(p) for p in parts)
             logs.append(log)
             # converted here, so the dirty frames are freed before the write is queued
@@ -189,11 +194,17 @@ def generate_la(config: SyntheticConfig, out: Path, fmt: str = "parquet",
             if part is None:
                 counts[name] = n
                 pending.append(pool.submit(write_and_free, name, [data], tmp, fmt))
-                return df
+                return
             counts[name] = counts.get(name, 0) + n
             streams.setdefault(name, PartWriter(name, tmp, fmt)).write(data)
             if part[1]:
                 pending.append(pool.submit(streams.pop(name).close))
+
+        def emit(name: str, df: pd.DataFrame, part: tuple[int, bool] | None = None,
+                 ) -> pd.DataFrame:
+            """Corrupt and queue ``df`` for writing; ``part=(k, last)`` for a table in parts."""
+            emitted.add(name)
+            dirty.submit(corrupt_and_write, name, [df], part)
             return df
 
         def emit_and_slim(name: str, df: pd.DataFrame,
@@ -205,7 +216,7 @@ def generate_la(config: SyntheticConfig, out: Path, fmt: str = "parquet",
         timings.update(built.timings)
         t = time.perf_counter()
         calib = calibration_report(built.tables)  # reads no ancillary table or column
-        for name in sorted(set(built.tables) - ANCILLARY_READS - set(counts)):
+        for name in sorted(set(built.tables) - ANCILLARY_READS - emitted):
             built.tables[name] = emit_and_slim(name, built.tables[name])
         keep_freed_memory_small("tables")
         timings["calibration"] = time.perf_counter() - t
@@ -215,9 +226,10 @@ def generate_la(config: SyntheticConfig, out: Path, fmt: str = "parquet",
         keep_freed_memory_small("tables")
         timings["ancillary"] = time.perf_counter() - t
         t = time.perf_counter()
-        rest = sorted(n for n in tables if n not in counts)
+        rest = sorted(n for n in tables if n not in emitted)
         for name in rest:
             emit(name, tables.pop(name))
+        dirty.wait()
         for i, f in enumerate(pending):
             f.result()
             if progress is not None:
