@@ -17,7 +17,7 @@ import pyarrow as pa
 from earlywarning.data.schema import DISABILITY_CODES
 from earlywarning.data.synthetic._columns import lexsort
 from earlywarning.data.synthetic._config import SyntheticConfig
-from earlywarning.data.synthetic._frames import Agencies, dates, frame, ids
+from earlywarning.data.synthetic._frames import Agencies, dates, frame, ids, labels
 from earlywarning.data.synthetic._population import (
     ROLE_CARER1,
     ROLE_CARER2,
@@ -32,6 +32,7 @@ __all__ = ["Ids", "Uasc", "draw_uasc", "make_ids", "people_tables", "ragged_pair
 NATIONALITIES = ("Afghanistan", "Sudan", "Eritrea", "Iran", "Vietnam", "Syria", "Albania",
                  "Iraq", "Ethiopia")
 UASC_CODES = ("AOTH", "BAFR", "OOTH", "WOTH", "BOTH")
+_REL = ("parent", "step_parent", "partner_of_parent", "grandparent", "sibling", "half_sibling")
 
 
 @dataclass
@@ -137,8 +138,8 @@ def people_tables(cfg: SyntheticConfig, tl: Timeline, pop: Population, uasc: Uas
         "pers_gender": np.concatenate([np.where(pop.ch_sex, "01", "02"),
                                        np.where(pop.ad_sex, "02", "01"),
                                        np.where(uasc.male, "01", "02")]),
-        "pers_ethnicity": np.concatenate([codes[pop.ch_eth], codes[pop.ad_eth],
-                                          np.array(UASC_CODES)[uasc.eth]]),
+        "pers_ethnicity": labels((*codes, *UASC_CODES), np.concatenate(
+            [pop.ch_eth, pop.ad_eth, len(codes) + uasc.eth])),
         "pers_dob": dates(_month(np.concatenate([pop.ch_dob, pop.ad_dob, uasc.dob]))),
         "pers_is_child": np.repeat(np.array(["Y", "N", "Y"]), [nc, na, nu]),
         "pers_send_flag": np.concatenate([np.where(sen == 2, "Y", "N"), np.full(na, None),
@@ -206,18 +207,18 @@ def _relationships(tl: Timeline, pop: Population, idx: Ids, ag: Agencies) -> pd.
     eighteen = dob + int(18 * DAYS_PER_YEAR)
     start = dob.copy()
     end = np.full(len(ci), NEVER)
-    kind = np.full(len(ci), "parent", dtype=object)
+    kind = np.full(len(ci), _REL.index("parent"), dtype=np.int8)
     home = np.ones(len(ci), bool)
     c2 = role == ROLE_CARER2
     home = np.where(c2, pop.ad_end[aj] >= NEVER, home)
     partner = (role == ROLE_PARTNER) & ~is_father
-    kind = np.where(partner, np.where(pop.ad_partner_type[aj] == 1, "step_parent",
-                                      "partner_of_parent"), kind)
+    kind = np.where(partner, np.where(pop.ad_partner_type[aj] == 1, _REL.index("step_parent"),
+                                      _REL.index("partner_of_parent")), kind)
     start = np.where(role == ROLE_PARTNER, np.maximum(dob, pop.ad_start[aj]), start)
     end = np.where(role == ROLE_PARTNER, pop.ad_end[aj], end)
     home = np.where(role == ROLE_PARTNER, pop.ad_end[aj] >= NEVER, home)
     gp = role == ROLE_GRANDPARENT
-    kind = np.where(gp, "grandparent", kind)
+    kind = np.where(gp, _REL.index("grandparent"), kind)
     home = np.where(gp, pop.ad_start[aj] < NEVER, home)
     valid = (role == ROLE_CARER1) | gp | ((role == ROLE_CARER2) & is_father) | (
         (role == ROLE_PARTNER) & (is_father | (pop.ad_start[aj] < eighteen)) & (start <= end))
@@ -230,16 +231,17 @@ def _relationships(tl: Timeline, pop: Population, idx: Ids, ag: Agencies) -> pd.
     keep = ((e_all >= tl.period_start) & (s_all <= tl.end))
     related = pd.concat([take(idx.adult_pa, aj[valid]), take(idx.child_pa, sib_j)],
                         ignore_index=True)
-    kinds = np.concatenate([kind[valid].astype(str),
-                            np.where(same, "sibling", "half_sibling")])
-    homes = np.concatenate([np.where(home[valid], "Y", "N"), np.full(len(sib_i), "Y")])
+    kinds = np.concatenate([kind[valid], np.where(same, _REL.index("sibling"),
+                                                  _REL.index("half_sibling"))])
+    homes = np.concatenate([home[valid], np.ones(len(sib_i), bool)])
     n = int(keep.sum())
     _, rec = ag.observe("csc", np.full(n, -1), s_all[keep], csc=True)
     return frame("ext_person_relationship", {
         "rela_relationship_id": ids("RL", np.arange(1, n + 1), 9),
         "rela_person_id": take(idx.child_pa, person[keep]),
         "rela_related_person_id": related[keep].reset_index(drop=True),
-        "rela_relationship": kinds[keep], "rela_same_household": homes[keep],
+        "rela_relationship": labels(_REL, kinds[keep]),
+        "rela_same_household": labels(("N", "Y"), homes[keep].astype(np.int8)),
         "rela_start_date": dates(s_all[keep]), "rela_end_date": dates(e_all[keep]),
         "rela_recorded_at": rec,
     })
@@ -281,14 +283,14 @@ def _addresses(cfg, tl, pop, uasc, idx, moves, mem_fam, mem_start, mem_end, mem_
     lsoa_codes = ids("E01", rng.permutation(n_lsoa) + 10_000, 6)
     sector = pop.lsoa_sector
     area = cfg.places.postcode_area
-    pcs = np.array([f"{area}{s // 10 + 1} {s % 10}" for s in range(int(sector.max()) + 1)])
+    pcs = [f"{area}{s // 10 + 1} {s % 10}" for s in range(int(sector.max()) + 1)]
     _, rec = ag.observe("csc", np.full(n, -1), s, csc=True)
     return frame("ssd_address", {
         "addr_table_id": ids("AD", np.arange(1, n + 1), 9),
         "addr_person_id": mem_pid.take(j["m"].to_numpy()).reset_index(drop=True),
-        "addr_address_type": np.array(["home", "temporary", "placement"])[j["t"].to_numpy()],
+        "addr_address_type": labels(("home", "temporary", "placement"), j["t"].to_numpy()),
         "addr_address_start_date": dates(s), "addr_address_end_date": dates(e),
-        "addr_address_postcode": pcs[sector[lsoa]],
+        "addr_address_postcode": labels(pcs, sector[lsoa]),
         "addr_lsoa_code": lsoa_codes.take(lsoa).reset_index(drop=True),
         "addr_imd_decile": pop.lsoa_decile[lsoa].astype(np.int64),
         "addr_recorded_at": rec,
