@@ -33,14 +33,18 @@ def ids(prefix: str, nums: np.ndarray, width: int = 7) -> pd.Series:
     nums = np.asarray(nums, dtype=np.int64)
     n, p = len(nums), prefix.encode()
     size = len(p) + width
-    buf = np.empty((n, size), dtype=np.uint8)
-    buf[:, : len(p)] = np.frombuffer(p, dtype=np.uint8)
+    # characters are written position by position into contiguous rows, then transposed
+    chars = np.empty((size, n), dtype=np.uint8)
+    chars[: len(p)] = np.frombuffer(p, dtype=np.uint8)[:, None]
     x = nums.astype(np.uint32) if nums.size == 0 or nums.max() < 2**32 else nums.copy()
     for k in range(width - 1, -1, -1):
-        buf[:, len(p) + k] = x % 10 + 48
-        x = x // 10
-    offs = np.arange(0, n * size + 1, size, dtype=np.int64)
-    arr = pa.LargeStringArray.from_buffers(n, pa.py_buffer(offs), pa.py_buffer(buf))
+        q = x // 10
+        chars[len(p) + k] = x - q * 10 + 48
+        x = q
+    buf = np.ascontiguousarray(chars.T)
+    offs = np.arange(0, n * size + 1, size, dtype=np.int32 if n * size < 2**31 else np.int64)
+    cls = pa.StringArray if offs.dtype == np.int32 else pa.LargeStringArray
+    arr = cls.from_buffers(n, pa.py_buffer(offs), pa.py_buffer(buf))
     return arr.cast(pa.string()).to_pandas()
 
 
