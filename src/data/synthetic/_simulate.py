@@ -223,7 +223,7 @@ def simulate(cfg: SyntheticConfig, pop: Population, tl: Timeline, rng: np.random
     eta_var = []
     age_tab = age_table(cfg)
     statics = ev.child_statics(cfg, lat)
-    gt_jobs, child_jobs = OrderedWorker(), OrderedWorker()
+    gt_jobs, child_jobs = OrderedWorker(max_queued=_gt_queue(cfg, pop)), OrderedWorker()
     child_rng = np.random.default_rng([cfg.seed, 4, 1])
 
     for m in range(tl.n_months):
@@ -360,6 +360,17 @@ def simulate(cfg: SyntheticConfig, pop: Population, tl: Timeline, rng: np.random
         ground_truth=rec.result("gt") if "gt" in rec.parts else None,
         wait_ground_truth=gt_jobs.wait,
     )
+
+
+GT_QUEUE_BYTES = 512 * 2**20
+"""Memory the queued ground-truth months may hold: with room to queue, the loop runs
+ahead and table building overlaps the ground truth instead of waiting for it."""
+
+
+def _gt_queue(cfg: SyntheticConfig, pop: Population) -> int:
+    """Ground-truth months that may wait for the worker (2 to 64, by their size in bytes)."""
+    per_month = 8 * pop.n_children + 64 * pop.n_families + 60 * cfg.children
+    return int(np.clip(GT_QUEUE_BYTES // per_month, 2, 64))
 
 
 def _child_month(cfg, rng, rec, norms, statics, lat, sl, dob, cf, A, d, in_care, surv,  # noqa: ANN001
