@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -14,7 +15,14 @@ from earlywarning.data.synthetic._config import SyntheticConfig
 from earlywarning.data.synthetic._csc import SOURCES, csc_tables, recent
 from earlywarning.data.synthetic._events import CHILD_KIND, FAM_KIND
 from earlywarning.data.synthetic._frames import Agencies, dates, labels
-from earlywarning.data.synthetic._people import Ids, draw_uasc, make_ids, people_tables, take
+from earlywarning.data.synthetic._people import (
+    Ids,
+    draw_uasc,
+    household_tables,
+    make_ids,
+    people_tables,
+    take,
+)
 from earlywarning.data.synthetic._population import ETH_GROUPS, build_population
 from earlywarning.data.synthetic._simulate import group_mask, simulate
 from earlywarning.data.synthetic._timeline import DAYS_PER_YEAR, NEVER, Timeline
@@ -104,20 +112,26 @@ def build(cfg: SyntheticConfig, gt_sink=None, stage: Stage | None = None,  # noq
     timings["population"] = time.perf_counter() - t
     tick("population")
     t = time.perf_counter()
-    sink = gt_sink(idx, pop) if gt_sink is not None else None
-    keep_freed_memory_small("simulate")
-    sim = simulate(cfg, pop, tl, _stream(cfg.seed, 4), gt_sink=sink,
-                   progress=lambda d, n: tick("simulate", d, n))
-    timings["simulate"] = time.perf_counter() - t
-    keep_freed_memory_small("tables")
-
-    t = time.perf_counter()
     ag = Agencies(cfg, tl, _family_groups(cfg, pop), pop.n_families, _stream(cfg.seed, 5))
     rng = _stream(cfg.seed, 6)
     nc = pop.n_children
     sen = np.where(rng.random(nc) < np.where(pop.ch_disability > 0, 0.3, 0.015), 2,
                    np.where(rng.random(nc) < np.where(pop.ch_disability > 0, 0.5, 0.12), 1, 0))
-    tables = people_tables(cfg, tl, pop, uasc, idx, sim.moves, sen, ag, rng)
+    # people, households and relationships need no simulation: built on a second thread
+    # while it runs (they are the first to draw from ``ag``, so no value changes)
+    with ThreadPoolExecutor(max_workers=1) as early:
+        households = early.submit(household_tables, cfg, tl, pop, uasc, idx, sen, ag)
+        sink = gt_sink(idx, pop) if gt_sink is not None else None
+        keep_freed_memory_small("simulate")
+        sim = simulate(cfg, pop, tl, _stream(cfg.seed, 4), gt_sink=sink,
+                       progress=lambda d, n: tick("simulate", d, n))
+        timings["simulate"] = time.perf_counter() - t
+        households = households.result()
+    keep_freed_memory_small("tables")
+
+    t = time.perf_counter()
+    tables = people_tables(cfg, tl, pop, uasc, idx, sim.moves, sen, ag, rng, households)
+    del households
     tick("people")
     agency, da_children = agency_tables(cfg, tl, pop, sim, idx, ag, sen, _stream(cfg.seed, 7),
                                         emit=emit)

@@ -27,7 +27,8 @@ from earlywarning.data.synthetic._population import (
 )
 from earlywarning.data.synthetic._timeline import DAYS_PER_YEAR, NEVER, Timeline
 
-__all__ = ["Ids", "Uasc", "draw_uasc", "make_ids", "people_tables", "ragged_pairs"]
+__all__ = ["Ids", "Uasc", "draw_uasc", "household_tables", "make_ids", "people_tables",
+           "ragged_pairs"]
 
 NATIONALITIES = ("Afghanistan", "Sudan", "Eritrea", "Iran", "Vietnam", "Syria", "Albania",
                  "Iraq", "Ethiopia")
@@ -119,15 +120,16 @@ def _month(days: np.ndarray) -> np.ndarray:
     return d.astype("datetime64[M]").astype("datetime64[D]").astype(np.int64)
 
 
-def people_tables(cfg: SyntheticConfig, tl: Timeline, pop: Population, uasc: Uasc, idx: Ids,
-                  moves: dict, sen: np.ndarray, ag: Agencies,
-                  rng: np.random.Generator) -> dict[str, pd.DataFrame]:
-    """Build the people, household, relationship, address and status tables.
+def household_tables(cfg: SyntheticConfig, tl: Timeline, pop: Population, uasc: Uasc,
+                     idx: Ids, sen: np.ndarray, ag: Agencies) -> dict:
+    """Build the tables that need no simulation: people, households and relationships.
 
-    Returns ``ssd_person``, ``ssd_family``, ``ext_person_relationship``,
-    ``ssd_address``, ``ssd_disability`` and ``ssd_immigration_status``.
+    Returns ``ssd_person``, ``ssd_family`` and ``ext_person_relationship``, and
+    under ``"_members"`` the household membership spells :func:`people_tables`
+    needs for addresses. They are the first users of ``ag``'s random stream, so
+    building them before (or during) the simulation changes no value.
     """
-    out: dict[str, pd.DataFrame] = {}
+    out: dict = {}
     nc, na, nu = pop.n_children, len(pop.ad_family), len(uasc.dob)
     codes = np.array(pop.eth_codes)
     female_carer = (pop.ad_sex & (pop.ad_role != ROLE_GRANDPARENT))
@@ -171,6 +173,24 @@ def people_tables(cfg: SyntheticConfig, tl: Timeline, pop: Population, uasc: Uas
         "fami_recorded_at": rec,
     })
     out["ext_person_relationship"] = _relationships(tl, pop, idx, ag)
+    out["_members"] = (mem_fam, mem_start, mem_end, mem_pid, mem_is_uasc)
+    return out
+
+
+def people_tables(cfg: SyntheticConfig, tl: Timeline, pop: Population, uasc: Uasc, idx: Ids,
+                  moves: dict, sen: np.ndarray, ag: Agencies, rng: np.random.Generator,
+                  households: dict | None = None) -> dict[str, pd.DataFrame]:
+    """Build the people, household, relationship, address and status tables.
+
+    ``households`` is what :func:`household_tables` returned, when it was built
+    ahead (it is built here otherwise).
+
+    Returns ``ssd_person``, ``ssd_family``, ``ext_person_relationship``,
+    ``ssd_address``, ``ssd_disability`` and ``ssd_immigration_status``.
+    """
+    out = dict(households if households is not None
+               else household_tables(cfg, tl, pop, uasc, idx, sen, ag))
+    mem_fam, mem_start, mem_end, mem_pid, mem_is_uasc = out.pop("_members")
     out["ssd_address"] = _addresses(cfg, tl, pop, uasc, idx, moves, mem_fam, mem_start,
                                     mem_end, mem_pid, mem_is_uasc, ag, rng)
     dis = np.flatnonzero(pop.ch_disability > 0)
