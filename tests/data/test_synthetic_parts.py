@@ -57,3 +57,20 @@ def test_ancillary_tables_need_only_the_first_event_of_tables_it_does_not_read()
     lean = add_ancillary_tables(slimmed, cfg, np.random.default_rng(3))
     for name in ANCILLARY_TABLES:
         pd.testing.assert_frame_equal(full[name], lean[name], obj=name)
+
+
+def test_ancillary_step_changes_no_core_table_outside_ancillary_changes():
+    """Tables it only reads may be written before it runs (``generate_la`` does)."""
+    from earlywarning.data.synthetic._ancillary import ANCILLARY_CHANGES, add_ancillary_tables
+    from earlywarning.data.synthetic._build import build
+
+    cfg = SyntheticConfig(children=1200, years=2, seed=8, burn_in_years=1)
+    core = build(cfg).tables
+    before = {n: df.copy() for n, df in core.items()}
+    out = add_ancillary_tables(core, cfg, np.random.default_rng(3))
+    changed = set()
+    for name, df in before.items():
+        pd.testing.assert_frame_equal(core[name], df, obj=name)  # inputs left alone
+        if not out[name].equals(df):
+            changed.add(name)
+    assert changed and changed <= ANCILLARY_CHANGES

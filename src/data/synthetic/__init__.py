@@ -143,7 +143,7 @@ def generate_la(config: SyntheticConfig, out: Path, fmt: str = "parquet",
     from concurrent.futures import ThreadPoolExecutor
 
     from earlywarning.data.schema import TABLES
-    from earlywarning.data.synthetic._ancillary import ANCILLARY_READS
+    from earlywarning.data.synthetic._ancillary import ANCILLARY_CHANGES, ANCILLARY_READS
     from earlywarning.data.synthetic._build import build, gt_arrow
     from earlywarning.data.synthetic._defects import inject_defects_parts
     from earlywarning.data.synthetic._worker import OrderedWorker
@@ -165,7 +165,7 @@ def generate_la(config: SyntheticConfig, out: Path, fmt: str = "parquet",
     order = {name: k for k, name in enumerate(TABLES)}
     counts: dict[str, int] = {}
     emitted: set[str] = set()
-    logs: list[pd.DataFrame] = []
+    logs: list[tuple[tuple[int, int], pd.DataFrame]] = []
     with atomic_dir(out) as tmp, ThreadPoolExecutor(max_workers=2) as pool:
         (tmp / "ground_truth").mkdir()
         writer = GroundTruthWriter(tmp / "ground_truth" / "child_month.parquet")
@@ -187,7 +187,7 @@ def generate_la(config: SyntheticConfig, out: Path, fmt: str = "parquet",
                                               list(config.defects.kinds), config.end_date)
             del df
             n = sum(len(p) for p in parts)
-            logs.append(log)
+            logs.append(((order.get(name, 99), 0 if part is None else part[0]), log))
             # converted here, so the dirty frames are freed before the write is queued
             data = writable(name, parts, fmt)
             del parts
@@ -215,6 +215,9 @@ def generate_la(config: SyntheticConfig, out: Path, fmt: str = "parquet",
         built = build(config, gt_sink=sink_factory, stage=progress, emit=emit_and_slim)
         timings.update(built.timings)
         t = time.perf_counter()
+        # tables the ancillary step reads but does not change are written now, in full
+        for name in sorted(set(built.tables) & ANCILLARY_READS - ANCILLARY_CHANGES - emitted):
+            emit(name, built.tables[name])
         calib = calibration_report(built.tables)  # reads no ancillary table or column
         for name in sorted(set(built.tables) - ANCILLARY_READS - emitted):
             built.tables[name] = emit_and_slim(name, built.tables[name])
@@ -237,7 +240,9 @@ def generate_la(config: SyntheticConfig, out: Path, fmt: str = "parquet",
         built.wait_ground_truth()
         writer.close()
         write_table_gt(built.ground_truth["family"], tmp / "ground_truth" / "family.parquet")
-        log = pd.concat(logs, ignore_index=True) if logs else pd.DataFrame()
+        # the log in table order (tables are emitted in an order set by how they are built)
+        logs.sort(key=lambda kv: kv[0])
+        log = pd.concat([lg for _, lg in logs], ignore_index=True) if logs else pd.DataFrame()
         write_table_gt(log, tmp / "ground_truth" / "defects.parquet")
         counts = {n: counts[n] for n in sorted(counts)}
         write_json(tmp / "generation.json", {

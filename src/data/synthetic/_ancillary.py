@@ -46,6 +46,8 @@ from earlywarning.data.synthetic._workforce import build_workforce, fill_episode
 
 __all__ = [
     "ACCESSIBILITY",
+    "ANCILLARY_CHANGES",
+    "ANCILLARY_READS",
     "ANCILLARY_TABLES",
     "LAWFUL_BASIS",
     "add_ancillary_tables",
@@ -262,6 +264,11 @@ ANCILLARY_READS = frozenset({
 })
 """Core tables :func:`add_ancillary_tables` reads beyond their first event (which the
 source metadata needs of every table): the others may be written and dropped before it."""
+ANCILLARY_CHANGES = frozenset({
+    "ssd_early_help_episodes", "ssd_cin_episodes", "ssd_cin_assessments", "ssd_s47_enquiry",
+})
+"""Core tables whose team and worker columns :func:`add_ancillary_tables` fills in: the
+other tables it reads may be written before it runs."""
 
 
 def add_ancillary_tables(
