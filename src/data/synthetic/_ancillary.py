@@ -49,6 +49,7 @@ __all__ = [
     "ANCILLARY_CHANGES",
     "ANCILLARY_READS",
     "ANCILLARY_TABLES",
+    "CONTEXT_ONLY",
     "LAWFUL_BASIS",
     "add_ancillary_tables",
     "build_person_identity",
@@ -264,6 +265,21 @@ ANCILLARY_READS = frozenset({
 })
 """Core tables :func:`add_ancillary_tables` reads beyond their first event (which the
 source metadata needs of every table): the others may be written and dropped before it."""
+CONTEXT_ONLY = ("ssd_address", "ssd_family")
+"""Core tables read only to build the context (and by the source metadata, their first
+event)."""
+
+
+def _first_event(name: str, df: pd.DataFrame) -> pd.DataFrame:
+    """Return the row with the earliest event date (the first row if the table has none)."""
+    col = get_table(name).event_date
+    if col is None or col not in df.columns or not len(df):
+        return df.iloc[:1].reset_index(drop=True)
+    days = to_days(df[col])
+    at = int(np.argmin(np.where(np.isnat(days), np.datetime64("2262-01-01", "D"), days)))
+    return df.iloc[[at]].reset_index(drop=True)
+
+
 ANCILLARY_CHANGES = frozenset({
     "ssd_early_help_episodes", "ssd_cin_episodes", "ssd_cin_assessments", "ssd_s47_enquiry",
 })
@@ -294,7 +310,10 @@ def add_ancillary_tables(
         ``emit(name, df, part=None) -> df`` receives each large new table
         (identity, service involvement in parts, family voice) as soon as it
         is built, to write and free it; what it returns is kept (it must keep
-        the earliest event, which the source metadata reads).
+        the earliest event, which the source metadata reads). With ``emit``
+        the caller hands ``tables`` over (its core tables already written):
+        :data:`CONTEXT_ONLY` tables are cut to their earliest event in it once
+        the context is built, so their memory is freed.
 
     Returns
     -------
@@ -304,6 +323,13 @@ def add_ancillary_tables(
     """
     keep = emit or (lambda name, df: df)
     ctx = build_context(tables, config)
+    if emit is not None:
+        # households and addresses are done with: keep only what the source metadata reads
+        for name in CONTEXT_ONLY:
+            if name in tables:
+                tables[name] = _first_event(name, tables[name])
+            for key in [k for k in ctx._codes if k[0] == name]:
+                del ctx._codes[key]
     wf = build_workforce(ctx, rng)
     out = fill_episode_allocations(tables, wf)
     out["ext_person_identity"] = keep("ext_person_identity", build_person_identity(ctx, rng))

@@ -277,9 +277,10 @@ def build_context(tables: dict[str, pd.DataFrame], config: object) -> AncillaryC
     n_areas = int(_config_value(config, ("n_areas",), n_areas_for(n_children)))
     if not 1 <= n_areas <= len(AREA_NAMES):
         raise ValueError(f"synthetic config: n_areas = {n_areas}: must be 1-{len(AREA_NAMES)}")
-    person_index = pd.Index(obj(person["pers_person_id"]), dtype=object)
+    # Arrow-backed string indexes: no Python string object per person or family
+    person_index = pd.Index(string_array(person["pers_person_id"]))
     ctx = AncillaryContext(tables, extract, period_start, la_name, la_slug,
-                           list(AREA_NAMES[:n_areas]), person_index, pd.Index([], dtype=object),
+                           list(AREA_NAMES[:n_areas]), person_index, pd.Index([], dtype="str"),
                            np.full(len(person_index), -1), np.zeros(0, np.int64),
                            np.zeros(len(person_index), np.int64))
 
@@ -296,7 +297,7 @@ def build_context(tables: dict[str, pd.DataFrame], config: object) -> AncillaryC
     ok = f_person[order] >= 0
     person_family = np.full(len(person_index), -1, dtype=np.int64)
     person_family[f_person[order][ok]] = f_code[order][ok]  # later starts overwrite earlier
-    ctx.family_index = pd.Index(family_index.to_numpy(zero_copy_only=False), dtype=object)
+    ctx.family_index = pd.Index(string_array(family_index))
     ctx._family_pa = family_index.cast(pa.large_string())
     ctx.person_family = person_family
 
@@ -315,7 +316,7 @@ def build_context(tables: dict[str, pd.DataFrame], config: object) -> AncillaryC
     has_fam = a_family[order] >= 0
     family_area[a_family[order][has_fam]] = a_area[order][has_fam]
     no_addr = family_area < 0
-    family_area[no_addr] = _hash_index(obj(ctx.family_index)[no_addr], n_areas)
+    family_area[no_addr] = _hash_index(obj(ctx.family_index[no_addr]), n_areas)
     ctx.family_area = family_area
 
     own_area = np.full(len(person_index), -1, dtype=np.int64)
@@ -323,6 +324,6 @@ def build_context(tables: dict[str, pd.DataFrame], config: object) -> AncillaryC
     area = np.where(person_family >= 0, family_area[np.maximum(person_family, 0)]
                     if n_fam else -1, own_area)
     lost = area < 0
-    area[lost] = _hash_index(obj(person_index)[lost], n_areas)
+    area[lost] = _hash_index(obj(person_index[lost]), n_areas)
     ctx.person_area = area
     return ctx
