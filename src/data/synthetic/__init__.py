@@ -59,6 +59,8 @@ __all__ = [
 ]
 
 ProgressCallback = Callable[[str, float, float], None]
+CONCURRENT_CALIBRATION_MAX_CHILDREN = 250_000
+"""Up to this size the calibration report overlaps the ancillary step (more memory at once)."""
 
 
 @dataclass
@@ -220,8 +222,11 @@ def generate_la(config: SyntheticConfig, out: Path, fmt: str = "parquet",
         for name in sorted(set(built.tables) & ANCILLARY_READS - ANCILLARY_CHANGES - emitted):
             emit(name, built.tables[name])
         # the report reads no ancillary table or column: measured on a thread of its own,
-        # from the tables as built (a copy of the dict: the ones here are slimmed next)
+        # from the tables as built (a copy of the dict: the ones here are slimmed next),
+        # while the ancillary step runs; for a large LA before it, so their peaks do not add
         calib_job = side.submit(calibration_report, dict(built.tables))
+        if config.children > CONCURRENT_CALIBRATION_MAX_CHILDREN:
+            calib_job.result()
         for name in sorted(set(built.tables) - ANCILLARY_READS - emitted):
             built.tables[name] = emit_and_slim(name, built.tables[name])
         keep_freed_memory_small("tables")

@@ -24,6 +24,7 @@ from earlywarning.data.synthetic._timeline import NEVER, Timeline
 
 __all__ = ["Agencies", "dates", "frame", "ids", "labels", "stamps", "yn"]
 
+_NAT = np.datetime64("NaT", "ns").view(np.int64)
 _EMPTY = {"string": "str", "json": "str", "date": "datetime64[ns]",
           "timestamp": "datetime64[ns]", "int": "Int64", "float": "float64"}
 
@@ -68,14 +69,14 @@ def yn(mask: np.ndarray) -> pd.Series:
 def dates(days: np.ndarray) -> np.ndarray:
     """Day numbers to ``datetime64[ns]``; ``NEVER`` (or more) becomes ``NaT``."""
     days = np.asarray(days, dtype=np.int64)
-    out = days.astype("datetime64[D]").astype("datetime64[ns]")
-    out[days >= NEVER] = np.datetime64("NaT")
-    return out
+    # one pass: nanoseconds since 1970, with NaT's integer where there is no date
+    ns = np.where(days >= NEVER, _NAT, days * np.int64(86_400 * 10**9))
+    return ns.view("datetime64[ns]")
 
 
 def stamps(seconds: np.ndarray) -> np.ndarray:
     """Seconds since 1970 to ``datetime64[ns]``."""
-    return np.asarray(seconds, dtype=np.int64).astype("datetime64[s]").astype("datetime64[ns]")
+    return (np.asarray(seconds, dtype=np.int64) * np.int64(10**9)).view("datetime64[ns]")
 
 
 def _strings(values) -> pd.Series:  # noqa: ANN001
