@@ -32,6 +32,12 @@ PARQUET_OPTIONS = {"compression": "zstd", "compression_level": 1, "version": "2.
                    "data_page_size": 1 << 20}
 
 
+def _statistics_columns(schema: pa.Schema) -> list[str]:
+    """Columns worth min/max statistics: dates, times and numbers (not free text or ids)."""
+    return [f.name for f in schema if not (pa.types.is_string(f.type)
+                                           or pa.types.is_large_string(f.type))]
+
+
 def _dictionary_columns(schema: pa.Schema) -> list[str]:
     """Columns worth dictionary-encoding: everything but unique ids, timestamps and floats.
 
@@ -87,7 +93,8 @@ def write_table(name: str, df: pd.DataFrame | pa.Table, out: Path, fmt: str) -> 
         path = out / f"{name}.parquet"
         table = df if isinstance(df, pa.Table) else arrow_table(name, df)
         pq.write_table(table, path, row_group_size=ROW_GROUP,
-                       use_dictionary=_dictionary_columns(table.schema), **PARQUET_OPTIONS)
+                       use_dictionary=_dictionary_columns(table.schema),
+                       write_statistics=_statistics_columns(table.schema), **PARQUET_OPTIONS)
         return path
     if fmt == "csv":
         path = out / f"{name}.csv"
@@ -136,7 +143,8 @@ class PartWriter:
             if self._writer is None:
                 self._writer = pq.ParquetWriter(
                     self.path, data.schema,
-                    use_dictionary=_dictionary_columns(data.schema), **PARQUET_OPTIONS)
+                    use_dictionary=_dictionary_columns(data.schema),
+                    write_statistics=_statistics_columns(data.schema), **PARQUET_OPTIONS)
             self._writer.write_table(data, row_group_size=ROW_GROUP)
         self._parts += 1
         del data
