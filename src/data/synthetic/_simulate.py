@@ -369,7 +369,7 @@ ahead and table building overlaps the ground truth instead of waiting for it."""
 
 def _gt_queue(cfg: SyntheticConfig, pop: Population) -> int:
     """Ground-truth months that may wait for the worker (2 to 64, by their size in bytes)."""
-    per_month = 8 * pop.n_children + 64 * pop.n_families + 60 * cfg.children
+    per_month = 8 * pop.n_children + 96 * pop.n_families + 60 * cfg.children
     return int(np.clip(GT_QUEUE_BYTES // per_month, 2, 64))
 
 
