@@ -197,6 +197,42 @@ class Projector:
         """
         return (self.g_inc.T @ rates).astype(np.float32)
 
+    def _exp_base(self, log_h: np.ndarray, age_months: np.ndarray, c_u: np.ndarray,
+                  c_s: np.ndarray, c_l: np.ndarray, shock_rate: np.ndarray,
+                  c_i: np.ndarray | None, future: np.ndarray | None) -> np.ndarray:
+        """Projected hazards per quarter without the latent's contribution, shape (4, n)."""
+        out = np.empty((4, len(log_h)), dtype=np.float32)
+        base = log_h - c_l
+        for q in range(4):
+            eta = base + self.ru[q] * c_u
+            eta += self.rs[q] * c_s
+            eta += self.g[q] * shock_rate
+            eta += self.age_shift[q][age_months]
+            if c_i is not None:
+                eta += self.ri[q] * c_i
+                eta += future[q]
+            np.exp(np.minimum(eta, np.float32(20.0)), out=out[q])
+        return out
+
+    def _probability(self, exp_base: np.ndarray, latent: np.ndarray | float) -> np.ndarray:
+        """Probability of a start within 12 months given the latent's log-hazard ``latent``.
+
+        The survival over the twelve months is the product of ``1 - p_k w_k``
+        (``exp(-3h)`` for a quarter whose three weights are all 1), taken in
+        float64 so a certain month gives exactly 1 and a tiny risk keeps its digits.
+        """
+        surv = np.ones(exp_base.shape[1], dtype=np.float64)
+        for q in range(4):
+            h = exp_base[q] * np.exp(np.float32(1.0 + self.rl[q]) * latent)
+            h = np.minimum(h, np.float32(4.8e8)).astype(np.float64)  # exp(20)
+            if self.full[q]:
+                surv *= np.exp(-3.0 * h)
+            else:
+                p = -np.expm1(-h)
+                for wk in self.w[q]:
+                    surv *= 1.0 - np.minimum(p * wk, 1.0)
+        return (1.0 - surv).astype(np.float32) + np.float32(0.0)  # no -0.0
+
     def p_true(self, log_h: np.ndarray, age_months: np.ndarray, c_u: np.ndarray,
                c_s: np.ndarray, c_l: np.ndarray, shock_rate: np.ndarray,
                c_i: np.ndarray | None = None, future: np.ndarray | None = None) -> np.ndarray:
@@ -221,25 +257,8 @@ class Projector:
         -------
         numpy.ndarray of float32
         """
-        log_surv = np.zeros(len(log_h), dtype=np.float32)
-        for q in range(4):
-            eta = log_h + self.ru[q] * c_u
-            eta += self.rs[q] * c_s
-            eta += self.rl[q] * c_l
-            eta += self.g[q] * shock_rate
-            eta += self.age_shift[q][age_months]
-            if c_i is not None:
-                eta += self.ri[q] * c_i
-                eta += future[q]
-            h = np.exp(np.minimum(eta, np.float32(20.0)))
-            if self.full[q]:
-                log_surv -= np.float32(3.0) * h  # log(1 - (1 - exp(-h))) = -h, three months
-            else:
-                p = -np.expm1(-h)
-                for wk in self.w[q]:
-                    # a certain month (p = 1) would be log(0): cap just below certainty
-                    log_surv += np.log1p(-np.minimum(p * np.float32(wk), ALMOST_ONE))
-        return (-np.expm1(log_surv)).astype(np.float32) + np.float32(0.0)  # no -0.0
+        e = self._exp_base(log_h, age_months, c_u, c_s, c_l, shock_rate, c_i, future)
+        return self._probability(e, c_l)
 
     def p_recorded(self, log_h: np.ndarray, age_months: np.ndarray, c_u: np.ndarray,
                    c_s: np.ndarray, c_l: np.ndarray, shock_rate: np.ndarray,
@@ -250,11 +269,21 @@ class Projector:
         ``c_l`` is the latent's current contribution to ``log_h`` and
         ``latent_scale`` its coefficient (``k_e * beta_l``) on the N(0, 1) latent.
         """
+        e = self._exp_base(log_h, age_months, c_u, c_s, c_l, shock_rate, c_i, future)
+        return self._recorded(e, latent_scale)
+
+    def _recorded(self, exp_base: np.ndarray, latent_scale: float) -> np.ndarray:
         nodes, weights = np.polynomial.hermite_e.hermegauss(3)
         weights = weights / weights.sum()
-        base = log_h - c_l
-        out = np.zeros(len(log_h), dtype=np.float64)
+        out = np.zeros(exp_base.shape[1], dtype=np.float64)
         for x, w in zip(nodes, weights, strict=True):
-            cl = np.full(len(log_h), np.float32(latent_scale * x), dtype=np.float32)
-            out += w * self.p_true(base + cl, age_months, c_u, c_s, cl, shock_rate, c_i, future)
+            out += w * self._probability(exp_base, np.float32(latent_scale * x))
         return out.astype(np.float32)
+
+    def oracles(self, log_h: np.ndarray, age_months: np.ndarray, c_u: np.ndarray,
+                c_s: np.ndarray, c_l: np.ndarray, shock_rate: np.ndarray, latent_scale: float,
+                c_i: np.ndarray | None = None, future: np.ndarray | None = None,
+                ) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`p_true` and :meth:`p_recorded` together, sharing the projection."""
+        e = self._exp_base(log_h, age_months, c_u, c_s, c_l, shock_rate, c_i, future)
+        return self._probability(e, c_l), self._recorded(e, latent_scale)

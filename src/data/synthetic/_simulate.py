@@ -421,12 +421,10 @@ def _ground_truth(cfg, sink, projector, t0, lo, sl, cf, age, am, dob, elig, out_
                        + f32(c["parental_mental_health"]) * lat.s_mh)
     cl_f = f32(k_e * beta_l) * lat.ell
     ci, fut = c_inc.astype(f32)[cf], projector.incident_future(inc_rates)[:, cf]
-    p_true = projector.p_true(log_he, am, cu_f[cf], cs_f[cf], cl_f[cf], lat.shock_rate[cf],
-                              ci, fut)
+    p_true, p_rec = projector.oracles(log_he, am, cu_f[cf], cs_f[cf], cl_f[cf],
+                                      lat.shock_rate[cf], k_e * beta_l, ci, fut)
     p_need = (p_true if not cfg.bias.label_group else projector.p_true(
         log_h_need, am, cu_f[cf], cs_f[cf], cl_f[cf], lat.shock_rate[cf], ci, fut))
-    p_rec = projector.p_recorded(log_he, am, cu_f[cf], cs_f[cf], cl_f[cf], lat.shock_rate[cf],
-                                 k_e * beta_l, ci, fut)
     soon = pending & (out_day[sl] <= t0 + 365)
     p_true = np.where(soon, f32(1.0), p_true)
     p_need = np.where(soon, f32(1.0), p_need)
