@@ -107,15 +107,14 @@ def intercept(raw: np.ndarray, expected: float, steps: int = 20) -> float:
     ``h`` to within 0.5%) as one sum; if ``alpha`` climbs past that, the split
     is redone from there.
     """
-    r = raw.astype(np.float64)
-    total = float(r.sum())
+    total = float(raw.sum(dtype=np.float64))
     if total <= 0 or expected <= 0:
         return float(np.log(max(expected, 1e-12) / max(total, 1e-12)))
     alpha = float(np.log(expected / total))
     for _ in range(3):
         ceiling = alpha + 3.0
-        big = r * np.exp(ceiling) > 0.01
-        rb, rest = r[big], total - float(r[big].sum())
+        rb = raw[raw > 0.01 * np.exp(-ceiling)].astype(np.float64)
+        rest = total - float(rb.sum())
         for _ in range(steps):
             h = np.exp(alpha) * rb
             q = np.exp(-h)
