@@ -143,19 +143,19 @@ def incident_rate(cfg: SyntheticConfig, norms: EventNorms, d: np.ndarray, dom: i
 
 
 def family_events(cfg: SyntheticConfig, rng: np.random.Generator, rec, state: dict,  # noqa: ANN001
-                  norms: EventNorms, d: np.ndarray, A: np.ndarray, active: np.ndarray,
-                  surv: np.ndarray, t0: int, ndays: int, keep_points: bool = True,
-                  loads: np.ndarray | None = None) -> None:
+                  rates: np.ndarray, loads: np.ndarray, active: np.ndarray, surv: np.ndarray,
+                  t0: int, ndays: int, keep_points: bool = True) -> None:
     """Draw this month's family-level partner-agency events.
 
-    Event types that record the same domain share one draw: the domain's total
-    rate picks the families, then each event's type is drawn in proportion to
-    the types' base rates. With ``keep_points`` False only spells (temporary
+    Event types that record the same domain share one draw: each family's
+    incident rate in the domain (``rates``, domains x families, from
+    :func:`incident_rate`) picks the families, then each event's type is drawn
+    in proportion to the types' base rates. Every real incident adds 1 to its
+    domain's row of ``loads``, the families' recent-incident loads (the caller
+    decays them). With ``keep_points`` False only spells (temporary
     accommodation, adult social care) are recorded: point events before the
-    period are never written.
+    period are never written, but they still count as incidents.
 
-    ``loads`` (domains x families), when given, is each family's recent-incident
-    load: every real incident adds 1 to its domain's row (the caller decays it).
     Surveillance bias changes what is recorded, not what happens: with a
     multiplier ``s > 1`` events are drawn at ``s`` times the rate and a share
     ``1/s`` of them are real; with ``s < 1`` every event drawn is real and a
@@ -165,13 +165,9 @@ def family_events(cfg: SyntheticConfig, rng: np.random.Generator, rec, state: di
     biased = bool(np.any(surv != 1))
     over = np.maximum(surv, np.float32(1.0))
     base_mask = (active * over).astype(np.float32)
-    for dom in range(len(norms.mu_d)):
+    for dom in range(len(rates)):
         kinds = domain_kinds(dom)
-        if not kinds or not (keep_points or set(kinds) & _SPELLS or loads is not None):
-            continue  # nothing of this domain would be kept or counted
-        base = np.array([getattr(r, FAM_KINDS[k][2]) for k in kinds]) / 12.0
-        rate = base_mask * incident_rate(cfg, norms, d, dom)
-        fams = draw(rate, rng)
+        fams = draw(base_mask * rates[dom], rng)
         if not len(fams):
             continue
         real = fams
@@ -181,10 +177,10 @@ def family_events(cfg: SyntheticConfig, rng: np.random.Generator, rec, state: di
             recorded = ~is_real | (u < np.minimum(surv[fams], 1) / over[fams])
             real = fams[is_real]
             fams = fams[recorded]
-        if loads is not None:
-            loads[dom] += np.bincount(real, minlength=loads.shape[1]).astype(np.float32)
+        loads[dom] += np.bincount(real, minlength=loads.shape[1]).astype(np.float32)
         if not (keep_points or set(kinds) & _SPELLS) or not len(fams):
-            continue
+            continue  # nothing of this domain is written before the period
+        base = np.array([getattr(r, FAM_KINDS[k][2]) for k in kinds]) / 12.0
         which = np.searchsorted(np.cumsum(base) / base.sum(), rng.random(len(fams)),
                                 side="right")
         kind = np.asarray(kinds, dtype=np.int8)[np.minimum(which, len(kinds) - 1)]

@@ -88,7 +88,6 @@ ATTENDANCE_GOOD = len(DRIVERS)
 
 
 MAX_MONTHS = 18 * 12 + 13
-ALMOST_ONE = np.float32(1.0) - np.finfo(np.float32).eps
 
 
 def age_table(cfg: SyntheticConfig) -> np.ndarray:

@@ -240,6 +240,7 @@ def simulate(cfg: SyntheticConfig, pop: Population, tl: Timeline, rng: np.random
         vp = (pop.fam_partner_violent & (pop.fam_partner_start <= t0)
               & (t0 < pop.fam_partner_end)).astype(np.float32)
         d = lat.domains(pop, cfg, A, vp)
+        inc_rates = _incident_rates(cfg, norms, d)  # the month's events and its ground truth
         in_period = m >= tl.period_m0
 
         fam_terms = _fam_terms(cfg, pop, lat, d, t0, state, beta_l if in_period else 0.0)
@@ -279,7 +280,7 @@ def simulate(cfg: SyntheticConfig, pop: Population, tl: Timeline, rng: np.random
             gt_jobs.submit(_ground_truth, cfg, gt_sink, projector, t0, lo, sl, cf, age, am, dob,
                            elig, out_day.copy(), fam_terms, ch_terms, log_he, log_h_need,
                            _frozen(lat), A, k_e, b_a, beta_l,
-                           inc_coef @ state["inc"], _incident_rates(cfg, norms, d))
+                           inc_coef @ state["inc"], inc_rates)
 
         # --- referrals -------------------------------------------------------------
         pe = np.where(elig, -np.expm1(-np.float32(np.exp(alpha_e)) * raw_e * label_mult[cf]), 0)
@@ -325,8 +326,8 @@ def simulate(cfg: SyntheticConfig, pop: Population, tl: Timeline, rng: np.random
         # before the period only what can still be open (or be recent) at its start is kept
         recent = m >= tl.period_m0 - 2
         state["inc"] *= np.float32(e.incident_decay)
-        ev.family_events(cfg, rng, rec, state, norms, d, A, fam_active, surv_mult, t0, ndays,
-                         keep_points=recent, loads=state["inc"])
+        ev.family_events(cfg, rng, rec, state, inc_rates, state["inc"], fam_active, surv_mult,
+                         t0, ndays, keep_points=recent)
         ev.moves(cfg, rng, rec, state, pop, d, norms, fam_active, shocked, kind, t0, ndays)
         ev.early_help(cfg, rng, rec, state, norms, A, fam_active, t0, ndays)
         in_care = (care_from[sl] <= t0) & (in_care_until[sl] > t0)
