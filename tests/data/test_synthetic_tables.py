@@ -194,6 +194,33 @@ def test_a_negative_school_term_is_reported_as_good_attendance():
     assert d[0, 0] == ATTENDANCE_GOOD and d[0, 1] == SCHOOL
 
 
+def test_the_projected_probability_is_one_minus_the_product_of_monthly_survivals():
+    """The quarters' closed forms (one exponential, a cubic) equal the month-by-month product."""
+    from earlywarning.data.synthetic._hazard import Projector
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+    from hypothesis.extra.numpy import arrays
+
+    @settings(max_examples=60, deadline=None)
+    @given(w=arrays(np.float64, 12, elements=st.floats(0.0, 1.0)),
+           log_h=arrays(np.float32, (4, 6), elements=st.floats(-16, 6, width=32)),
+           latent=st.floats(-2, 2))
+    def check(w, log_h, latent):
+        w = -np.sort(-w)  # weights fall towards the end of the window
+        w[:3] = 1.0  # the first quarter is always certain to land inside it
+        proj = Projector(SMALL, w, k_e=1.0, b_a=1.0, b_house=0.3, b_mh=0.3, beta_l=1.0)
+        exp_base = np.exp(log_h)
+        got = proj._probability(exp_base, np.float32(latent))
+        scale = np.exp((1.0 + proj.rl.astype(np.float64)) * latent)
+        h = exp_base.astype(np.float64) * scale[:, None]
+        p = -np.expm1(-np.minimum(h, 4.8e8))
+        surv = np.prod(1.0 - np.repeat(p, 3, axis=0) * w[:, None], axis=0)
+        assert np.allclose(got, 1.0 - surv, rtol=1e-5, atol=1e-7)
+        assert np.all((got >= 0) & (got <= 1))
+
+    check()
+
+
 def test_certain_escalation_is_probability_one_without_numeric_warnings():
     from earlywarning.data.synthetic._hazard import Projector
 

@@ -69,8 +69,8 @@ import numpy as np
 from earlywarning.data.synthetic._adversity import DOMAINS, DRIVERS, shock_jensen
 from earlywarning.data.synthetic._config import SyntheticConfig
 
-__all__ = ["FAMILY_TERMS", "CHILD_TERMS", "age_terms", "driver_keys", "Projector", "top_drivers",
-           "top_keys"]
+__all__ = ["FAMILY_TERMS", "CHILD_TERMS", "age_terms", "driver_keys", "largest_keys", "Projector",
+           "top_drivers", "top_keys"]
 
 FAMILY_TERMS = (
     "domestic_abuse", "parental_mental_health", "parental_substance_misuse",
@@ -120,13 +120,18 @@ def driver_keys(contrib: np.ndarray, first_index: int) -> np.ndarray:
     return keys
 
 
-def top_keys(keys: np.ndarray) -> np.ndarray:
-    """Row indices (low 5 bits) of the three largest keys in each column."""
+def largest_keys(keys: np.ndarray) -> np.ndarray:
+    """Return the three largest keys of each column (distinct within a column), shape (3, n)."""
     neg = np.int16(-1)
     m1 = keys.max(axis=0)
     m2 = np.where(keys < m1, keys, neg).max(axis=0)
     m3 = np.where(keys < m2, keys, neg).max(axis=0)
-    return np.stack([m1 & 31, m2 & 31, m3 & 31])
+    return np.stack([m1, m2, m3])
+
+
+def top_keys(keys: np.ndarray) -> np.ndarray:
+    """Row indices (low 5 bits) of the three largest keys in each column."""
+    return largest_keys(keys) & np.int16(31)
 
 
 def top_drivers(contrib: np.ndarray) -> np.ndarray:
@@ -167,6 +172,9 @@ class Projector:
             dst = np.minimum(src + k, MAX_MONTHS - 1)
             self.age_shift[q] = np.where(alive[dst], ages[dst] - ages[src] + jensen[q], -np.inf)
         self.full = [bool(np.all(self.w[q] >= 1.0)) for q in range(4)]
+        # elementary symmetric polynomials of each quarter's weights (the survival's cubic)
+        self.sym = [(float(w.sum()), float(w[0] * w[1] + w[0] * w[2] + w[1] * w[2]),
+                     float(w.prod())) for w in np.minimum(self.w, 1.0)]
         # recent-incident loads decay; new incidents arrive at each family's domain rates
         e = cfg.escalation
         delta = e.incident_decay
@@ -194,7 +202,7 @@ class Projector:
         -------
         numpy.ndarray, shape (4, families)
         """
-        return (self.g_inc.T @ rates).astype(np.float32)
+        return np.einsum("jq,jn->qn", self.g_inc, rates).astype(np.float32, copy=False)
 
     def _exp_base(self, log_h: np.ndarray, age_months: np.ndarray, c_u: np.ndarray,
                   c_s: np.ndarray, c_l: np.ndarray, shock_rate: np.ndarray,
@@ -216,21 +224,29 @@ class Projector:
     def _probability(self, exp_base: np.ndarray, latent: np.ndarray | float) -> np.ndarray:
         """Probability of a start within 12 months given the latent's log-hazard ``latent``.
 
-        The survival over the twelve months is the product of ``1 - p_k w_k``
-        (``exp(-3h)`` for a quarter whose three weights are all 1), taken in
+        The survival over the twelve months is the product of ``1 - p_k w_k``:
+        ``exp(-3h)`` for a quarter whose three weights are all 1 (one exponential
+        for all of them together), and for any other quarter the cubic
+        ``(1 - p w_1)(1 - p w_2)(1 - p w_3)`` in ``p = 1 - exp(-h)`` (the weights
+        are at most 1, so no factor can go below 0). The product is taken in
         float64 so a certain month gives exactly 1 and a tiny risk keeps its digits.
         """
-        surv = np.ones(exp_base.shape[1], dtype=np.float64)
+        full_h = np.zeros(exp_base.shape[1], dtype=np.float32)
+        partial = None
         for q in range(4):
             h = exp_base[q] * np.exp(np.float32(1.0 + self.rl[q]) * latent)
-            h = np.minimum(h, np.float32(4.8e8)).astype(np.float64)  # exp(20)
+            np.minimum(h, np.float32(4.8e8), out=h)  # exp(20)
             if self.full[q]:
-                surv *= np.exp(-3.0 * h)
-            else:
-                p = -np.expm1(-h)
-                for wk in self.w[q]:
-                    surv *= 1.0 - np.minimum(p * wk, 1.0)
-        return (1.0 - surv).astype(np.float32) + np.float32(0.0)  # no -0.0
+                full_h += h
+                continue
+            p = (-np.expm1(-h)).astype(np.float64)
+            e1, e2, e3 = self.sym[q]
+            f = 1.0 - p * (e1 - p * (e2 - p * e3))
+            partial = f if partial is None else partial * f
+        surv = np.exp(-3.0 * full_h.astype(np.float64))
+        if partial is not None:
+            surv *= partial
+        return np.clip(1.0 - surv, 0.0, 1.0).astype(np.float32) + np.float32(0.0)  # no -0.0
 
     def p_true(self, log_h: np.ndarray, age_months: np.ndarray, c_u: np.ndarray,
                c_s: np.ndarray, c_l: np.ndarray, shock_rate: np.ndarray,

@@ -27,6 +27,7 @@ from earlywarning.data.synthetic._hazard import (
     Projector,
     age_table,
     driver_keys,
+    largest_keys,
     top_keys,
 )
 from earlywarning.data.synthetic._pathways import delay_weights, sample_escalating, sample_other
@@ -420,7 +421,8 @@ def _ground_truth(cfg, sink, projector, t0, lo, sl, cf, age, am, dob, elig, out_
     cs_f = f32(k_e) * (f32(b_a) * lat.s + f32(c["housing_crisis"]) * lat.s_house
                        + f32(c["parental_mental_health"]) * lat.s_mh)
     cl_f = f32(k_e * beta_l) * lat.ell
-    ci, fut = c_inc.astype(f32)[cf], projector.incident_future(inc_rates)[:, cf]
+    ci = c_inc.astype(f32)[cf]
+    fut = np.take(projector.incident_future(inc_rates), cf, axis=1)
     p_true, p_rec = projector.oracles(log_he, am, cu_f[cf], cs_f[cf], cl_f[cf],
                                       lat.shock_rate[cf], k_e * beta_l, ci, fut)
     p_need = (p_true if not cfg.bias.label_group else projector.p_true(
@@ -429,11 +431,12 @@ def _ground_truth(cfg, sink, projector, t0, lo, sl, cf, age, am, dob, elig, out_
     p_true = np.where(soon, f32(1.0), p_true)
     p_need = np.where(soon, f32(1.0), p_need)
     p_rec = np.where(soon, f32(1.0), p_rec)
-    # drivers: packed keys (see top_drivers), family rows keyed once per family
+    # drivers: packed keys (see top_drivers); a child's three largest are among its
+    # family's three largest family terms and its own child terms
     nf_terms = len(FAMILY_TERMS)
-    keys = np.empty((len(TERM_ROWS), len(cf)), np.int16)
-    keys[:nf_terms] = driver_keys(fam_terms, 0)[:, cf]
-    keys[nf_terms:] = driver_keys(ch_terms, nf_terms)
+    keys = np.empty((3 + len(CHILD_TERMS), len(cf)), np.int16)
+    keys[:3] = np.take(largest_keys(driver_keys(fam_terms, 0)), cf, axis=1)
+    keys[3:] = driver_keys(ch_terms, nf_terms)
     local = top_keys(keys)
     drivers = TERM_ROWS[local].astype(np.int8)
     school_neg = ch_terms[CHILD_TERMS.index("school_absence")] < 0
