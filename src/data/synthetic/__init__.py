@@ -61,6 +61,10 @@ __all__ = [
 ProgressCallback = Callable[[str, float, float], None]
 CONCURRENT_CALIBRATION_MAX_CHILDREN = 250_000
 """Up to this size the calibration report overlaps the ancillary step (more memory at once)."""
+DIRTY_QUEUE_CHILD_JOBS = 2_000_000
+"""Tables (or parts) that may wait to be corrupted and converted: this over the LA's
+children, from 2 to 32. A small LA's tables are small, so the builders run ahead instead of
+waiting for the writer; a large LA keeps two, so its peak memory stays bounded."""
 
 
 @dataclass
@@ -176,7 +180,8 @@ def generate_la(config: SyntheticConfig, out: Path, fmt: str = "parquet",
         streams: dict[str, PartWriter] = {}
         # defects and Arrow conversion run on one worker, in emission order (so the
         # defect log and the parts of a table keep their order), while tables are built
-        dirty = OrderedWorker(max_queued=2)
+        dirty = OrderedWorker(
+            max_queued=int(np.clip(DIRTY_QUEUE_CHILD_JOBS // config.children, 2, 32)))
 
         def sink_factory(idx, pop):  # noqa: ANN001, ANN202
             writer.convert = lambda c: gt_arrow(idx, c, c["day"])

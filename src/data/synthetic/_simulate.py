@@ -114,14 +114,14 @@ def intercept(raw: np.ndarray, expected: float, steps: int = 20) -> float:
     alpha = float(np.log(expected / total))
     for _ in range(3):
         ceiling = alpha + 3.0
-        rb = raw[raw > 0.01 * np.exp(-ceiling)].astype(np.float64)
-        rest = total - float(rb.sum())
+        rb = raw[raw > np.float32(0.01 * np.exp(-ceiling))]
+        rest = total - float(rb.sum(dtype=np.float64))
         for _ in range(steps):
-            h = np.exp(alpha) * rb
-            q = np.exp(-h)
+            h = np.float32(np.exp(alpha)) * rb
+            p = -np.expm1(-h)  # float32 keeps its digits for small hazards
             linear = np.exp(alpha) * rest
-            got = linear + float((1 - q).sum())
-            slope = linear + float((h * q).sum())
+            got = linear + float(p.sum(dtype=np.float64))
+            slope = linear + float(h.sum(dtype=np.float64)) - float(np.dot(h, p))
             step = float(np.clip((np.log(expected) - np.log(got)) * got / max(slope, 1e-300),
                                  -2.0, 2.0))
             alpha += step
