@@ -251,24 +251,42 @@ def keep_freed_memory_small(phase: str = "tables") -> None:
     glibc raises its mmap threshold each time a large block is freed, after
     which medium arrays come from the heap and freed memory is not returned:
     table building's peak RSS then grows to about twice its live data. For
-    ``"tables"`` the threshold is fixed low (and the heap trimmed) so RSS stays
-    near the live data; for ``"simulate"``, whose same-sized monthly arrays are
-    reused, it is fixed high to avoid a page-fault storm.
+    ``"tables"``, once the process holds more than :data:`TRIM_ABOVE_BYTES`,
+    the threshold is fixed low and the heap trimmed, so RSS stays near the live
+    data. Otherwise (``"simulate"``, whose same-sized monthly arrays are reused,
+    or a small LA) it is fixed high: mapping and trimming cost page faults and
+    hold the allocator's lock, which a small LA need not pay.
     """
     import ctypes
     import sys
 
     if not sys.platform.startswith("linux"):
         return
+    big = phase == "tables" and _rss_bytes() > TRIM_ABOVE_BYTES
     try:
         libc = ctypes.CDLL("libc.so.6")
-        libc.mallopt(-3, 256 * 1024 if phase == "tables" else 32 * 1024 * 1024)
-        if phase == "tables":
+        libc.mallopt(-3, 256 * 1024 if big else 32 * 1024 * 1024)
+        if big:
             libc.malloc_trim(0)
     except (OSError, AttributeError):
         return
-    if phase == "tables":
+    if big:
         pa.default_memory_pool().release_unused()
+
+
+TRIM_ABOVE_BYTES = 2 * 2**30
+"""Resident memory above which freed memory is handed back to the system after each table."""
+
+
+def _rss_bytes() -> int:
+    """Return the resident memory of this process in bytes (Linux ``/proc/self/statm``; else 0)."""
+    import os
+
+    try:
+        with open("/proc/self/statm", encoding="ascii") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0
 
 
 def write_and_free(name: str, box: list, out: Path, fmt: str) -> Path:
