@@ -27,6 +27,16 @@ def test_intercept_makes_the_expected_number_of_referrals_exact(n, spread, share
     assert got == pytest.approx(expected, rel=0.01)
 
 
+@settings(max_examples=40, deadline=None)
+@given(n=st.integers(200, 5000), spread=st.floats(0.2, 3.0), share=st.floats(0.001, 0.3),
+       start=st.floats(-12.0, 2.0), seed=st.integers(0, 10_000))
+def test_intercept_from_any_starting_point_is_the_same(n, spread, share, start, seed):
+    rng = np.random.default_rng(seed)
+    raw = np.exp(spread * rng.standard_normal(n)).astype(np.float32)
+    cold = intercept(raw, share * n)
+    assert intercept(raw, share * n, start=start) == pytest.approx(cold, abs=1e-4)
+
+
 def test_intercept_is_not_fooled_by_a_few_certain_children():
     raw = np.ones(10_000, np.float32)
     raw[:20] = 1e7  # twenty children whose referral is all but certain

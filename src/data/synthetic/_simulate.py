@@ -97,7 +97,8 @@ def group_mask(pop: Population, sel, eth_groups: tuple[str, ...]) -> np.ndarray:
     return quint == int(sel.value)
 
 
-def intercept(raw: np.ndarray, expected: float, steps: int = 20) -> float:
+def intercept(raw: np.ndarray, expected: float, steps: int = 20,
+              start: float | None = None) -> float:
     """Return ``alpha`` so that ``sum(1 - exp(-exp(alpha) * raw))`` is ``expected``.
 
     A month's referral probability saturates at 1, so the linear solution
@@ -106,19 +107,21 @@ def intercept(raw: np.ndarray, expected: float, steps: int = 20) -> float:
     correct it. Only children whose hazard could reach 1% (at up to
     ``alpha + 3``) are evaluated exactly, the rest (where ``1 - exp(-h)`` is
     ``h`` to within 0.5%) as one sum; if ``alpha`` climbs past that, the split
-    is redone from there.
+    is redone from there. ``start`` (last month's answer) saves a few steps;
+    by default the search starts from the linear solution.
     """
     total = float(raw.sum(dtype=np.float64))
     if total <= 0 or expected <= 0:
         return float(np.log(max(expected, 1e-12) / max(total, 1e-12)))
-    alpha = float(np.log(expected / total))
+    alpha = float(np.log(expected / total)) if start is None else max(
+        float(start), float(np.log(expected / total)))
     for _ in range(3):
         ceiling = alpha + 3.0
         rb = raw[raw > np.float32(0.01 * np.exp(-ceiling))]
         rest = total - float(rb.sum(dtype=np.float64))
         for _ in range(steps):
             h = np.float32(np.exp(alpha)) * rb
-            p = -np.expm1(-h)  # float32 keeps its digits for small hazards
+            p = np.float32(1.0) - np.exp(-h)  # h >= 0.0005 here: rounding is unbiased
             linear = np.exp(alpha) * rest
             got = linear + float(p.sum(dtype=np.float64))
             slope = linear + float(h.sum(dtype=np.float64)) - float(np.dot(h, p))
@@ -134,21 +137,27 @@ def intercept(raw: np.ndarray, expected: float, steps: int = 20) -> float:
 
 def _fam_terms(cfg, pop, lat, d, t0, state, beta_l) -> np.ndarray:  # noqa: ANN001
     c = cfg.escalation.coef
-    dec = pop.lsoa_decile[state["lsoa"]].astype(np.float32)
+    f32 = np.float32
     c2 = pop.fam_carer2 >= 0
     partner_home = (pop.fam_partner_start <= t0) & (t0 < pop.fam_partner_end)
     support = (c2 & (t0 < pop.fam_sep)) | (partner_home & ~pop.fam_partner_violent)
     inc_c = cfg.escalation.incident_coef
+    dom_c = np.array([c[name] for name in DOMAINS])
+    inc_cv = np.array([inc_c[name] for name in DOMAINS])
     out = np.empty((len(FAMILY_TERMS), pop.n_families), np.float32)
-    for j, name in enumerate(DOMAINS):
-        out[j] = c[name] * (d[j] - state["d_mean"][j])
-        if inc_c[name]:
-            out[j] += np.float32(inc_c[name]) * (state["inc"][j] - state["inc_mean"][j])
-    out[5] = c["deprivation"] * (5.5 - dec) / 4.5
-    out[6] = beta_l * lat.ell
-    out[7] = -c["early_help_engagement"] * ((state["eh_start"] <= t0) & (state["eh_recent"] > t0))
-    out[8] = -c["stable_address"] * (t0 - state["last_move"] > 730)
-    out[9] = -c["second_carer_support"] * support
+    # domain terms c_j (d_j - mean d_j) + i_j (load_j - mean load_j), in place
+    dom = out[:len(DOMAINS)]
+    np.multiply(d, dom_c.astype(f32)[:, None], out=dom)
+    dom += (state["inc"] * inc_cv.astype(f32)[:, None])
+    dom -= (dom_c * state["d_mean"] + inc_cv * state["inc_mean"]).astype(f32)[:, None]
+    dec = np.take(pop.lsoa_decile, state["lsoa"]).astype(f32)
+    np.multiply(dec, f32(-c["deprivation"] / 4.5), out=out[5])
+    out[5] += f32(c["deprivation"] * 5.5 / 4.5)
+    np.multiply(lat.ell, f32(beta_l), out=out[6])
+    eh = (state["eh_start"] <= t0) & (state["eh_recent"] > t0)
+    np.multiply(eh, f32(-c["early_help_engagement"]), out=out[7])
+    np.multiply(t0 - state["last_move"] > 730, f32(-c["stable_address"]), out=out[8])
+    np.multiply(support, f32(-c["second_carer_support"]), out=out[9])
     return out
 
 
@@ -184,6 +193,7 @@ def simulate(cfg: SyntheticConfig, pop: Population, tl: Timeline, rng: np.random
             rec.add("gt", month=np.full(len(cols["child"]), day, np.int64), **cols)
     label_grp = group_mask(pop, cfg.bias.label_group, ev.ETH)
     label_mult = np.where(label_grp, cfg.bias.label_multiplier, 1.0).astype(np.float32)
+    label_biased = bool(np.any(label_mult != 1))
     surv_grp = group_mask(pop, cfg.bias.surveillance_group, ev.ETH)
     surv_mult = np.where(surv_grp, cfg.bias.surveillance_multiplier, 1.0).astype(np.float32)
 
@@ -199,8 +209,8 @@ def simulate(cfg: SyntheticConfig, pop: Population, tl: Timeline, rng: np.random
     norms = ev.EventNorms.from_state(cfg, d0, A0, pop.lsoa_decile)
     # recent-incident loads (domains x families) and their stationary population means
     state["inc"] = np.zeros((len(DOMAINS), nf), np.float32)
-    state["inc_mean"] = np.array([float(ev.incident_rate(cfg, norms, d0, j).mean())
-                                  for j in range(len(DOMAINS))]) / (1 - e.incident_decay)
+    state["inc_mean"] = (ev.incident_rates(cfg, norms, d0).mean(axis=1, dtype=np.float64)
+                         / (1 - e.incident_decay))
     inc_coef = np.array([e.incident_coef[dname] * e.need_scale_escalating for dname in DOMAINS],
                         np.float32)
     hist = np.zeros(nc, np.int8)
@@ -266,8 +276,10 @@ def simulate(cfg: SyntheticConfig, pop: Population, tl: Timeline, rng: np.random
         idle = elig & (busy[sl] <= t0)
         raw_e = np.exp(np.float32(k_e) * eta)
         raw_o = np.exp(np.float32(k_o) * eta + boost)
-        alpha_e = intercept(raw_e[elig], rate_ref * e.escalating_share * n_act)
-        alpha_o = intercept(raw_o[idle], rate_ref * (1 - e.escalating_share) * n_act)
+        alpha_e = intercept(raw_e[elig], rate_ref * e.escalating_share * n_act,
+                            start=alpha_e if m else None)
+        alpha_o = intercept(raw_o[idle], rate_ref * (1 - e.escalating_share) * n_act,
+                            start=alpha_o if m else None)
         if in_period and projector is None:
             projector = Projector(cfg, wts, k_e, b_a, c["housing_crisis"],
                                   c["parental_mental_health"], beta_l)
@@ -276,7 +288,7 @@ def simulate(cfg: SyntheticConfig, pop: Population, tl: Timeline, rng: np.random
         gt_every = cfg.ground_truth_every_months
         if in_period and (m - tl.period_m0) % gt_every == 0:
             log_h_need = np.float32(alpha_e) + np.float32(k_e) * eta
-            log_he = log_h_need + np.log(label_mult[cf])
+            log_he = log_h_need + np.log(label_mult[cf]) if label_biased else log_h_need
             # on a second thread, with copies of the state later months change in place
             gt_jobs.submit(_ground_truth, cfg, gt_sink, projector, t0, lo, sl, cf, age, am, dob,
                            elig, out_day.copy(), fam_terms, ch_terms, log_he, log_h_need,
@@ -284,8 +296,8 @@ def simulate(cfg: SyntheticConfig, pop: Population, tl: Timeline, rng: np.random
                            inc_coef @ state["inc"], inc_rates)
 
         # --- referrals -------------------------------------------------------------
-        pe = np.where(elig, -np.expm1(-np.float32(np.exp(alpha_e)) * raw_e * label_mult[cf]), 0)
-        po = np.where(idle, -np.expm1(-np.float32(np.exp(alpha_o)) * raw_o), 0)
+        pe = _monthly_probability(raw_e, alpha_e, label_mult[cf] if label_biased else None, elig)
+        po = _monthly_probability(raw_o, alpha_o, None, idle)
         u = rng.random(len(eta))
         esc = np.flatnonzero(u < pe)
         oth = np.flatnonzero((u >= pe) & (u < pe + po))
@@ -363,6 +375,19 @@ def simulate(cfg: SyntheticConfig, pop: Population, tl: Timeline, rng: np.random
     )
 
 
+def _monthly_probability(raw: np.ndarray, alpha: float, mult: np.ndarray | None,
+                         at_risk: np.ndarray) -> np.ndarray:
+    """``1 - exp(-exp(alpha) * raw * mult)`` where ``at_risk``, else 0 (float32, in place)."""
+    h = raw * np.float32(np.exp(alpha))
+    if mult is not None:
+        h *= mult
+    np.negative(h, out=h)
+    np.exp(h, out=h)
+    np.subtract(np.float32(1.0), h, out=h)
+    h *= at_risk
+    return h
+
+
 GT_QUEUE_BYTES = 512 * 2**20
 """Memory the queued ground-truth months may hold: with room to queue, the loop runs
 ahead and table building overlaps the ground truth instead of waiting for it."""
@@ -401,7 +426,7 @@ def _child_terms(cfg, lat, sl, age, am, age_tab, hist, hist_cp, hist_n, cf) -> n
 
 def _incident_rates(cfg, norms, d) -> np.ndarray:  # noqa: ANN001
     """Every family's monthly incident rate per domain (domains x families)."""
-    return np.stack([ev.incident_rate(cfg, norms, d, j) for j in range(len(DOMAINS))])
+    return ev.incident_rates(cfg, norms, d)
 
 
 def _ground_truth(cfg, sink, projector, t0, lo, sl, cf, age, am, dob, elig, out_day,  # noqa: ANN001
