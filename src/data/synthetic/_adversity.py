@@ -151,18 +151,22 @@ def step_latent(cfg: SyntheticConfig, lat: Latent, rng: np.random.Generator,
     """
     a = cfg.adversity
     rho = np.float32(a.drift_rho)
+    noise = np.empty(len(lat.u), np.float32)  # drawn into one buffer: no temporaries
     lat.u *= rho
-    lat.u += np.float32(a.drift_sd * np.sqrt(1 - rho * rho)) * rng.standard_normal(
-        len(lat.u), dtype=np.float32)
+    rng.standard_normal(dtype=np.float32, out=noise)
+    noise *= np.float32(a.drift_sd * np.sqrt(1 - rho * rho))
+    lat.u += noise
     lr = np.float32(a.unobserved_rho)
     lat.ell *= lr
-    lat.ell += np.float32(np.sqrt(1 - lr * lr)) * rng.standard_normal(len(lat.ell),
-                                                                       dtype=np.float32)
+    rng.standard_normal(dtype=np.float32, out=noise)
+    noise *= np.float32(np.sqrt(1 - lr * lr))
+    lat.ell += noise
     dec = np.float32(a.shock_decay)
     lat.s *= dec
     lat.s_house *= dec
     lat.s_mh *= dec
-    shocked = np.flatnonzero((rng.random(len(lat.u), dtype=np.float32) < lat.shock_rate) & active)
+    rng.random(dtype=np.float32, out=noise)
+    shocked = np.flatnonzero((noise < lat.shock_rate) & active)
     kind = np.searchsorted(np.cumsum(SHOCK_SHARES), rng.random(len(shocked)), side="right")
     kind = np.minimum(kind, len(SHOCK_TYPES) - 1)
     lat.s[shocked] += np.float32(a.shock_size)

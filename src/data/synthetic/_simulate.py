@@ -299,10 +299,13 @@ def simulate(cfg: SyntheticConfig, pop: Population, tl: Timeline, rng: np.random
         pe = _monthly_probability(raw_e, alpha_e, label_mult[cf] if label_biased else None, elig)
         po = _monthly_probability(raw_o, alpha_o, None, idle)
         u = rng.random(len(eta))
-        esc = np.flatnonzero(u < pe)
-        oth = np.flatnonzero((u >= pe) & (u < pe + po))
-        pc = po * ev.CONTACT_ONLY_RATIO
-        cont = np.flatnonzero((u >= pe + po) & (u < pe + po + pc))
+        # u picks one of: escalating referral, other referral, contact only, nothing
+        top = po * np.float32(1 + ev.CONTACT_ONLY_RATIO)
+        top += pe
+        cand = np.flatnonzero(u < top)  # the few children with anything this month
+        uc, pec = u[cand], pe[cand]
+        mid = pec + po[cand]
+        esc, oth, cont = cand[uc < pec], cand[(uc >= pec) & (uc < mid)], cand[uc >= mid]
         rec.add("contact_only", child=(lo + cont).astype(np.int64),
                 day=np.maximum(t0 + (rng.random(len(cont)) * ndays).astype(np.int64), dob[cont]))
         for idx, sampler in ((esc, "esc"), (oth, "oth")):
@@ -408,19 +411,29 @@ def _child_month(cfg, rng, rec, norms, statics, lat, sl, dob, cf, A, d, in_care,
     ev.attendance(cfg, rng, rec, lat, sl, dob, cf, A, in_care, t0, t1)
 
 
+def _ages_between(age: np.ndarray, lo_years: float, hi_years: float) -> slice:
+    """Positions with ``lo_years <= age < hi_years``: one range, as ages fall along the slice."""
+    rising = age[::-1]  # children are sorted by date of birth, so ages fall along ``age``
+    n = len(age)
+    return slice(n - int(np.searchsorted(rising, hi_years)), n - int(np.searchsorted(rising,
+                                                                                    lo_years)))
+
+
 def _child_terms(cfg, lat, sl, age, am, age_tab, hist, hist_cp, hist_n, cf) -> np.ndarray:  # noqa: ANN001
     c = cfg.escalation.coef
-    out = np.empty((len(CHILD_TERMS), len(age)), np.float32)
-    school = (age >= 5) & (age < 16)
-    teen = (age >= 10) & (age < 18)
-    out[0] = c["school_absence"] * lat.c_abs[sl] * school
-    out[1] = c["missing_episodes"] * np.maximum(lat.c_miss[sl], 0) * teen
-    out[2] = c["youth_offending"] * np.maximum(lat.c_yo[sl], 0) * teen
+    f32 = np.float32
+    out = np.zeros((len(CHILD_TERMS), len(age)), np.float32)
+    school, teen = _ages_between(age, 5, 16), _ages_between(age, 10, 18)
+    np.multiply(lat.c_abs[sl][school], f32(c["school_absence"]), out=out[0][school])
+    for row, prop, name in ((1, lat.c_miss, "missing_episodes"), (2, lat.c_yo, "youth_offending")):
+        np.maximum(prop[sl][teen], f32(0.0), out=out[row][teen])
+        out[row][teen] *= f32(c[name])
     h = hist[sl]
-    out[3] = c["prior_csc_history"] * h + cfg.escalation.prior_plan_extra * hist_cp[sl]
-    out[4] = c["sibling_csc_history"] * ((hist_n[cf] - h) > 0)
-    out[5] = age_tab[0][am]
-    out[6] = age_tab[1][am]
+    np.multiply(h, f32(c["prior_csc_history"]), out=out[3])
+    out[3] += hist_cp[sl] * f32(cfg.escalation.prior_plan_extra)
+    np.multiply(np.take(hist_n, cf) > h, f32(c["sibling_csc_history"]), out=out[4])
+    np.take(age_tab[0], am, out=out[5])
+    np.take(age_tab[1], am, out=out[6])
     return out
 
 
