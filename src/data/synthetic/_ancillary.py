@@ -18,6 +18,7 @@ Everything is vectorised and deterministic for the random generator passed in.
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pandas as pd
@@ -330,13 +331,19 @@ def add_ancillary_tables(
                 tables[name] = _first_event(name, tables[name])
             for key in [k for k in ctx._codes if k[0] == name]:
                 del ctx._codes[key]
-    wf = build_workforce(ctx, rng)
-    out = fill_episode_allocations(tables, wf)
-    out["ext_person_identity"] = keep("ext_person_identity", build_person_identity(ctx, rng))
-    out["ssd_department"] = wf.department
-    out["ssd_professionals"] = wf.professionals
-    out["ssd_involvements"] = wf.involvements
-    out["ext_service_involvement"] = build_service_involvement(ctx, wf, rng, emit=emit)
-    out["ext_family_voice"] = keep("ext_family_voice", build_family_voice(ctx, rng))
+    # each builder draws from its own stream, so identity and voice (which need only the
+    # context) are built on a second thread while the workforce and services are
+    r_workforce, r_identity, r_services, r_voice = rng.spawn(4)
+    with ThreadPoolExecutor(max_workers=1) as side:
+        identity = side.submit(build_person_identity, ctx, r_identity)
+        voice = side.submit(build_family_voice, ctx, r_voice)
+        wf = build_workforce(ctx, r_workforce)
+        out = fill_episode_allocations(tables, wf)
+        out["ext_person_identity"] = keep("ext_person_identity", identity.result())
+        out["ssd_department"] = wf.department
+        out["ssd_professionals"] = wf.professionals
+        out["ssd_involvements"] = wf.involvements
+        out["ext_service_involvement"] = build_service_involvement(ctx, wf, r_services, emit=emit)
+        out["ext_family_voice"] = keep("ext_family_voice", voice.result())
     out["ext_source_metadata"] = build_source_metadata(ctx, out, config)
     return out
