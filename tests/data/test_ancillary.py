@@ -39,6 +39,14 @@ def test_same_rng_state_gives_identical_tables(core, out):
         pd.testing.assert_frame_equal(out[name], again[name])
 
 
+def test_building_one_table_after_another_gives_the_same_tables(core, out):
+    """A large LA builds the ancillary tables without the second thread: same output."""
+    alone = add_ancillary_tables(core, CONFIG, np.random.default_rng(11), concurrent=False)
+    assert set(alone) == set(out)
+    for name in ANCILLARY_TABLES:
+        pd.testing.assert_frame_equal(alone[name], out[name])
+
+
 def test_different_seed_gives_different_names(core, out):
     other = add_ancillary_tables(core, CONFIG, np.random.default_rng(12))
     assert not out["ext_person_identity"]["iden_forename"].equals(

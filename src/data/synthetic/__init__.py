@@ -60,7 +60,8 @@ __all__ = [
 
 ProgressCallback = Callable[[str, float, float], None]
 CONCURRENT_CALIBRATION_MAX_CHILDREN = 250_000
-"""Up to this size the calibration report overlaps the ancillary step (more memory at once)."""
+"""Up to this size the calibration report overlaps the ancillary step, and the ancillary
+builders overlap each other (more memory at once)."""
 DIRTY_QUEUE_CHILD_JOBS = 2_000_000
 """Tables (or parts) that may wait to be corrupted and converted: this over the LA's
 children, from 2 to 32. A small LA's tables are small, so the builders run ahead instead of
@@ -95,7 +96,8 @@ def _with_ancillary(tables: dict[str, pd.DataFrame], config: SyntheticConfig,
     from earlywarning.data.synthetic._ancillary import add_ancillary_tables
 
     return add_ancillary_tables(tables, config, np.random.default_rng([config.seed, 20]),
-                                emit=emit)
+                                emit=emit, concurrent=config.children
+                                <= CONCURRENT_CALIBRATION_MAX_CHILDREN)
 
 
 def build_tables(config: SyntheticConfig) -> tuple[dict[str, pd.DataFrame],

@@ -290,7 +290,7 @@ other tables it reads may be written before it runs."""
 
 def add_ancillary_tables(
     tables: dict[str, pd.DataFrame], config: object, rng: np.random.Generator,
-    emit: Callable[..., pd.DataFrame] | None = None,
+    emit: Callable[..., pd.DataFrame] | None = None, concurrent: bool = True,
 ) -> dict[str, pd.DataFrame]:
     """Add identity, workforce, service-involvement, voice and metadata tables.
 
@@ -315,6 +315,9 @@ def add_ancillary_tables(
         the caller hands ``tables`` over (its core tables already written):
         :data:`CONTEXT_ONLY` tables are cut to their earliest event in it once
         the context is built, so their memory is freed.
+    concurrent : bool
+        Build the identity and voice tables on a second thread (more memory at
+        once); the tables are the same either way.
 
     Returns
     -------
@@ -333,17 +336,24 @@ def add_ancillary_tables(
                 del ctx._codes[key]
     # each builder draws from its own stream, so identity and voice (which need only the
     # context) are built on a second thread while the workforce and services are
+    # (same tables either way; a large LA builds them one after another to bound memory)
     r_workforce, r_identity, r_services, r_voice = rng.spawn(4)
     with ThreadPoolExecutor(max_workers=1) as side:
-        identity = side.submit(build_person_identity, ctx, r_identity)
-        voice = side.submit(build_family_voice, ctx, r_voice)
+
+        def soon(fn: Callable[..., pd.DataFrame], *args: object) -> Callable[[], pd.DataFrame]:
+            if concurrent:
+                return side.submit(fn, *args).result
+            return lambda: fn(*args)
+
+        identity = soon(build_person_identity, ctx, r_identity)
+        voice = soon(build_family_voice, ctx, r_voice)
         wf = build_workforce(ctx, r_workforce)
         out = fill_episode_allocations(tables, wf)
-        out["ext_person_identity"] = keep("ext_person_identity", identity.result())
+        out["ext_person_identity"] = keep("ext_person_identity", identity())
         out["ssd_department"] = wf.department
         out["ssd_professionals"] = wf.professionals
         out["ssd_involvements"] = wf.involvements
         out["ext_service_involvement"] = build_service_involvement(ctx, wf, r_services, emit=emit)
-        out["ext_family_voice"] = keep("ext_family_voice", voice.result())
+        out["ext_family_voice"] = keep("ext_family_voice", voice())
     out["ext_source_metadata"] = build_source_metadata(ctx, out, config)
     return out
