@@ -53,3 +53,37 @@ def test_factor_intercept_gives_the_target_prevalence():
     for target in (0.003, 0.05, 0.335):
         a = _solve_intercept(score, target)
         assert abs(np.mean(1 / (1 + np.exp(-(a + score)))) - target) < 1e-9
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.sampled_from([0.0, 0.0, 1e-6, 0.01, 0.3, 2.0]), min_size=1, max_size=70),
+       st.integers(0, 10_000))
+def test_both_poisson_draws_pick_only_units_with_a_rate(rates, seed):
+    from earlywarning.data.synthetic._events import _draw_blocked, draw
+
+    rate = np.array(rates, dtype=np.float32)
+    for fn in (draw, _draw_blocked):
+        got = fn(rate, np.random.default_rng(seed))
+        assert got.dtype == np.int64
+        assert np.all((got >= 0) & (got < len(rate)))
+        assert np.all(rate[got] > 0)
+        assert np.all(np.diff(got) >= 0)  # points are drawn in order
+
+
+def test_blocked_poisson_draw_has_the_counts_of_the_plain_one():
+    """Both give each unit a Poisson count with its own rate: a chi-square check."""
+    from earlywarning.data.synthetic._events import _draw_blocked, draw
+
+    rng = np.random.default_rng(3)
+    rate = rng.lognormal(-3.0, 1.2, 3000).astype(np.float32)
+    rate[rng.random(3000) < 0.4] = 0
+    reps = 1500
+    expected = rate * reps
+    big = expected > 5
+    for fn in (draw, _draw_blocked):
+        counts = np.zeros(len(rate))
+        for _ in range(reps):
+            counts += np.bincount(fn(rate, rng), minlength=len(rate))
+        assert counts[rate == 0].sum() == 0
+        chi2 = float(((counts[big] - expected[big]) ** 2 / expected[big]).mean())
+        assert 0.85 < chi2 < 1.15  # about 1 for Poisson counts (2,000 units: sd ~0.03)
