@@ -42,7 +42,7 @@ SPECS = [
         ("factor_domestic_abuse", "count"), ("police_da_victim_parent", "count"),
         ("police_da_household", "count"), ("asc_parent", "open"),
         ("cp_plans_sibling", "count"), ("household_members", "open"),
-        ("young_carer", "any"),
+        ("young_carer", "any"), ("referrals", "open"),
     ]
 ] + [coverage_spec("police")]
 SPECS = [s if s.windows or s.aggregate == "open" else replace(s, windows=(90, 365, None))
