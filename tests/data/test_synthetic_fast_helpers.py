@@ -67,7 +67,6 @@ def test_both_poisson_draws_pick_only_units_with_a_rate(rates, seed):
         assert got.dtype == np.int64
         assert np.all((got >= 0) & (got < len(rate)))
         assert np.all(rate[got] > 0)
-        assert np.all(np.diff(got) >= 0)  # points are drawn in order
 
 
 def test_blocked_poisson_draw_has_the_counts_of_the_plain_one():

@@ -137,20 +137,26 @@ def _draw_blocked(rate: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     m = -(-len(rate) // _BLOCK)
     padded = np.zeros(m * _BLOCK, np.float32)
     padded[:len(rate)] = rate
-    blocks = padded.reshape(m, _BLOCK)
-    sums = blocks.sum(axis=1, dtype=np.float64)
+    sums = np.add.reduceat(padded, np.arange(0, m * _BLOCK, _BLOCK)).astype(np.float64)
     cum = np.cumsum(sums)
     if not m or cum[-1] <= 0:
         return np.zeros(0, np.int64)
-    n = rng.poisson(cum[-1])
-    u = np.sort(rng.random(n))
+    u = np.sort(rng.random(rng.poisson(cum[-1])))  # in order: cache-friendly searches
     u *= cum[-1]
     b = np.minimum(np.searchsorted(cum, u, side="right"), m - 1)
-    within = np.cumsum(blocks[b], axis=1, dtype=np.float64)
-    k = (within <= (u - (cum[b] - sums[b]))[:, None]).sum(axis=1)
-    # a point on a block's rounding edge goes to its last unit with a rate
-    last = _BLOCK - 1 - np.argmax(blocks[b][:, ::-1] > 0, axis=1)
-    return (b * _BLOCK + np.minimum(k, last)).astype(np.int64)
+    chosen = padded.reshape(m, _BLOCK)[b]
+    resid = u - (cum[b] - sums[b])
+    # the unit is the first whose running sum within the block passes the residual
+    running = np.zeros(len(u))
+    k = np.zeros(len(u), np.int64)
+    for j in range(_BLOCK):
+        running += chosen[:, j]
+        k += running <= resid
+    # a point on a block's rounding edge goes to the block's last unit with a rate
+    edge = np.flatnonzero(k >= _BLOCK)
+    if len(edge):
+        k[edge] = _BLOCK - 1 - np.argmax(chosen[edge][:, ::-1] > 0, axis=1)
+    return b * _BLOCK + k
 
 
 def _days(rng: np.random.Generator, t0: int, ndays: int, n: int) -> np.ndarray:
