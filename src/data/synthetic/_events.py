@@ -48,7 +48,7 @@ from earlywarning.data.synthetic._population import ETH_GROUPS
 __all__ = [
     "CHILD_KINDS", "CONTACT_ONLY_RATIO", "ETH", "FAM_KINDS", "EventNorms", "attendance",
     "child_events", "child_statics", "domain_kinds", "draw", "early_help", "family_events",
-    "incident_rate", "incident_rates", "moves", "start_early_help",
+    "incident_rates", "moves", "start_early_help",
 ]
 
 ETH = ETH_GROUPS
@@ -172,29 +172,20 @@ def domain_kinds(dom: int) -> list[int]:
     return [k for k, spec in enumerate(FAM_KINDS) if spec[1] == dom]
 
 
-def incident_rate(cfg: SyntheticConfig, norms: EventNorms, d: np.ndarray, dom: int) -> np.ndarray:
-    """Monthly rate of real incidents of domain ``dom`` per family (before surveillance).
+def incident_rates(cfg: SyntheticConfig, norms: EventNorms, d: np.ndarray) -> np.ndarray:
+    """Monthly rate of real incidents per domain and family (before surveillance).
 
-    The sum of the base rates of the domain's event types, times the domain's
-    severity factor (see the module doc); float32, one entry per family.
+    For each domain, the sum of the base rates of its event types times the
+    domain's severity factor (see the module doc). Computed in place in one
+    float32 array (domains x families): at a large LA the temporaries of a
+    per-domain formula cost more than the exponentials.
     """
-    return incident_rates(cfg, norms, d[dom:dom + 1], first=dom)[0]
-
-
-def incident_rates(cfg: SyntheticConfig, norms: EventNorms, d: np.ndarray,
-                   first: int = 0) -> np.ndarray:
-    """:func:`incident_rate` of every domain at once (rows of ``d`` are domains ``first``, ...).
-
-    Computed in place in one float32 array (domains x families): at a large LA
-    the temporaries of a per-domain formula cost more than the exponentials.
-    """
-    doms = range(first, first + len(d))
+    doms = range(len(d))
     gamma = np.array([cfg.events.gradient * FAM_KINDS[domain_kinds(j)[0]][3] for j in doms])
     base = np.array([sum(getattr(cfg.events, FAM_KINDS[k][2]) for k in domain_kinds(j)) / 12.0
                      for j in doms])
-    mu, var = norms.mu_d[first:first + len(d)], norms.var_d[first:first + len(d)]
     # exp(gamma (d - mu) - gamma^2 var / 2) * base = exp(gamma d + log(base) - gamma mu - ...)
-    shift = np.log(base) - gamma * mu - 0.5 * gamma * gamma * var
+    shift = np.log(base) - gamma * norms.mu_d - 0.5 * gamma * gamma * norms.var_d
     out = np.multiply(d, gamma.astype(np.float32)[:, None], dtype=np.float32)
     out += shift.astype(np.float32)[:, None]
     np.exp(out, out=out)
@@ -208,7 +199,7 @@ def family_events(cfg: SyntheticConfig, rng: np.random.Generator, rec, state: di
 
     Event types that record the same domain share one draw: each family's
     incident rate in the domain (``rates``, domains x families, from
-    :func:`incident_rate`) picks the families, then each event's type is drawn
+    :func:`incident_rates`) picks the families, then each event's type is drawn
     in proportion to the types' base rates. Every real incident adds 1 to its
     domain's row of ``loads``, the families' recent-incident loads (the caller
     decays them). With ``keep_points`` False only spells (temporary

@@ -113,8 +113,9 @@ def intercept(raw: np.ndarray, expected: float, steps: int = 20,
     total = float(raw.sum(dtype=np.float64))
     if total <= 0 or expected <= 0:
         return float(np.log(max(expected, 1e-12) / max(total, 1e-12)))
-    alpha = float(np.log(expected / total)) if start is None else max(
-        float(start), float(np.log(expected / total)))
+    alpha = float(np.log(expected / total))  # saturation only raises it, so a start below
+    if start is not None:                      # the linear solution starts from there instead
+        alpha = max(alpha, float(start))
     for _ in range(3):
         ceiling = alpha + 3.0
         rb = raw[raw > np.float32(0.01 * np.exp(-ceiling))]
@@ -251,7 +252,7 @@ def simulate(cfg: SyntheticConfig, pop: Population, tl: Timeline, rng: np.random
         vp = (pop.fam_partner_violent & (pop.fam_partner_start <= t0)
               & (t0 < pop.fam_partner_end)).astype(np.float32)
         d = lat.domains(pop, cfg, A, vp)
-        inc_rates = _incident_rates(cfg, norms, d)  # the month's events and its ground truth
+        inc_rates = ev.incident_rates(cfg, norms, d)  # the month's events and its ground truth
         in_period = m >= tl.period_m0
 
         fam_terms = _fam_terms(cfg, pop, lat, d, t0, state, beta_l if in_period else 0.0)
@@ -435,11 +436,6 @@ def _child_terms(cfg, lat, sl, age, am, age_tab, hist, hist_cp, hist_n, cf) -> n
     np.take(age_tab[0], am, out=out[5])
     np.take(age_tab[1], am, out=out[6])
     return out
-
-
-def _incident_rates(cfg, norms, d) -> np.ndarray:  # noqa: ANN001
-    """Every family's monthly incident rate per domain (domains x families)."""
-    return ev.incident_rates(cfg, norms, d)
 
 
 def _ground_truth(cfg, sink, projector, t0, lo, sl, cf, age, am, dob, elig, out_day,  # noqa: ANN001
