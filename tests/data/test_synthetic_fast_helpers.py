@@ -26,6 +26,10 @@ def test_lexsort_falls_back_when_ranges_are_too_wide_or_keys_not_integers():
     wide = rng.integers(-2**62, 2**62, 200)
     other = rng.integers(0, 1000, 200)
     np.testing.assert_array_equal(lexsort((wide, other)), np.lexsort((wide, other)))
+    # packs into one int64, but not with the row number beside it: a stable argsort
+    packed_only = rng.integers(0, 2**56, 200)
+    ties = np.repeat(packed_only[:50], 4)
+    np.testing.assert_array_equal(lexsort((ties,)), np.lexsort((ties,)))
     days = np.array(["2020-01-02", "NaT", "2019-05-01"], dtype="datetime64[D]")
     np.testing.assert_array_equal(lexsort((days,)), np.lexsort((days,)))
 

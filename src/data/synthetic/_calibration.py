@@ -8,6 +8,14 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+from earlywarning.data.synthetic._columns import (
+    KeyIndex,
+    arrow_strings,
+    equal_codes,
+    lexsort,
+)
 
 __all__ = ["TARGETS", "calibration_report"]
 
@@ -51,12 +59,34 @@ def _d(s: pd.Series) -> np.ndarray:
     return pd.to_datetime(s).to_numpy(dtype="datetime64[D]")
 
 
-def _id_codes(*ids: pd.Series) -> tuple[list[np.ndarray], int]:
-    """Integer codes of ids shared across columns (one Arrow hash, no Python strings)."""
-    codes, uniq = pd.factorize(pd.concat([pd.Series(i.array) for i in ids], ignore_index=True))
-    codes = np.where(codes < 0, len(uniq), codes)  # missing ids share one extra code
-    cuts = np.cumsum([len(i) for i in ids])[:-1]
-    return np.split(codes, cuts), len(uniq) + 1
+def _sortable(days: np.ndarray) -> np.ndarray:
+    """Days as integers that sort as numpy sorts dates (NaT last)."""
+    as_int = days.astype(np.int64)
+    return np.where(np.isnat(days), np.iinfo(np.int64).max, as_int)
+
+
+def _id_codes(people: KeyIndex, *ids: pd.Series) -> tuple[list[np.ndarray], int]:
+    """Integer codes of person ids shared across columns, without hashing Python strings.
+
+    An id of ``ssd_person`` (the keys of ``people``) takes its position there (the
+    generator's numbered ids are parsed, not hashed); any other id (an orphan in a
+    loaded extract) takes a code of its own after those, and every missing id one
+    shared extra code. Returns the codes of each of ``ids`` and the number of codes.
+    """
+    columns = [arrow_strings(i) for i in ids]
+    codes = people.positions(columns)
+    n = len(people.keys)
+    absent = [np.flatnonzero(c < 0) for c in codes]
+    if not any(len(a) for a in absent):
+        return codes, n + 1
+    rest = pa.concat_arrays([c.take(a) for c, a in zip(columns, absent, strict=True)])
+    enc = rest.dictionary_encode()
+    uniq = enc.dictionary
+    extra = enc.indices.fill_null(len(uniq)).to_numpy(zero_copy_only=False).astype(np.int64) + n
+    cuts = np.cumsum([len(a) for a in absent])[:-1]
+    for c, a, e in zip(codes, absent, np.split(extra, cuts), strict=True):
+        c[a] = e
+    return codes, n + len(uniq) + 1
 
 
 def _count_in(days: np.ndarray, lo: np.datetime64, hi: np.datetime64) -> int:
@@ -98,8 +128,10 @@ def calibration_report(tables: dict[str, pd.DataFrame], years: int | None = None
     if years is not None:
         ends = ends[-years:]
     ref = tables["ssd_cin_episodes"]
-    ref_day, ref_pid = _d(ref["cine_referral_date"]), pd.factorize(ref["cine_person_id"])[0]
-    o = np.lexsort((ref_day, ref_pid))
+    ref_day = _d(ref["cine_referral_date"])
+    people = KeyIndex(arrow_strings(person["pers_person_id"]))
+    ref_pid = _id_codes(people, ref["cine_person_id"])[0][0]
+    o = lexsort((_sortable(ref_day), ref_pid))
     same = np.r_[False, ref_pid[o][1:] == ref_pid[o][:-1]]
     gap = np.r_[np.timedelta64(10**5, "D"), np.diff(ref_day[o])]
     rerf = np.zeros(len(ref), bool)
@@ -132,7 +164,7 @@ def calibration_report(tables: dict[str, pd.DataFrame], years: int | None = None
             ("cla_stock_per_10k", y, _open_at(cla_s, cla_e, e).sum() * per),
         ]
     if ends:
-        rows += _pooled(tables, ends, kids, dob, uasc_ids, cla_s, cla_uasc, cla, cp, cp_s, cp_e)
+        rows += _pooled(tables, people, ends, kids, dob, cla_s, cla_uasc, cla, cp, cp_s, cp_e)
     df = pd.DataFrame(rows, columns=["measure", "year", "value"])
     df["target"] = df["measure"].map(lambda m: TARGETS.get(m, (np.nan,))[0])
     df["unit"] = df["measure"].map(lambda m: TARGETS.get(m, (0, "children"))[1])
@@ -141,13 +173,13 @@ def calibration_report(tables: dict[str, pd.DataFrame], years: int | None = None
     return df
 
 
-def _pooled(tables, ends, kids, dob, uasc_ids, cla_s, cla_uasc, cla, cp, cp_s, cp_e):  # noqa: ANN001, ANN202, PLR0913
+def _pooled(tables, people, ends, kids, dob, cla_s, cla_uasc, cla, cp, cp_s, cp_e):  # noqa: ANN001, ANN202, PLR0913
     b, e = ends[0] - np.timedelta64(364, "D"), ends[-1]
     out: list[tuple[str, str, float]] = []
     in_p = (cla_s >= b) & (cla_s <= e)
     person, addr = tables["ssd_person"], tables["ssd_address"]
     (p_code, c_code, a_code, k_code), n_ids = _id_codes(
-        person["pers_person_id"], cla["clae_person_id"], addr["addr_person_id"],
+        people, person["pers_person_id"], cla["clae_person_id"], addr["addr_person_id"],
         kids["pers_person_id"])
     pdob = np.full(n_ids, np.datetime64("NaT"), dtype="datetime64[D]")
     pdob[p_code] = _d(person["pers_dob"])
@@ -161,7 +193,7 @@ def _pooled(tables, ends, kids, dob, uasc_ids, cla_s, cla_uasc, cla, cp, cp_s, c
                         100 * ((age >= lo) & (age < hi)).mean()))
     a_s = _d(addr["addr_address_start_date"])
     a_dec = addr["addr_imd_decile"].to_numpy(dtype=float, na_value=np.nan)
-    o = np.lexsort((a_s, a_code))
+    o = lexsort((_sortable(a_s), a_code))
     first = np.r_[True, a_code[o][1:] != a_code[o][:-1]]
     first_dec = np.full(n_ids, np.nan)  # decile of each person's first address
     first_dec[a_code[o][first]] = a_dec[o][first]
@@ -177,7 +209,7 @@ def _pooled(tables, ends, kids, dob, uasc_ids, cla_s, cla_uasc, cla, cp, cp_s, c
     out.append(("care_rate_ratio_decile1_vs_10", "all", float(np.exp(-9 * slope))))
     in_cp = (cp_s >= b) & (cp_s <= e)
     if in_cp.any():
-        pid = pd.factorize(cp["cppl_person_id"])[0]
+        pid = _id_codes(people, cp["cppl_person_id"])[0][0]
         earlier = pd.Series(cp_s).groupby(pid).transform("min").to_numpy()
         out.append(("second_cp_plan_pct", "all", 100 * (cp_s[in_cp] > earlier[in_cp]).mean()))
         cat = cp["cppl_cp_plan_initial_category"][in_cp]
@@ -204,24 +236,32 @@ def _pooled(tables, ends, kids, dob, uasc_ids, cla_s, cla_uasc, cla, cp, cp_s, c
     if len(ic):
         out.append(("s47_to_icpc_working_days_median", "all", float(np.median(np.busday_count(
             _d(ic["s47e_s47_start_date"]), _d(ic["icpc_icpc_date"]))))))
-    out += _partner(tables, b, e, kids, dob, ends)
+    out += _partner(tables, people, b, e, kids, dob, ends)
     return out
 
 
-def _partner(tables, b, e, kids, dob, ends):  # noqa: ANN001, ANN202
+def _partner(tables, people, b, e, kids, dob, ends):  # noqa: ANN001, ANN202
     out: list[tuple[str, str, float]] = []
     att = tables["ext_school_attendance"]
     te = _d(att["atte_term_end_date"])
     last_year = (te > ends[-1] - np.timedelta64(365, "D")) & (te <= ends[-1])
-    g = att[last_year].groupby("atte_person_id")[["atte_sessions_possible",
-                                                   "atte_sessions_missed"]].sum()
-    pa_ = g["atte_sessions_missed"] / g["atte_sessions_possible"].clip(lower=1) >= 0.1
-    out.append(("persistent_absence_pct", "all", 100 * float(pa_.mean()) if len(pa_) else np.nan))
     ref = tables["ssd_cin_episodes"]
     rd = _d(ref["cine_referral_date"])
-    cin = set(ref["cine_person_id"][(rd > ends[-1] - np.timedelta64(365, "D"))
-                                    & (rd <= ends[-1])])
-    pa_cin = pa_[pa_.index.isin(cin)]
+    recent = (rd > ends[-1] - np.timedelta64(365, "D")) & (rd <= ends[-1])
+    (a_code, r_code), n_ids = _id_codes(people, att["atte_person_id"][last_year],
+                                        ref["cine_person_id"][recent])
+    # sessions per pupil over the year (a missing id is nobody's: its shared code is dropped)
+    possible, missed = (np.bincount(a_code, minlength=n_ids, weights=att[c].to_numpy(
+        dtype=float, na_value=0)[last_year]) for c in ("atte_sessions_possible",
+                                                         "atte_sessions_missed"))
+    pupil = np.bincount(a_code, minlength=n_ids) > 0
+    pupil[n_ids - 1] = False
+    persistent = missed[pupil] / np.maximum(possible[pupil], 1) >= 0.1
+    out.append(("persistent_absence_pct", "all",
+                100 * float(persistent.mean()) if pupil.any() else np.nan))
+    cin = np.zeros(n_ids, bool)
+    cin[r_code] = True
+    pa_cin = persistent[cin[pupil]]
     out.append(("persistent_absence_cin_pct", "all",
                 100 * float(pa_cin.mean()) if len(pa_cin) else np.nan))
     age_e = (ends[-1] - dob).astype(int) / 365.25
@@ -234,19 +274,19 @@ def _partner(tables, b, e, kids, dob, ends):  # noqa: ANN001, ANN202
     out.append(("suspensions_per_100_pupils", "all", 100 * sus / max(pupils, 1)))
     pol = tables["ext_police_event"]
     pdd = _d(pol["poli_event_date"])
-    da = pol[(pol["poli_event_type"] == "domestic_abuse").to_numpy() & (pdd >= b) & (pdd <= e)]
-    people = len(tables["ssd_person"])
+    da = (pol["poli_event_type"] == "domestic_abuse").to_numpy() & (pdd >= b) & (pdd <= e)
+    incidents = pc.count_distinct(arrow_strings(pol["poli_incident_id"]).filter(pa.array(da)))
     out.append(("da_incidents_per_1000_people", "all",
-                1000 * da["poli_incident_id"].nunique() / max(people, 1) / n_y))
+                1000 * incidents.as_py() / max(len(people.keys), 1) / n_y))
     h = tables["ext_housing_event"]
     ta = h[h["hous_event_type"] == "temporary_accommodation"]
     open_ta = _open_at(_d(ta["hous_event_date"]), _d(ta["hous_end_date"]), ends[-1])
     fam = tables["ssd_family"]
     kid_now = kids["pers_person_id"][(age_e >= 0) & (age_e < 18)]
-    (f_code, t_code, k_code), n_ids = _id_codes(fam["fami_person_id"],
+    (f_code, t_code, k_code), n_ids = _id_codes(people, fam["fami_person_id"],
                                                 ta["hous_person_id"][open_ta], kid_now)
     fam_of = np.full(n_ids, -1, dtype=np.int64)  # each person's (last listed) family
-    fam_of[f_code] = pd.factorize(fam["fami_family_id"])[0]
+    fam_of[f_code] = equal_codes(fam["fami_family_id"])
     ta_fams = fam_of[t_code]
     kid_fam = fam_of[k_code]
     in_ta = int(((kid_fam >= 0) & np.isin(kid_fam, ta_fams[ta_fams >= 0])).sum())

@@ -17,9 +17,11 @@ import pyarrow.compute as pc
 from earlywarning.data.schema import get_table
 
 __all__ = [
+    "KeyIndex",
     "arrow_strings",
     "code_of",
     "encode",
+    "equal_codes",
     "isin",
     "lexsort",
     "lookup",
@@ -43,22 +45,32 @@ def lexsort(keys: tuple | list) -> np.ndarray:
     """``numpy.lexsort(keys)`` (last key primary, ties in input order), faster for integers.
 
     Integer and boolean keys whose ranges multiply to less than 2**62 are packed
-    into one int64 and sorted once with a stable sort, which gives the same order
-    as ``numpy.lexsort`` (itself stable) about three times faster on millions of
-    rows; other keys go to ``numpy.lexsort``.
+    into one int64, least significant first. When the row number fits below
+    them too, the packed keys are all distinct, so one plain (SIMD) sort of the
+    values gives the order, and the row numbers are read back from them: about
+    five times faster than a stable argsort on millions of rows. Otherwise the
+    packed keys are argsorted stably; other keys go to ``numpy.lexsort``. Every
+    path gives the same order as ``numpy.lexsort``.
     """
     arrs = [np.asarray(k) for k in keys]
     if not arrs or not len(arrs[0]) or any(a.dtype.kind not in "biu" for a in arrs):
         return np.lexsort(arrs)
-    packed = np.zeros(len(arrs[0]), dtype=np.int64)
-    span = 1
-    for a in arrs:  # least significant first
-        lo, hi = int(a.min()), int(a.max())
-        if span * (hi - lo + 1) >= 2**62:
-            return np.lexsort(arrs)
+    n = len(arrs[0])
+    ranges = [(int(a.min()), int(a.max())) for a in arrs]
+    width = int(np.prod([float(hi - lo + 1) for lo, hi in ranges]))
+    if width >= 2**62:
+        return np.lexsort(arrs)
+    with_row = width * n < 2**62
+    span = n if with_row else 1
+    packed = np.arange(n, dtype=np.int64) if with_row else np.zeros(n, dtype=np.int64)
+    for a, (lo, hi) in zip(arrs, ranges, strict=True):  # least significant first
         packed += (a.astype(np.int64) - lo) * np.int64(span)
         span *= hi - lo + 1
-    return np.argsort(packed, kind="stable")
+    if not with_row:
+        return np.argsort(packed, kind="stable")
+    packed.sort()
+    packed %= n
+    return packed
 
 
 def sequential_ids(prefix: str, n: int, width: int) -> pa.Array:
@@ -150,47 +162,60 @@ def arrow_strings(values: object) -> pa.Array:
 
 
 def lookup(keys: pa.Array, queries: list[pa.Array]) -> list[np.ndarray]:
-    """Return the position of each query value in ``keys`` (unique), -1 when absent or null.
-
-    One Arrow dictionary encoding over the keys followed by every query: the
-    keys take codes 0..len(keys)-1 in order (first occurrence), so a query's
-    code is its position.
-    """
-    if not queries:
-        return []
-    if not len(keys):
-        return [np.full(len(q), -1, dtype=np.int64) for q in queries]
-    fast = _numbered_lookup(keys, queries)
-    if fast is not None:
-        return fast
-    enc = pa.concat_arrays([keys, *queries]).dictionary_encode()
-    idx = enc.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
-    idx = np.where(idx < len(keys), idx, -1)
-    bounds = np.cumsum([len(keys), *(len(q) for q in queries)])
-    return [idx[lo:hi] for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)]
+    """Return the position of each query value in ``keys`` (unique), -1 when absent or null."""
+    return KeyIndex(keys).positions(queries)
 
 
 _DENSE_LIMIT = 50_000_000
 
 
-def _numbered_lookup(keys: pa.Array, queries: list[pa.Array]) -> list[np.ndarray] | None:
-    """Fast path for ids like ``P0012345`` (same prefix, fixed-width digits): parse the numbers.
+class KeyIndex:
+    """Positions of unique string keys, built once and used for many query columns.
 
-    Returns None when the keys do not all follow one such pattern, are not
-    unique, or are too large to index densely; the caller then hashes the strings.
+    Ids like ``P0012345`` (one prefix, fixed-width digits, as the generator
+    makes them) are parsed, not hashed: a dense array maps each number to its
+    key's position. Other keys (or a query that does not parse) fall back to one
+    Arrow dictionary encoding of the keys followed by the queries, in which the
+    keys take codes 0..len(keys)-1 in order, so a query's code is its position.
+
+    Parameters
+    ----------
+    keys : pyarrow.Array
+        Unique string keys.
     """
-    first = keys[0].as_py()
-    if first is None:
-        return None
-    digits = len(first) - len(first.rstrip("0123456789"))
-    prefix, width = first[: len(first) - digits], len(first)
-    if digits == 0 or digits > 15:
-        return None
 
-    def numbers(arr: pa.Array) -> tuple[np.ndarray, np.ndarray] | None:
+    def __init__(self, keys: pa.Array) -> None:
+        self.keys = keys
+        self._pattern: tuple[str, int] | None = None
+        self._position: np.ndarray | None = None
+        if len(keys):
+            self._index_numbers()
+
+    def _index_numbers(self) -> None:
+        first = self.keys[0].as_py()
+        if first is None:
+            return
+        digits = len(first) - len(first.rstrip("0123456789"))
+        if digits == 0 or digits > 15:
+            return
+        self._pattern = (first[: len(first) - digits], len(first))
+        parsed = self._numbers(self.keys)
+        if parsed is None or not parsed[1].all() or parsed[0].max() >= _DENSE_LIMIT:
+            self._pattern = None
+            return
+        position = np.full(int(parsed[0].max()) + 1, -1, dtype=np.int64)
+        position[parsed[0]] = np.arange(len(parsed[0]))
+        if (position >= 0).sum() == len(parsed[0]):  # else duplicate keys: hash instead
+            self._position = position
+        else:
+            self._pattern = None
+
+    def _numbers(self, arr: pa.Array) -> tuple[np.ndarray, np.ndarray] | None:
+        prefix, width = self._pattern
         fixed = _fixed_width_numbers(arr, prefix, width)
         if fixed is not None:
             return fixed
+        digits = width - len(prefix)
         ok = pc.and_(pc.equal(pc.binary_length(arr), width), pc.starts_with(arr, prefix))
         ok = ok.fill_null(False).to_numpy(zero_copy_only=False).astype(bool)
         tail = pc.utf8_slice_codeunits(pc.if_else(pa.array(ok), arr, prefix + "0" * digits),
@@ -201,23 +226,40 @@ def _numbered_lookup(keys: pa.Array, queries: list[pa.Array]) -> list[np.ndarray
             return None
         return num, ok
 
-    parsed = numbers(keys)
-    if parsed is None or not parsed[1].all() or parsed[0].max() >= _DENSE_LIMIT:
-        return None
-    key_num = parsed[0]
-    position = np.full(int(key_num.max()) + 1, -1, dtype=np.int64)
-    position[key_num] = np.arange(len(key_num))
-    if (position >= 0).sum() != len(key_num):
-        return None  # duplicate keys
-    out = []
-    for q in queries:
-        got = numbers(q) if len(q) else (np.zeros(0, np.int64), np.zeros(0, bool))
-        if got is None:
-            return None
-        num, ok = got
-        inside = ok & (num < len(position))
-        out.append(np.where(inside, position[np.where(inside, num, 0)], -1))
-    return out
+    def positions(self, queries: list[pa.Array]) -> list[np.ndarray]:
+        """Return the position of each value of each query in the keys (-1: absent or null)."""
+        if not len(self.keys):
+            return [np.full(len(q), -1, dtype=np.int64) for q in queries]
+        out: list[np.ndarray | None] = []
+        for q in queries:
+            got = None
+            if self._position is not None:
+                got = (self._numbers(q) if len(q)
+                       else (np.zeros(0, np.int64), np.zeros(0, bool)))
+            if got is None:
+                out.append(None)
+                continue
+            num, ok = got
+            inside = ok & (num < len(self._position))
+            out.append(np.where(inside, self._position[np.where(inside, num, 0)], -1))
+        slow = [q for q, o in zip(queries, out, strict=True) if o is None]
+        if slow:
+            hashed = iter(self._hashed(slow))
+            out = [next(hashed) if o is None else o for o in out]
+        return out
+
+    def _hashed(self, queries: list[pa.Array]) -> list[np.ndarray]:
+        n = len(self.keys)
+        enc = pa.concat_arrays([self.keys, *queries]).dictionary_encode()
+        idx = enc.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+        # the keys' distinct values take the first codes; a repeated key maps to its first row
+        u = int(idx[:n].max()) + 1
+        first = np.full(u + 1, -1, dtype=np.int64)  # slot u: absent
+        pos = np.flatnonzero(idx[:n] >= 0)[::-1]
+        first[idx[pos]] = pos
+        idx = first[np.where((idx >= 0) & (idx < u), idx, u)]
+        bounds = np.cumsum([n, *(len(q) for q in queries)])
+        return [idx[lo:hi] for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)]
 
 
 def _fixed_width_numbers(arr: pa.Array, prefix: str, width: int
@@ -243,6 +285,22 @@ def _fixed_width_numbers(arr: pa.Array, prefix: str, width: int
         ok &= (digit >= 0) & (digit <= 9)
         num = num * 10 + digit
     return np.where(ok, num, 0), ok
+
+
+def equal_codes(values: object) -> np.ndarray:
+    """Return integer codes of string values, equal exactly where the values are (null: -1).
+
+    Numbered ids (one prefix, fixed-width digits) are parsed; other values are hashed.
+    """
+    arr = arrow_strings(values)
+    if len(arr) and not arr.null_count:
+        first = arr[0].as_py()
+        digits = len(first) - len(first.rstrip("0123456789"))
+        if 0 < digits <= 15:
+            parsed = _fixed_width_numbers(arr, first[: len(first) - digits], len(first))
+            if parsed is not None and parsed[1].all():
+                return parsed[0]
+    return encode(arr)[0]
 
 
 def code_of(values: object, vocabulary: list[str] | tuple[str, ...]) -> np.ndarray:
