@@ -92,12 +92,13 @@ class GenerationSummary:
 
 
 def _with_ancillary(tables: dict[str, pd.DataFrame], config: SyntheticConfig,
-                    emit=None) -> dict:  # noqa: ANN001
+                    emit=None, context_ready=None) -> dict:  # noqa: ANN001
     from earlywarning.data.synthetic._ancillary import add_ancillary_tables
 
     return add_ancillary_tables(tables, config, np.random.default_rng([config.seed, 20]),
                                 emit=emit, concurrent=config.children
-                                <= CONCURRENT_CALIBRATION_MAX_CHILDREN)
+                                <= CONCURRENT_CALIBRATION_MAX_CHILDREN,
+                                context_ready=context_ready)
 
 
 def build_tables(config: SyntheticConfig) -> tuple[dict[str, pd.DataFrame],
@@ -230,16 +231,17 @@ def generate_la(config: SyntheticConfig, out: Path, fmt: str = "parquet",
             emit(name, built.tables[name])
         # the report reads no ancillary table or column: measured on a thread of its own,
         # from the tables as built (a copy of the dict: the ones here are slimmed next),
-        # while the ancillary step runs; for a large LA before it, so their peaks do not add
+        # while the ancillary step runs; for a large LA only while the ancillary context
+        # is built, so that the report's memory peak does not add to the builders'
         calib_job = side.submit(calibration_report, dict(built.tables))
-        if config.children > CONCURRENT_CALIBRATION_MAX_CHILDREN:
-            calib_job.result()
+        large = config.children > CONCURRENT_CALIBRATION_MAX_CHILDREN
         for name in sorted(set(built.tables) - ANCILLARY_READS - emitted):
             built.tables[name] = emit_and_slim(name, built.tables[name])
         keep_freed_memory_small("tables")
         timings["calibration"] = time.perf_counter() - t
         t = time.perf_counter()
-        tables = _with_ancillary(built.tables, config, emit=emit_and_slim)
+        tables = _with_ancillary(built.tables, config, emit=emit_and_slim,
+                                 context_ready=calib_job.result if large else None)
         built.tables = {}  # the ancillary step copied what it changed: drop the originals
         keep_freed_memory_small("tables")
         timings["ancillary"] = time.perf_counter() - t

@@ -291,6 +291,7 @@ other tables it reads may be written before it runs."""
 def add_ancillary_tables(
     tables: dict[str, pd.DataFrame], config: object, rng: np.random.Generator,
     emit: Callable[..., pd.DataFrame] | None = None, concurrent: bool = True,
+    context_ready: Callable[[], object] | None = None,
 ) -> dict[str, pd.DataFrame]:
     """Add identity, workforce, service-involvement, voice and metadata tables.
 
@@ -318,6 +319,11 @@ def add_ancillary_tables(
     concurrent : bool
         Build the identity and voice tables on a second thread (more memory at
         once); the tables are the same either way.
+    context_ready : callable, optional
+        Called once the shared context is built, before any table: a caller
+        running other work beside the context (the generator's calibration
+        report, for a large LA) waits for it here, so that its memory is freed
+        before the builders' peak.
 
     Returns
     -------
@@ -334,6 +340,8 @@ def add_ancillary_tables(
                 tables[name] = _first_event(name, tables[name])
             for key in [k for k in ctx._codes if k[0] == name]:
                 del ctx._codes[key]
+    if context_ready is not None:
+        context_ready()
     # each builder draws from its own stream, so identity and voice (which need only the
     # context) are built on a second thread while the workforce and services are
     # (same tables either way; a large LA builds them one after another to bound memory)

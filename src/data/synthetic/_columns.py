@@ -144,6 +144,8 @@ def to_days(values: object) -> np.ndarray:
     """Dates as ``datetime64[D]`` (NaT where missing)."""
     if isinstance(values, np.ndarray) and values.dtype.kind == "M":
         return values.astype("datetime64[D]")
+    if isinstance(values, pd.Series) and values.dtype.kind == "M" and values.dt.tz is None:
+        return values.to_numpy().astype("datetime64[D]")
     return pd.to_datetime(pd.Series(values)).to_numpy(dtype="datetime64[D]")
 
 

@@ -309,7 +309,7 @@ def build_context(tables: dict[str, pd.DataFrame], config: object) -> AncillaryC
     a_start = to_days(addr["addr_address_start_date"]).astype(np.int64)
     good = (a_person >= 0) & ~np.isnan(a_area)
     a_person, a_area, a_start = a_person[good], a_area[good].astype(np.int64), a_start[good]
-    order = np.argsort(a_start, kind="stable")
+    order = lexsort((a_start,))
     n_fam = len(ctx.family_index)
     family_area = np.full(n_fam, -1, dtype=np.int64)
     a_family = person_family[a_person]
