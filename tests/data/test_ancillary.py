@@ -40,8 +40,19 @@ def test_same_rng_state_gives_identical_tables(core, out):
 
 
 def test_building_one_table_after_another_gives_the_same_tables(core, out):
-    """A large LA builds the ancillary tables without the second thread: same output."""
-    alone = add_ancillary_tables(core, CONFIG, np.random.default_rng(11), concurrent=False)
+    """A large LA builds the ancillary tables without the second thread, and waits (in
+    ``context_ready``) for its calibration report before the first table: same output."""
+    events: list[str] = []
+
+    def emit(name, df, part=None):  # noqa: ANN001, ANN202
+        events.append(name)
+        return df
+
+    alone = add_ancillary_tables(dict(core), CONFIG, np.random.default_rng(11),
+                                 concurrent=False, emit=emit,
+                                 context_ready=lambda: events.append("context ready"))
+    assert events[0] == "context ready" and events.count("context ready") == 1
+    assert {"ext_person_identity", "ext_family_voice"} <= set(events[1:])
     assert set(alone) == set(out)
     for name in ANCILLARY_TABLES:
         pd.testing.assert_frame_equal(alone[name], out[name])
