@@ -10,6 +10,8 @@ that pattern, else one Arrow hash table for every column at once).
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -57,7 +59,7 @@ def lexsort(keys: tuple | list) -> np.ndarray:
         return np.lexsort(arrs)
     n = len(arrs[0])
     ranges = [(int(a.min()), int(a.max())) for a in arrs]
-    width = int(np.prod([float(hi - lo + 1) for lo, hi in ranges]))
+    width = math.prod(hi - lo + 1 for lo, hi in ranges)
     if width >= 2**62:
         return np.lexsort(arrs)
     with_row = width * n < 2**62
@@ -194,13 +196,9 @@ class KeyIndex:
             self._index_numbers()
 
     def _index_numbers(self) -> None:
-        first = self.keys[0].as_py()
-        if first is None:
+        self._pattern = _numbered_pattern(self.keys)
+        if self._pattern is None:
             return
-        digits = len(first) - len(first.rstrip("0123456789"))
-        if digits == 0 or digits > 15:
-            return
-        self._pattern = (first[: len(first) - digits], len(first))
         parsed = self._numbers(self.keys)
         if parsed is None or not parsed[1].all() or parsed[0].max() >= _DENSE_LIMIT:
             self._pattern = None
@@ -264,6 +262,17 @@ class KeyIndex:
         return [idx[lo:hi] for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)]
 
 
+def _numbered_pattern(arr: pa.Array) -> tuple[str, int] | None:
+    """Return ``(prefix, width)`` if the first value looks like ``P0012345`` (else None)."""
+    first = arr[0].as_py() if len(arr) else None
+    if first is None:
+        return None
+    digits = len(first) - len(first.rstrip("0123456789"))
+    if digits == 0 or digits > 15:
+        return None
+    return first[: len(first) - digits], len(first)
+
+
 def _fixed_width_numbers(arr: pa.Array, prefix: str, width: int
                          ) -> tuple[np.ndarray, np.ndarray] | None:
     """Read ``prefix`` + digits straight from the Arrow buffers when every value is ``width`` long.
@@ -295,13 +304,11 @@ def equal_codes(values: object) -> np.ndarray:
     Numbered ids (one prefix, fixed-width digits) are parsed; other values are hashed.
     """
     arr = arrow_strings(values)
-    if len(arr) and not arr.null_count:
-        first = arr[0].as_py()
-        digits = len(first) - len(first.rstrip("0123456789"))
-        if 0 < digits <= 15:
-            parsed = _fixed_width_numbers(arr, first[: len(first) - digits], len(first))
-            if parsed is not None and parsed[1].all():
-                return parsed[0]
+    pattern = _numbered_pattern(arr) if not arr.null_count else None
+    if pattern is not None:
+        parsed = _fixed_width_numbers(arr, *pattern)
+        if parsed is not None and parsed[1].all():
+            return parsed[0]
     return encode(arr)[0]
 
 

@@ -128,8 +128,7 @@ def factor_json(terms: np.ndarray, dom: np.ndarray, disabled: np.ndarray,
         quoted.append(pc.if_else(pa.array(present), f'"{code}",', ""))
     joined = pc.binary_join_element_wise(*quoted, "")  # one pass in Arrow, not one per code
     joined = pc.utf8_rtrim(pc.if_else(pc.equal(joined, ""), '"21"', joined), ",")
-    return np.strings.add(np.strings.add("[", joined.to_numpy(zero_copy_only=False).astype(
-        np.dtypes.StringDType())), "]").astype(object)
+    return pc.binary_join_element_wise("[", joined, "]", "").to_numpy(zero_copy_only=False)
 
 
 def cp_categories(terms: np.ndarray, dom: np.ndarray, rng: np.random.Generator) -> np.ndarray:

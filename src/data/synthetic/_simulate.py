@@ -113,8 +113,9 @@ def intercept(raw: np.ndarray, expected: float, steps: int = 20,
     total = float(raw.sum(dtype=np.float64))
     if total <= 0 or expected <= 0:
         return float(np.log(max(expected, 1e-12) / max(total, 1e-12)))
-    alpha = float(np.log(expected / total))  # saturation only raises it, so a start below
-    if start is not None:                      # the linear solution starts from there instead
+    # the linear solution; saturation only raises alpha, so a start below it is no better
+    alpha = float(np.log(expected / total))
+    if start is not None:
         alpha = max(alpha, float(start))
     for _ in range(3):
         ceiling = alpha + 3.0
