@@ -26,7 +26,8 @@ from earlywarning.data.synthetic._people import (
 from earlywarning.data.synthetic._population import ETH_GROUPS, build_population
 from earlywarning.data.synthetic._simulate import group_mask, simulate
 from earlywarning.data.synthetic._timeline import DAYS_PER_YEAR, NEVER, Timeline
-from earlywarning.data.synthetic._write import keep_freed_memory_small
+from earlywarning.data.synthetic._write import keep_freed_memory_small, share_one_arena
+from threadpoolctl import threadpool_limits
 
 __all__ = ["Built", "Stage", "build"]
 
@@ -103,6 +104,7 @@ def build(cfg: SyntheticConfig, gt_sink=None, stage: Stage | None = None,  # noq
         if stage is not None:
             stage(name, done, total)
 
+    share_one_arena(cfg.children)  # before the first worker thread allocates
     timings: dict[str, float] = {}
     t = time.perf_counter()
     tl = Timeline.from_config(cfg)
@@ -123,8 +125,10 @@ def build(cfg: SyntheticConfig, gt_sink=None, stage: Stage | None = None,  # noq
         households = early.submit(household_tables, cfg, tl, pop, uasc, idx, sen, ag)
         sink = gt_sink(idx, pop) if gt_sink is not None else None
         keep_freed_memory_small("simulate")
-        sim = simulate(cfg, pop, tl, _stream(cfg.seed, 4), gt_sink=sink,
-                       progress=lambda d, n: tick("simulate", d, n))
+        # its matrix products are small: idle BLAS threads would spin on the second core
+        with threadpool_limits(limits=1, user_api="blas"):
+            sim = simulate(cfg, pop, tl, _stream(cfg.seed, 4), gt_sink=sink,
+                           progress=lambda d, n: tick("simulate", d, n))
         timings["simulate"] = time.perf_counter() - t
         households = households.result()
     keep_freed_memory_small("tables")
