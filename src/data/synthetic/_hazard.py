@@ -242,22 +242,43 @@ class Projector:
         are at most 1, so no factor can go below 0). The product is taken in
         float64 so a certain month gives exactly 1 and a tiny risk keeps its digits.
         """
-        full_h = np.zeros(exp_base.shape[1], dtype=np.float32)
+        n = exp_base.shape[1]
+        full_h = np.zeros(n, dtype=np.float32)
+        h = np.empty(n, dtype=np.float32)
+        p, f = np.empty(n), np.empty(n)
         partial = None
+        # in place, in the order of 1 - p (e1 - p (e2 - p e3)): the same values, fewer arrays
         for q in range(4):
-            h = exp_base[q] * np.exp(np.float32(1.0 + self.rl[q]) * latent)
+            np.multiply(exp_base[q], np.exp(np.float32(1.0 + self.rl[q]) * latent), out=h)
             np.minimum(h, np.float32(4.8e8), out=h)  # exp(20)
             if self.full[q]:
                 full_h += h
                 continue
-            p = (-np.expm1(-h)).astype(np.float64)
+            np.negative(h, out=h)
+            np.expm1(h, out=h)
+            np.negative(h, out=h)
+            p[:] = h
             e1, e2, e3 = self.sym[q]
-            f = 1.0 - p * (e1 - p * (e2 - p * e3))
-            partial = f if partial is None else partial * f
-        surv = np.exp(-3.0 * full_h.astype(np.float64))
+            np.multiply(p, e3, out=f)
+            np.subtract(e2, f, out=f)
+            f *= p
+            np.subtract(e1, f, out=f)
+            f *= p
+            np.subtract(1.0, f, out=f)
+            if partial is None:
+                partial, f = f, np.empty(n)
+            else:
+                partial *= f
+        surv = full_h.astype(np.float64)
+        surv *= -3.0
+        np.exp(surv, out=surv)
         if partial is not None:
             surv *= partial
-        return np.clip(1.0 - surv, 0.0, 1.0).astype(np.float32) + np.float32(0.0)  # no -0.0
+        np.subtract(1.0, surv, out=surv)
+        np.clip(surv, 0.0, 1.0, out=surv)
+        out = surv.astype(np.float32)
+        out += np.float32(0.0)  # no -0.0
+        return out
 
     def p_true(self, log_h: np.ndarray, age_months: np.ndarray, c_u: np.ndarray,
                c_s: np.ndarray, c_l: np.ndarray, shock_rate: np.ndarray,
