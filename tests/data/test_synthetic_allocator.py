@@ -1,4 +1,4 @@
-"""How the generator sets up the process: one malloc arena for a large LA, one BLAS thread.
+"""How the generator sets up the process: two malloc arenas for a large LA, one BLAS thread.
 
 The arena setting is process-wide and lasting, so its cases run in fresh interpreters.
 """
@@ -19,9 +19,9 @@ GLIBC = sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc"
 PROBE = textwrap.dedent("""
     import resource, sys, threading
     import numpy as np
-    from earlywarning.data.synthetic._write import keep_freed_memory_small, share_one_arena
+    from earlywarning.data.synthetic._write import keep_freed_memory_small, limit_malloc_arenas
 
-    applied = share_one_arena(int(sys.argv[1]))
+    applied = limit_malloc_arenas(int(sys.argv[1]))
     keep_freed_memory_small("simulate")
 
     def work(out):
@@ -48,7 +48,7 @@ def _probe(children: int) -> tuple[bool, int]:
 
 
 @pytest.mark.skipif(not GLIBC, reason="glibc's malloc arenas")
-def test_one_arena_is_set_only_for_a_large_la_and_stops_worker_threads_refaulting():
+def test_few_arenas_are_set_only_for_a_large_la_and_stop_worker_threads_refaulting():
     small_applied, small_faults = _probe(60_000)
     large_applied, large_faults = _probe(1_000_000)
     assert not small_applied

@@ -161,7 +161,7 @@ def generate_la(config: SyntheticConfig, out: Path, fmt: str = "parquet",
         PartWriter,
         atomic_dir,
         keep_freed_memory_small,
-        share_one_arena,
+        limit_malloc_arenas,
         slim,
         writable,
         write_and_free,
@@ -171,7 +171,7 @@ def generate_la(config: SyntheticConfig, out: Path, fmt: str = "parquet",
     if fmt not in ("parquet", "csv"):
         raise ValueError(f"format {fmt!r}: use 'parquet' or 'csv'")
     out = Path(out)
-    share_one_arena(config.children)  # before this function's worker threads start
+    limit_malloc_arenas(config.children)  # before this function's worker threads start
     timings: dict[str, float] = {}
     order = {name: k for k, name in enumerate(TABLES)}
     counts: dict[str, int] = {}

@@ -26,7 +26,7 @@ from earlywarning.data.synthetic._people import (
 from earlywarning.data.synthetic._population import ETH_GROUPS, build_population
 from earlywarning.data.synthetic._simulate import group_mask, simulate
 from earlywarning.data.synthetic._timeline import DAYS_PER_YEAR, NEVER, Timeline
-from earlywarning.data.synthetic._write import keep_freed_memory_small, share_one_arena
+from earlywarning.data.synthetic._write import keep_freed_memory_small, limit_malloc_arenas
 from threadpoolctl import threadpool_limits
 
 __all__ = ["Built", "Stage", "build"]
@@ -104,7 +104,7 @@ def build(cfg: SyntheticConfig, gt_sink=None, stage: Stage | None = None,  # noq
         if stage is not None:
             stage(name, done, total)
 
-    share_one_arena(cfg.children)  # before the first worker thread allocates
+    limit_malloc_arenas(cfg.children)  # before the first worker thread allocates
     timings: dict[str, float] = {}
     t = time.perf_counter()
     tl = Timeline.from_config(cfg)

@@ -22,8 +22,9 @@ import pyarrow.parquet as pq
 from earlywarning.data.schema import TABLES, get_table
 from earlywarning.data.synthetic._worker import OrderedWorker
 
-__all__ = ["GroundTruthWriter", "PartWriter", "atomic_dir", "keep_freed_memory_small", "slim",
-           "share_one_arena", "writable", "write_and_free", "write_json", "write_table"]
+__all__ = ["GroundTruthWriter", "PartWriter", "atomic_dir", "keep_freed_memory_small",
+           "limit_malloc_arenas", "slim", "writable", "write_and_free", "write_json",
+           "write_table"]
 
 _ARROW = {"string": pa.string(), "json": pa.string(), "date": pa.date32(),
           "timestamp": pa.timestamp("us"), "int": pa.int64(), "float": pa.float64()}
@@ -274,21 +275,24 @@ def keep_freed_memory_small(phase: str = "tables") -> None:
         pa.default_memory_pool().release_unused()
 
 
-def share_one_arena(children: int) -> bool:
-    """Let a large LA's threads allocate from one glibc arena (Linux; a no-op elsewhere).
+def limit_malloc_arenas(children: int) -> bool:
+    """Let a large LA's threads allocate from two glibc arenas (Linux; a no-op elsewhere).
 
     glibc gives each thread its own arena, grown in 64 MB heaps that are unmapped
     as soon as they empty. The generator's workers (ground truth, child events,
     writers) allocate and free arrays of several MB every month, so at 1M
     children their heaps were mapped, faulted in (as the 2 MB huge pages numpy
     asks for, each zeroed by the kernel) and unmapped some 300 times in the
-    simulation alone. With one arena that memory is reused: the simulation's
-    page faults fall about fourfold. Up to 1 GB of free heap top is kept
-    between the explicit trims of :func:`keep_freed_memory_small`.
+    simulation alone. With two arenas for the whole process, and up to 1 GB of
+    free heap top kept between the explicit trims of
+    :func:`keep_freed_memory_small`, that memory is reused: the simulation's
+    page faults fall about fourfold. (One arena saves as many faults, but then
+    the ancillary step took about 7 s longer at 1M, probably as its threads
+    waited for each other's allocations.)
 
     The setting is process-wide and lasts (glibc fixes its arena limit once a
     thread first needs an arena), so it is made only from
-    :data:`ONE_ARENA_MIN_CHILDREN` children, whose generation dominates its
+    :data:`FEW_ARENAS_MIN_CHILDREN` children, whose generation dominates its
     process, and only before the generator starts its threads.
 
     Returns
@@ -299,18 +303,18 @@ def share_one_arena(children: int) -> bool:
     import ctypes
     import sys
 
-    if children < ONE_ARENA_MIN_CHILDREN or not sys.platform.startswith("linux"):
+    if children < FEW_ARENAS_MIN_CHILDREN or not sys.platform.startswith("linux"):
         return False
     try:
         libc = ctypes.CDLL("libc.so.6")
-        return bool(libc.mallopt(-8, 1)) and bool(libc.mallopt(-1, 2**30))  # arena max, trim
+        return bool(libc.mallopt(-8, 2)) and bool(libc.mallopt(-1, 2**30))  # arena max, trim
     except (OSError, AttributeError):
         return False
 
 
-ONE_ARENA_MIN_CHILDREN = 250_000
-"""LA size from which the generator's threads share one malloc arena (see
-:func:`share_one_arena`)."""
+FEW_ARENAS_MIN_CHILDREN = 250_000
+"""LA size from which the generator's threads share two malloc arenas (see
+:func:`limit_malloc_arenas`)."""
 TRIM_ABOVE_BYTES = 2 * 2**30
 """Resident memory above which freed memory is handed back to the system after each table."""
 
