@@ -161,7 +161,6 @@ def generate_la(config: SyntheticConfig, out: Path, fmt: str = "parquet",
         PartWriter,
         atomic_dir,
         keep_freed_memory_small,
-        limit_malloc_arenas,
         slim,
         writable,
         write_and_free,
@@ -171,7 +170,6 @@ def generate_la(config: SyntheticConfig, out: Path, fmt: str = "parquet",
     if fmt not in ("parquet", "csv"):
         raise ValueError(f"format {fmt!r}: use 'parquet' or 'csv'")
     out = Path(out)
-    limit_malloc_arenas(config.children)  # before this function's worker threads start
     timings: dict[str, float] = {}
     order = {name: k for k, name in enumerate(TABLES)}
     counts: dict[str, int] = {}

@@ -104,7 +104,9 @@ def build(cfg: SyntheticConfig, gt_sink=None, stage: Stage | None = None,  # noq
         if stage is not None:
             stage(name, done, total)
 
-    limit_malloc_arenas(cfg.children)  # before the first worker thread allocates
+    # first: before any worker thread (here, or of generate_la, which starts none before
+    # calling this) allocates
+    limit_malloc_arenas(cfg.children)
     timings: dict[str, float] = {}
     t = time.perf_counter()
     tl = Timeline.from_config(cfg)
