@@ -258,20 +258,13 @@ def keep_freed_memory_small(phase: str = "tables") -> None:
     or a small LA) it is fixed high: mapping and trimming cost page faults and
     hold the allocator's lock, which a small LA need not pay.
     """
-    import ctypes
-    import sys
-
-    if not sys.platform.startswith("linux"):
+    libc = _glibc()
+    if libc is None:
         return
     big = phase == "tables" and _rss_bytes() > TRIM_ABOVE_BYTES
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-        libc.mallopt(-3, 256 * 1024 if big else 32 * 1024 * 1024)
-        if big:
-            libc.malloc_trim(0)
-    except (OSError, AttributeError):
-        return
+    libc.mallopt(-3, 256 * 1024 if big else 32 * 1024 * 1024)
     if big:
+        libc.malloc_trim(0)
         pa.default_memory_pool().release_unused()
 
 
@@ -300,16 +293,24 @@ def limit_malloc_arenas(children: int) -> bool:
     bool
         Whether the setting was made.
     """
+    libc = _glibc() if children >= FEW_ARENAS_MIN_CHILDREN else None
+    if libc is None:
+        return False
+    return bool(libc.mallopt(-8, 2)) and bool(libc.mallopt(-1, 2**30))  # arena max, trim
+
+
+def _glibc():  # noqa: ANN202
+    """Return glibc's ``mallopt`` and ``malloc_trim`` (as a ``ctypes`` library), or None."""
     import ctypes
     import sys
 
-    if children < FEW_ARENAS_MIN_CHILDREN or not sys.platform.startswith("linux"):
-        return False
+    if not sys.platform.startswith("linux"):
+        return None
     try:
         libc = ctypes.CDLL("libc.so.6")
-        return bool(libc.mallopt(-8, 2)) and bool(libc.mallopt(-1, 2**30))  # arena max, trim
-    except (OSError, AttributeError):
-        return False
+    except OSError:
+        return None
+    return libc if hasattr(libc, "mallopt") and hasattr(libc, "malloc_trim") else None
 
 
 FEW_ARENAS_MIN_CHILDREN = 250_000
