@@ -4,6 +4,11 @@ Each ``bench/bench_*.py`` module defines ``run(quick: bool) -> list[dict]``
 returning figures ``{name, value, unit, baseline, baseline_label, target,
 passed, details}``. Results are written to ``bench/results.json``.
 
+Before each module a short host-speed probe runs (a pure-Python loop and a
+NumPy draw of normal variates, both fixed work). This machine's speed varies
+over the day, so a wall-clock figure means little without it: the probe is
+printed beside each module's timing and kept in every figure's details.
+
 Usage: ``python bench/run.py [--quick] [--only NAME]``.
 """
 
@@ -31,6 +36,47 @@ def _load(path: Path):
     return module
 
 
+PROBE_LOOP = 10_000_000
+PROBE_DRAWS = 20
+PROBE_REFERENCE = {"python_loop_s": 0.37, "numpy_normals_ms": 9.7}
+"""The probe on this project's 2-core machine in one of its usual (fast) spells;
+in its slow spells (when the 1 M generator missed 120 s) the same work took about
+1.1-1.45x (loop) and 1.7x (normals) as long."""
+
+
+def host_probe() -> dict[str, float]:
+    """Time fixed CPU work: a Python loop (interpreter speed) and 1 M float32 normals (NumPy).
+
+    Returns seconds for the loop and milliseconds per draw, the best of two tries each,
+    so a single interruption does not count.
+    """
+    import numpy as np
+
+    loops = []
+    for _ in range(2):
+        t, total = time.perf_counter(), 0
+        for i in range(PROBE_LOOP):
+            total += i
+        loops.append(time.perf_counter() - t)
+    rng = np.random.default_rng(0)
+    buf = np.empty(1_000_000, np.float32)
+    draws = []
+    for _ in range(2):
+        t = time.perf_counter()
+        for _ in range(PROBE_DRAWS):
+            rng.standard_normal(dtype=np.float32, out=buf)
+        draws.append((time.perf_counter() - t) / PROBE_DRAWS * 1e3)
+    return {"python_loop_s": round(min(loops), 3), "numpy_normals_ms": round(min(draws), 2)}
+
+
+def _probe_text(probe: dict[str, float]) -> str:
+    ref = PROBE_REFERENCE
+    return (f"host probe: Python loop {probe['python_loop_s']:.2f} s "
+            f"({probe['python_loop_s'] / ref['python_loop_s']:.2f}x the reference), "
+            f"NumPy normals {probe['numpy_normals_ms']:.1f} ms "
+            f"({probe['numpy_normals_ms'] / ref['numpy_normals_ms']:.2f}x)")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes (smoke run)")
@@ -44,6 +90,8 @@ def main(argv: list[str] | None = None) -> int:
     results = []
     for path in modules:
         console.rule(f"[bold]{path.stem}")
+        probe = host_probe()
+        console.print(_probe_text(probe))
         started = time.perf_counter()
         try:
             figures = _load(path).run(quick=args.quick)
@@ -54,6 +102,7 @@ def main(argv: list[str] | None = None) -> int:
                         "details": {"error": repr(exc)}}]
         for f in figures:
             f.setdefault("module", path.stem)
+            f.setdefault("details", {})["host_probe"] = probe
         results.extend(figures)
         console.print(f"{path.stem} took {time.perf_counter() - started:.1f} s")
     table = Table(title="earlywarning benchmarks" + (" (quick)" if args.quick else ""))
@@ -69,7 +118,8 @@ def main(argv: list[str] | None = None) -> int:
     payload = {
         "quick": args.quick,
         "machine": {"python": sys.version.split()[0], "platform": platform.platform(),
-                    "cpus": __import__("os").cpu_count()},
+                    "cpus": __import__("os").cpu_count(),
+                    "host_probe_reference": PROBE_REFERENCE},
         "results": results,
     }
     Path(args.out).write_text(json.dumps(payload, indent=2, default=str), encoding="utf-8")
