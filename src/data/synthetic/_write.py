@@ -262,7 +262,7 @@ def keep_freed_memory_small(phase: str = "tables") -> None:
     if libc is None:
         return
     big = phase == "tables" and _rss_bytes() > TRIM_ABOVE_BYTES
-    libc.mallopt(-3, 256 * 1024 if big else 32 * 1024 * 1024)
+    libc.mallopt(M_MMAP_THRESHOLD, 256 * 1024 if big else 32 * 1024 * 1024)
     if big:
         libc.malloc_trim(0)
         pa.default_memory_pool().release_unused()
@@ -296,7 +296,11 @@ def limit_malloc_arenas(children: int) -> bool:
     libc = _glibc() if children >= FEW_ARENAS_MIN_CHILDREN else None
     if libc is None:
         return False
-    return bool(libc.mallopt(-8, 2)) and bool(libc.mallopt(-1, 2**30))  # arena max, trim
+    return bool(libc.mallopt(M_ARENA_MAX, 2)) and bool(libc.mallopt(M_TRIM_THRESHOLD, 2**30))
+
+
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD, M_ARENA_MAX = -1, -3, -8
+"""glibc's ``mallopt`` parameter numbers (``malloc.h``)."""
 
 
 def _glibc():  # noqa: ANN202
