@@ -89,15 +89,18 @@ ERR_OTHER_CONFIG = (
 )
 
 # Natural frequencies a reader can picture, nearest on the log-odds scale.
-_FRACTIONS = ((3, 4), (1, 2), (1, 3), (1, 4), (1, 5), (1, 10), (1, 20), (1, 50), (1, 100))
+_FRACTIONS = ((99, 100), (49, 50), (19, 20), (9, 10), (3, 4), (1, 2), (1, 3), (1, 4), (1, 5),
+              (1, 10), (1, 20), (1, 50), (1, 100))
 
 
 def risk_band(risk: np.ndarray | list[float], levels: dict[str, float] | None = None) -> np.ndarray:
     """Readable band of an absolute risk: ``"about 1 in 5"``.
 
-    The risk is rounded to the nearest of 3 in 4, 1 in 2, 1 in 3, 1 in 4,
-    1 in 5, 1 in 10, 1 in 20, 1 in 50 and 1 in 100 on the log-odds scale;
-    below 1 in 150 it reads ``"fewer than 1 in 100"``. With ``levels`` (the
+    The risk is rounded to the nearest of 99 in 100, 49 in 50, 19 in 20,
+    9 in 10, 3 in 4, 1 in 2, 1 in 3, 1 in 4, 1 in 5, 1 in 10, 1 in 20, 1 in 50
+    and 1 in 100 on the log-odds scale; below 1 in 150 it reads ``"fewer than
+    1 in 100"`` and above 149 in 150 ``"more than 99 in 100"``, so a risk near
+    certainty is never shown as "about 3 in 4". With ``levels`` (the
     pipeline's ``scoring.bands``, lower bound of each level) the level is
     appended: ``"about 1 in 3 (high)"``; risks below every bound are ``low``.
 
@@ -114,8 +117,8 @@ def risk_band(risk: np.ndarray | list[float], levels: dict[str, float] | None = 
 
     Examples
     --------
-    >>> list(risk_band([0.19, 0.52, 0.004]))
-    ['about 1 in 5', 'about 1 in 2', 'fewer than 1 in 100']
+    >>> list(risk_band([0.19, 0.52, 0.004, 0.96]))
+    ['about 1 in 5', 'about 1 in 2', 'fewer than 1 in 100', 'about 19 in 20']
     """
     r = np.clip(np.asarray(risk, dtype=np.float64), 1e-6, 1 - 1e-6)
     logit = np.log(r / (1 - r))
@@ -123,6 +126,7 @@ def risk_band(risk: np.ndarray | list[float], levels: dict[str, float] | None = 
     nearest = np.abs(logit[:, None] - np.log(anchors / (1 - anchors))[None, :]).argmin(axis=1)
     text = np.array([f"about {a} in {b}" for a, b in _FRACTIONS], dtype=object)[nearest]
     text[r < 1 / 150] = "fewer than 1 in 100"
+    text[r > 149 / 150] = "more than 99 in 100"
     if levels:
         ordered = sorted(levels.items(), key=lambda kv: -kv[1])
         level = np.full(len(r), "low", dtype=object)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import duckdb
+import numpy as np
 import pytest
 from argon2 import PasswordHasher
 from earlywarning.app import SettingsError, load_settings
@@ -19,6 +20,7 @@ from earlywarning.app._models import (
 from earlywarning.app._sample_warehouse import SAMPLE_TEAMS, build_sample_warehouse
 from earlywarning.app.services._children import risk_in_words, split_band
 from earlywarning.app.services._import import WarehouseImportError, import_from_warehouse
+from earlywarning.models.scoring import risk_band
 from sqlalchemy import select
 
 
@@ -66,6 +68,13 @@ def test_band_text_from_scoring_is_used_as_written():
     assert split_band("about 1 in 5 (high)", 0.17) == ("about 1 in 5", "high")
     assert split_band("Fewer than 1 in 100", 0.001) == ("fewer than 1 in 100", None)
     assert split_band("high", 0.25) == ("about 1 in 4", "high")
+
+
+def test_every_band_scoring_writes_splits_into_its_frequency_and_level():
+    risks = np.concatenate([np.linspace(0, 1, 2001), [1e-5, 0.9999]])
+    for risk, band in zip(risks, risk_band(risks, {"high": 0.3, "medium": 0.1}), strict=True):
+        frequency, level = split_band(band, float(risk))
+        assert f"{frequency} ({level})" == band
 
 
 def _db(tmp_path):

@@ -91,7 +91,7 @@ def test_flags_are_the_top_children_by_risk_within_capacity(env, scored):
     assert flags["risk"].min() >= risk.drop(flags.person_id).max()
     assert set(flags["model_name"]) == {"earlywarning-fx"}
     assert set(flags["model_version"]) == {env["version"]}
-    band = r"^(about \d in \d+|fewer than 1 in 100) \((high|medium|low)\)$"
+    band = r"^(about \d+ in \d+|fewer than 1 in 100|more than 99 in 100) \((high|medium|low)\)$"
     assert flags["band"].str.match(band).all()
 
 
@@ -236,6 +236,25 @@ def test_bands_read_as_natural_frequencies():
         "about 1 in 5", "about 1 in 3", "about 1 in 2", "about 1 in 10", "fewer than 1 in 100"]
     assert list(risk_band([0.35, 0.12, 0.05], {"high": 0.3, "medium": 0.1})) == [
         "about 1 in 3 (high)", "about 1 in 10 (medium)", "about 1 in 20 (low)"]
+    # near-certain risks are not rounded down to the largest everyday fraction
+    assert list(risk_band([0.64, 0.88, 0.96, 0.98, 0.999])) == [
+        "about 3 in 4", "about 9 in 10", "about 19 in 20", "about 49 in 50",
+        "more than 99 in 100"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.floats(0, 1, allow_nan=False))
+def test_a_band_is_within_a_factor_of_two_of_the_risk_and_of_its_complement(risk):
+    band = risk_band([risk])[0]
+    if band.startswith("fewer"):
+        assert risk < 1 / 150
+    elif band.startswith("more"):
+        assert risk > 149 / 150
+    else:
+        a, b = band.removeprefix("about ").split(" in ")
+        shown = int(a) / int(b)
+        assert shown / 2 <= risk <= shown * 2
+        assert (1 - shown) / 2 <= 1 - risk <= (1 - shown) * 2
 
 
 @settings(max_examples=200, deadline=None)
@@ -244,6 +263,8 @@ def test_a_higher_risk_never_gets_a_lower_band(risks):
     def frac(band):
         if band.startswith("fewer"):
             return 0.0
+        if band.startswith("more"):
+            return 1.0
         a, b = band.removeprefix("about ").split(" in ")
         return int(a) / int(b)
 

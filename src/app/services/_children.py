@@ -39,8 +39,8 @@ class OutOfScope(PermissionError):
     """The child exists but is outside the user's need-to-know."""
 
 
-_BAND_RE = re.compile(r"^\s*((?:about|fewer than)\s+\d+\s+in\s+\d+)\s*(?:\((.+)\))?\s*$",
-                      re.IGNORECASE)
+_BAND_RE = re.compile(
+    r"^\s*((?:about|fewer than|more than)\s+\d+\s+in\s+\d+)\s*(?:\((.+)\))?\s*$", re.IGNORECASE)
 
 
 def split_band(band: str, risk: float) -> tuple[str, str | None]:
@@ -55,6 +55,8 @@ def split_band(band: str, risk: float) -> tuple[str, str | None]:
     --------
     >>> split_band("about 1 in 5 (high)", 0.19)
     ('about 1 in 5', 'high')
+    >>> split_band("more than 99 in 100 (high)", 0.995)
+    ('more than 99 in 100', 'high')
     >>> split_band("high", 0.2)
     ('about 1 in 5', 'high')
     """
