@@ -53,7 +53,7 @@ def _dictionary_and_columns() -> tuple[list[dict], list[str]]:
                         "meaning": "{value} linked periods", "direction": "coverage",
                         "subject": "child", "aggregate": "open", "if_no_record": 0.0})
     records.append({"name": "child_age_years_now", "source_agency": "csc", "group": "context",
-                    "meaning": "the child is aged {value:.1f} years", "direction": "context"})
+                    "meaning": "the child is aged {value:age}", "direction": "context"})
     return records, [r["name"] for r in records]
 
 

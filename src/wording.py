@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-__all__ = ["agree_number", "fill_meaning"]
+__all__ = ["age_in_words", "agree_number", "fill_meaning"]
 
 _NUMBER_CHOICE = re.compile(r"\{([^{}|]*)\|([^{}|]*)\}")
 
@@ -31,11 +31,33 @@ def agree_number(template: str, value: object) -> str:
     return _NUMBER_CHOICE.sub(lambda m: m.group(1) if one else m.group(2), template)
 
 
+def age_in_words(years: object) -> str:
+    """Say an age given in years the way people do: in months under 2, else whole years.
+
+    Examples
+    --------
+    >>> age_in_words(0.08)
+    'under 1 month'
+    >>> age_in_words(0.75)
+    '9 months'
+    >>> age_in_words(16.58)
+    '16 years'
+    """
+    y = float(years)  # type: ignore[arg-type]
+    if y < 2:
+        months = int(y * 12 + 1e-6)
+        if months < 1:
+            return "under 1 month"
+        return "1 month" if months == 1 else f"{months} months"
+    return f"{int(y + 1e-6)} years"
+
+
 def fill_meaning(template: str, value: object, shown: Callable[[object], str] = str) -> str:
     """Fill a meaning template with a value: the one rule for dictionary and reasons.
 
     ``{singular|plural}`` choices agree with the value (:func:`agree_number`);
-    a format spec on the value is honoured (``"{value:.0%} of sessions"``);
+    a format spec on the value is honoured (``"{value:.0%} of sessions"``),
+    and ``{value:age}`` says an age in years as :func:`age_in_words` does;
     otherwise ``{value}`` becomes ``shown(value)``, and a template without it
     gets the value after a colon.
 
@@ -45,8 +67,18 @@ def fill_meaning(template: str, value: object, shown: Callable[[object], str] = 
     '1 referral in the last year'
     >>> fill_meaning("{value:.0%} of school sessions missed", 0.25)
     '25% of school sessions missed'
+    >>> fill_meaning("the child is aged {value:age}", 0.5)
+    'the child is aged 6 months'
     """
     text = agree_number(template, value)
+    if "{value:age}" in text:
+        try:
+            aged = text.replace("{value:age}", age_in_words(value))
+        except (TypeError, ValueError):
+            aged = None
+        if aged is not None and "{value" not in aged:
+            return aged
+        text = text.replace("{value:age}", "{value}")
     if "{value:" in text:
         try:
             return text.format(value=value)

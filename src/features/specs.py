@@ -528,7 +528,7 @@ LIBRARY: tuple[FeatureSpec, ...] = (
 SPEC_GROUPS: tuple[str, ...] = tuple(dict.fromkeys(s.group for s in LIBRARY))
 
 CONTEXT_FEATURES: tuple[ContextFeature, ...] = (
-    ContextFeature("child_age_years_now", "the child is aged {value:.1f} years", "ssd_person"),
+    ContextFeature("child_age_years_now", "the child is aged {value:age}", "ssd_person"),
     ContextFeature("address_imd_decile_now",
                    "the child's neighbourhood is in deprivation decile {value} of 10, where 1 is "
                    "the most deprived",

@@ -229,7 +229,7 @@ def test_linked_period_counts_are_full_coverage_and_context_keeps_its_agency():
          "source_agency": "police", "direction": "coverage", "group": "coverage"},
         {"name": "early_help_episodes_count_365d", "meaning": "{value} Early Help episodes",
          "source_agency": "early_help", "direction": "context", "group": "early_help"},
-        {"name": "child_age_years_now", "meaning": "the child is aged {value:.1f} years",
+        {"name": "child_age_years_now", "meaning": "the child is aged {value:age}",
          "source_agency": "csc", "direction": "context", "group": "context"},
     ])
     values = pd.DataFrame({"police_da_count_365d": [3.0, 0.0],
@@ -243,7 +243,7 @@ def test_linked_period_counts_are_full_coverage_and_context_keeps_its_agency():
     assert a.loc["police", "text"] == "3 DA notifications (raises risk)"
     assert a.loc["police", "contribution"] == pytest.approx(0.85)
     assert a.loc["early_help", "direction"] == "protective"
-    assert a.loc["context", "text"] == "The child is aged 15.0 years (raises risk)"
+    assert a.loc["context", "text"] == "The child is aged 15 years (raises risk)"
     b = reasons[reasons.key == "b"].set_index("agency")
     assert b.loc["police", "direction"] == "missing_data"
     assert b.loc["police", "text"] == "No police data for this family: coverage 0%"
