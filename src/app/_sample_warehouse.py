@@ -231,6 +231,7 @@ def build_sample_warehouse(
                 ("police", 10, 1.0, "its records raised this child's risk"),
                 ("school", 40, 0.75, "its records lowered this child's risk"),
                 ("gp", 400, 0.0, "no data linked for this child, so the model could not use it"),
+                ("csc", 5, None, "the council's own records: no coverage measure"),
         ):
             prov.append({"flag_id": fid, "agency": agency,
                          "extract_date": as_of - dt.timedelta(days=days), "coverage": cov,

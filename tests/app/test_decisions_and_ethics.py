@@ -57,6 +57,15 @@ def test_a_decision_moves_the_flag_to_decided_in_the_list(fresh_env):
     assert reviewed["total"] == 0
 
 
+def test_the_sources_table_says_how_much_of_each_source_is_linked(fresh_env):
+    page = fresh_env.signed_in("lead").get("/children/P00001C")
+    check_page(page)
+    sources = page.text[page.text.index('id="sources"'):page.text.index('id="family"')]
+    assert "100% linked" in sources and "75% linked" in sources and "Not linked" in sources
+    assert "The council's own records" in sources  # children's social care: no coverage measure
+    assert "Not known" not in sources
+
+
 def test_opening_a_child_marks_the_flag_reviewed(fresh_env):
     c = fresh_env.signed_in("lead")
     c.get("/children/P00003C")
