@@ -18,7 +18,7 @@ from earlywarning.app._models import (
     VoiceNote,
 )
 from earlywarning.app._sample_warehouse import SAMPLE_TEAMS, build_sample_warehouse
-from earlywarning.app.services._children import risk_in_words, split_band
+from earlywarning.app.services._children import risk_in_words, split_band, voice_byline
 from earlywarning.app.services._import import WarehouseImportError, import_from_warehouse
 from earlywarning.models.scoring import risk_band
 from sqlalchemy import select
@@ -68,6 +68,16 @@ def test_band_text_from_scoring_is_used_as_written():
     assert split_band("about 1 in 5 (high)", 0.17) == ("about 1 in 5", "high")
     assert split_band("Fewer than 1 in 100", 0.001) == ("fewer than 1 in 100", None)
     assert split_band("high", 0.25) == ("about 1 in 4", "high")
+
+
+def test_a_voice_note_names_its_author_once():
+    assert voice_byline("mother", "Shazia Islam (mother)") == "Shazia Islam (mother)"
+    assert voice_byline("young person", "Xiaoling Shah (half-sister)") == (
+        "Young person, Xiaoling Shah (half-sister)")
+    assert voice_byline("child", "Manpreet Shah") == "Child, Manpreet Shah"
+    assert voice_byline("practitioner (in the mother's words)", None) == (
+        "Practitioner (in the mother's words)")
+    assert voice_byline(None, None) == "Family member"
 
 
 def test_every_band_scoring_writes_splits_into_its_frequency_and_level():

@@ -66,6 +66,25 @@ def split_band(band: str, risk: float) -> tuple[str, str | None]:
     return risk_in_words(risk), (band or None)
 
 
+def voice_byline(author_role: str | None, who: str | None) -> str:
+    """Say who wrote a family-voice note, without repeating the relationship.
+
+    Examples
+    --------
+    >>> voice_byline("mother", "Shazia Islam (mother)")
+    'Shazia Islam (mother)'
+    >>> voice_byline("young person", "Xiaoling Shah (half-sister)")
+    'Young person, Xiaoling Shah (half-sister)'
+    >>> voice_byline("practitioner (in the mother's words)", None)
+    "Practitioner (in the mother's words)"
+    """
+    role = (author_role or "").strip()
+    if who and (not role or who.lower().endswith(f"({role.lower()})")):
+        return who
+    role = role[:1].upper() + role[1:]
+    return f"{role}, {who}" if who and role else (who or role or "Family member")
+
+
 def risk_in_words(risk: float) -> str:
     """Say an absolute risk as a natural frequency.
 
@@ -245,6 +264,7 @@ def child_view(db: Session, user: User, person_id: str, *, mark_viewed: bool = T
         chronology=[(e, who(e.person_id)) for e in events],
         services_current=[(s, who(s.person_id)) for s in services if s.status == "current"],
         services_historic=[(s, who(s.person_id)) for s in services if s.status != "current"],
-        voice_notes=[(n, who(n.person_id)) for n in notes],
+        voice_notes=[(n, voice_byline(n.author_role, who(n.person_id) if n.person_id in members
+                                      else None)) for n in notes],
         decisions=decisions,
     )
