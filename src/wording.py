@@ -5,7 +5,15 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-__all__ = ["age_in_words", "agree_number", "fill_meaning"]
+__all__ = ["OUTCOME_WORDS", "age_in_words", "agree_number", "fill_meaning", "outcome_in_words"]
+
+OUTCOME_WORDS = {
+    "cin_referral": "a referral to children's social care",
+    "s47": "a child protection (section 47) enquiry",
+    "cp_plan": "a child protection plan",
+    "cla": "coming into care",
+}
+"""Each outcome event of a pipeline (``outcome.events``) in words."""
 
 _NUMBER_CHOICE = re.compile(r"\{([^{}|]*)\|([^{}|]*)\}")
 
@@ -87,3 +95,15 @@ def fill_meaning(template: str, value: object, shown: Callable[[object], str] = 
     if "{value}" in text:
         return text.replace("{value}", shown(value))
     return f"{text}: {shown(value)}"
+
+
+def outcome_in_words(events: object) -> str:
+    """Say a pipeline's outcome events in words, joined by "or".
+
+    Examples
+    --------
+    >>> outcome_in_words(["cp_plan", "cla"])
+    'a child protection plan or coming into care'
+    """
+    items = [events] if isinstance(events, str) else list(events or [])  # type: ignore[call-overload]
+    return " or ".join(OUTCOME_WORDS.get(str(e), str(e)) for e in items) or "not recorded"

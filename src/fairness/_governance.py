@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from earlywarning.wording import outcome_in_words
 
 from ._audit import AuditResult
 from ._report import NOT_FOR, fmt_value, plain_disparities
@@ -66,6 +67,21 @@ def _metric_line(models: Mapping[str, Any], candidate: str, key: str) -> str | N
     return f"{m['value']:.3f}{ci}"
 
 
+METRIC_LABELS = {
+    "roc_auc": "ROC-AUC",
+    "pr_auc": "PR-AUC (no skill scores the base rate)",
+    "precision_at_capacity_expected": "Precision at capacity (ties broken at random)",
+    "recall_at_capacity_expected": "Recall at capacity (ties broken at random)",
+    "ece": "Expected calibration error",
+    "brier": "Brier score",
+}
+"""Readers' names of the metrics the model card and the ATRS record quote."""
+
+
+def _count(n: object) -> str:
+    return f"{n:,}" if isinstance(n, int | np.integer) else "?"
+
+
 def model_card(run: Mapping[str, Any], result: AuditResult, *, report_name: str) -> str:
     """Write the model card as Markdown.
 
@@ -113,11 +129,12 @@ def model_card(run: Mapping[str, Any], result: AuditResult, *, report_name: str)
         "## Data",
         f"- Cohort: {cohort.get('name', 'not recorded')} (children known to services within "
         f"{cohort.get('lookback_days', '?')} days)",
-        f"- Outcome: {outcome.get('events', '')} within {outcome.get('horizon_days', '?')} days "
-        "of each as-of date",
+        f"- Outcome: {outcome_in_words(outcome.get('events'))} within "
+        f"{outcome.get('horizon_days', '?')} days of each as-of date",
         f"- As-of dates: {as_of.get('start', '?')} to {as_of.get('end', '?')} "
         f"({as_of.get('frequency', '')})",
-        f"- Training rows: {split.get('n_train', '?')}; test rows: {split.get('n_test', '?')}; "
+        f"- Training rows: {_count(split.get('n_train'))}; "
+        f"test rows: {_count(split.get('n_test'))}; "
         f"test dates {', '.join(split.get('test_dates', [])[:3])}"
         f"{'…' if len(split.get('test_dates', [])) > 3 else ''}",
         "- Protected characteristics as features: " + (
@@ -133,7 +150,7 @@ def model_card(run: Mapping[str, Any], result: AuditResult, *, report_name: str)
                 "recall_at_capacity_expected", "ece", "brier"):
         text = _metric_line(models, candidate, key)
         if text:
-            lines.append(f"- {key.replace('_', ' ')}: {text}")
+            lines.append(f"- {METRIC_LABELS[key]}: {text}")
     lines += [f"- Pre-registered performance bar: {bar.get('headline', 'not recorded')}", "",
               "## Fairness",
               f"- Fairness bar: {'PASSED' if result.bar_passed else 'FAILED'} "
@@ -250,8 +267,8 @@ def atrs_record(run: Mapping[str, Any], result: AuditResult, owner: Mapping[str,
                         "largest_disparities": plain_disparities(result, top=3),
                     },
                     "4.2.8_datasets": "Linked local authority records (see datasheets)",
-                    "4.2.9_dataset_purposes": f"training {split.get('n_train', '?')} rows; "
-                                              f"test {split.get('n_test', '?')} rows",
+                    "4.2.9_dataset_purposes": f"training {_count(split.get('n_train'))} rows; "
+                                              f"test {_count(split.get('n_test'))} rows",
                 }],
                 "4.3_data": {
                     "4.3.2_data_modality": "Tabular",

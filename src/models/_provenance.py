@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from earlywarning.models._reasons import CONTEXT_GROUP, GROUP_LABELS, FeatureDictionary
+from earlywarning.wording import outcome_in_words
 
 __all__ = ["PROVENANCE_COLUMNS", "extract_dates", "flag_provenance", "model_limits"]
 
@@ -151,17 +152,9 @@ def _limits_from_card(path: Path) -> list[str]:
     return lines
 
 
-OUTCOME_WORDS = {
-    "cin_referral": "a referral to children's social care",
-    "s47": "a child protection (section 47) enquiry",
-    "cp_plan": "a child protection plan",
-    "cla": "coming into care",
-}
-
-
 def default_limits(cfg: Any) -> list[str]:
     """Return known limits that hold for every model of a pipeline (no model card found)."""
-    events = " or ".join(OUTCOME_WORDS.get(str(e), str(e)) for e in cfg.outcome.events)
+    events = outcome_in_words(cfg.outcome.events)
     return [
         f"Estimates the chance of {events} within {cfg.outcome.horizon_days} days from linked "
         "records; it does not measure harm and must not decide eligibility or trigger an "

@@ -40,6 +40,11 @@ def test_model_card_states_intended_use_and_limits(audited_run):
                     "## Ethical considerations"):
         assert heading in card
     assert "**Early Help support only**" in card and "investigation" in card
+    # read by an ethics board: the outcome and the metrics in words, not config keys
+    assert "- Outcome: a child protection plan or coming into care within 365 days" in card
+    assert "- ROC-AUC: 0.740 (95% interval 0.720 to 0.760)" in card
+    assert "- Training rows: 10,000;" in card
+    assert "['" not in card and "roc auc" not in card
     assert "<h2>Intended use</h2>" in (audited_run / "fairness" / "model_card.html").read_text()
 
 
