@@ -10,6 +10,7 @@ from rich.table import Table
 
 from ._approval import ApprovalError, approve
 from ._audit import AuditSettings
+from ._data import group_label
 from ._run import AuditOutput, audit_run, audit_scores_file
 
 
@@ -23,7 +24,8 @@ def _summary(console: Console, out: AuditOutput) -> None:
         for col in ("attribute", "group", "metric", "value", "difference", "95% interval"):
             table.add_column(col)
         for row in t.sort_values("diff_ref", key=abs, ascending=False).head(12).itertuples():
-            table.add_row(row.attribute_label, row.group, row.metric_label, f"{row.value:.3f}",
+            table.add_row(row.attribute_label, group_label(row.attribute, row.group),
+                          row.metric_label, f"{row.value:.3f}",
                           f"{row.diff_ref:+.3f}",
                           f"{row.diff_ref_low:+.3f} to {row.diff_ref_high:+.3f}")
         console.print(table)

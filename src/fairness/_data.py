@@ -80,6 +80,28 @@ def attribute_label(attribute: str) -> str:
     )
 
 
+def group_label(attribute: str, group: object) -> str:
+    """Return a group's plain-English name: ``"Y"`` of disability reads ``"Disabled"``.
+
+    Codes are named by :data:`STANDARD_ATTRIBUTES` (``describe``); an
+    intersection is named part by part, and other values are kept as they are.
+
+    Examples
+    --------
+    >>> group_label("audit_disability × audit_sex", "Y × F")
+    'Disabled × Female'
+    >>> group_label("audit_imd_quintile", "3")
+    '3'
+    """
+    attributes = attribute.split(INTERSECTION_SEPARATOR)
+    parts = str(group).split(INTERSECTION_SEPARATOR)
+    if len(parts) != len(attributes):
+        return str(group)
+    return INTERSECTION_SEPARATOR.join(
+        STANDARD_ATTRIBUTES[a].describe.get(g, g) if a in STANDARD_ATTRIBUTES else g
+        for a, g in zip(attributes, parts, strict=True))
+
+
 @dataclass
 class AuditData:
     """Clean arrays for the audit, one entry per scored row with an outcome.

@@ -8,7 +8,7 @@ may not be used for, and who is less visible in the data.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -16,7 +16,7 @@ import pandas as pd
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from ._audit import AuditResult
-from ._data import INTERSECTION_SEPARATOR, AuditData
+from ._data import INTERSECTION_SEPARATOR, AuditData, group_label
 from ._metrics import METRIC_INFO
 from ._plots import calibration_by_group, capacity_curve, metric_bars
 
@@ -112,9 +112,11 @@ def plain_disparities(result: AuditResult, top: int = 6) -> list[str]:
         ref_v = ref_values.get((r.attribute, r.reference_group, r.metric), np.nan)
         sign = 1 if r.diff_ref > 0 else -1
         out.append(
-            f"{r.attribute_label}: {r.group} — {MEANING[(r.metric, sign)]}. "
+            f"{r.attribute_label}: {group_label(r.attribute, r.group)} — "
+            f"{MEANING[(r.metric, sign)]}. "
             f"{METRIC_INFO[r.metric].label}: {fmt_value(r.metric, r.value)} against "
-            f"{fmt_value(r.metric, ref_v)} for {r.reference_group}; difference "
+            f"{fmt_value(r.metric, ref_v)} for {group_label(r.attribute, r.reference_group)}; "
+            "difference "
             f"{fmt_diff(r.metric, r.diff_ref)} (95% interval {fmt_diff(r.metric, r.diff_ref_low)}"
             f" to {fmt_diff(r.metric, r.diff_ref_high)}; {r.n:,} children)."
         )
@@ -224,6 +226,33 @@ def _coverage_tables(coverage: pd.DataFrame | None) -> list[dict]:
     return out
 
 
+def _named(frame: pd.DataFrame, attribute: str | None = None,
+           columns: tuple[str, ...] = ("group", "reference_group")) -> pd.DataFrame:
+    """Copy of ``frame`` with group codes in ``columns`` replaced by their plain names."""
+    out = frame.copy()
+    for c in columns:
+        if c in out.columns and len(out):
+            attrs = out["attribute"] if attribute is None else pd.Series(attribute, out.index)
+            out[c] = [group_label(a, g) for a, g in zip(attrs, out[c], strict=True)]
+    return out
+
+
+def _readable(result: AuditResult, data: AuditData, inputs: ReportInputs
+              ) -> tuple[AuditResult, AuditData, ReportInputs]:
+    """Return the audit as the report shows it: each group by its plain name ("Disabled")."""
+    groups = {a: cat.rename_categories([group_label(a, g) for g in cat.categories])
+              for a, cat in data.groups.items()}
+    return (
+        replace(result, table=_named(result.table), groups=_named(result.groups)),
+        replace(data, groups=groups),
+        replace(inputs,
+                curves={a: _named(c, a) for a, c in inputs.curves.items()},
+                options={a: {k: _named(v, a) for k, v in o.items()}
+                         for a, o in inputs.options.items()},
+                coverage=None if inputs.coverage is None else _named(inputs.coverage)),
+    )
+
+
 def render_ethics_report(result: AuditResult, data: AuditData, inputs: ReportInputs) -> str:
     """Render the ethics report as one self-contained HTML page.
 
@@ -243,6 +272,8 @@ def render_ethics_report(result: AuditResult, data: AuditData, inputs: ReportInp
     """
     env = Environment(loader=PackageLoader("earlywarning.fairness", "templates"),
                       autoescape=select_autoescape(["html", "j2"]))
+    disparities = plain_disparities(result)
+    result, data, inputs = _readable(result, data, inputs)
     t = result.table
     breaches = t[t.bar_verdict == "breach"]
     possible = t[t.bar_verdict == "possible breach"]
@@ -264,7 +295,7 @@ def render_ethics_report(result: AuditResult, data: AuditData, inputs: ReportInp
     return env.get_template("ethics_report.html.j2").render(
         inputs=inputs, result=result, settings=result.settings,
         generated=dt.datetime.now(dt.UTC).strftime("%d %B %Y %H:%M UTC"),
-        disparities=plain_disparities(result), breaches=describe(breaches),
+        disparities=disparities, breaches=describe(breaches),
         possible=describe(possible),
         small_groups=[(label, ", ".join(f"{g} ({n:,})" for g, n in zip(part.group, part.n,
                                                                           strict=True)))

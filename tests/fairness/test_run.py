@@ -141,3 +141,25 @@ def test_audit_scores_cli_refuses_a_file_without_outcomes(vendor_csv):
         "--group-cols", "ethnic_group", "--threshold", "0.3", "--replicates", "100"])
     assert result.exit_code == 2
     assert "cannot assess" in " ".join(result.output.split())
+
+
+def test_the_ethics_report_names_groups_not_codes(audited_run):
+    import re
+
+    html = (audited_run / "fairness" / "ethics_report.html").read_text()
+    cells = set(re.findall(r"<tr><td>([^<]+?)(?: <span|</td>)", html))
+    assert {"Female", "Male", "Disabled", "Not disabled", "1 (most deprived)"} <= cells
+    assert not cells & {"F", "M", "Y", "N", "1", "5"}
+    assert "Reference group: <strong>Not disabled</strong>" in html
+
+
+def test_group_names_follow_the_standard_attributes_part_by_part():
+    from earlywarning.fairness._data import group_label
+
+    assert group_label("audit_sex", "F") == "Female"
+    assert group_label("audit_disability × audit_imd_quintile", "Y × 1") == (
+        "Disabled × 1 (most deprived)")
+    assert group_label("audit_ethnicity", "Mixed") == "Mixed"
+    assert group_label("audit_sex", "Not recorded") == "Not recorded"
+    assert group_label("audit_area", "North") == "North"
+    assert group_label("audit_sex × audit_area", "F") == "F"  # not an intersection's value
