@@ -13,8 +13,6 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from ._bootstrap import score_bins  # noqa: E402
-
 _COLOURS = ["#1d70b8", "#d4351c", "#00703c", "#f47738", "#4c2c92", "#6f72af", "#b58840",
             "#28a197", "#912b88", "#505a5f"]
 
@@ -78,35 +76,49 @@ def metric_bars(table: pd.DataFrame, attribute: str, metrics: list[str],
     return _png(fig)
 
 
+CALIBRATION_PLOT_CUTS = (0.5, 0.8, 0.9, 0.95, 0.99)
+"""Quantiles of everyone's scores that cut the calibration plot's bands."""
+
+
 def calibration_by_group(score: np.ndarray, label: np.ndarray, groups: pd.Categorical,
-                         *, min_group_size: int = 30, n_bands: int = 5) -> str:
+                         *, min_group_size: int = 30,
+                         cuts: tuple[float, ...] = CALIBRATION_PLOT_CUTS) -> str:
     """Predicted against observed risk per score band, one line per group.
 
-    Bands are quantiles of everyone's scores, so each group is read on the
-    same scale; bands with fewer than ``min_group_size`` of a group's
-    children are not drawn.
+    Bands are cut at quantiles of everyone's scores (``cuts``: by default the
+    lower half, then the 50-80th, 80-90th, 90-95th and 95-99th percentiles and
+    the top 1%), so each group is read on the same scale and the high scores,
+    where flags are, are not averaged into one wide top band. Bands with fewer
+    than ``min_group_size`` of a group's children are not drawn. The axes fit
+    the drawn points.
 
     Returns
     -------
     str
         Base64 PNG.
     """
-    bands = score_bins(score, n_bands)
+    edges = np.unique(np.quantile(score, cuts)) if len(score) else np.array([])
+    bands = np.searchsorted(edges, score, side="right").astype("int64")
     fig, ax = plt.subplots(figsize=(5.2, 4.6))
-    top = float(np.quantile(score, 0.999)) if len(score) else 1.0
-    ax.plot([0, top], [0, top], color="#505a5f", lw=1, ls=":", label="perfect calibration")
+    top = 0.0
     codes = np.asarray(groups.codes)
     for i, g in enumerate(groups.categories):
         m = codes == i
         if m.sum() < min_group_size:
             continue
-        n = np.bincount(bands[m], minlength=bands.max() + 1)
+        n = np.bincount(bands[m], minlength=len(edges) + 1)
         ok = n >= min_group_size
         with np.errstate(invalid="ignore", divide="ignore"):
             pred = np.bincount(bands[m], weights=score[m], minlength=len(n)) / n
             obs = np.bincount(bands[m], weights=label[m], minlength=len(n)) / n
+        if ok.any():
+            top = max(top, float(np.nanmax(pred[ok])), float(np.nanmax(obs[ok])))
         ax.plot(pred[ok], obs[ok], marker="o", ms=4, lw=1.2, label=str(g),
                 color=_COLOURS[i % len(_COLOURS)])
+    top = min(1.0, 1.1 * top) if top > 0 else 1.0
+    ax.plot([0, top], [0, top], color="#505a5f", lw=1, ls=":", label="perfect calibration")
+    ax.set_xlim(0, top)
+    ax.set_ylim(0, top)
     ax.set_xlabel("Mean predicted risk in band")
     ax.set_ylabel("Observed rate in band")
     ax.legend(fontsize=7, loc="upper left")
