@@ -11,6 +11,7 @@ import io
 
 import numpy as np
 import pandas as pd
+from earlywarning.data.schema import AGENCIES
 from matplotlib.figure import Figure
 from sklearn.metrics import precision_recall_curve
 
@@ -157,7 +158,7 @@ def ablation_png(ablation: dict) -> bytes:
     bytes
     """
     rows = sorted(ablation["agencies"], key=lambda r: r["delta_precision_at_capacity"]["value"])
-    names = [r["agency"] for r in rows]
+    names = [AGENCIES.get(r["agency"], r["agency"]) for r in rows]
     vals = np.array([r["delta_precision_at_capacity"]["value"] for r in rows])
     lo = np.array([r["delta_precision_at_capacity"]["ci_low"] if
                    r["delta_precision_at_capacity"]["ci_low"] is not None else v
@@ -169,5 +170,5 @@ def ablation_png(ablation: dict) -> bytes:
     ax.barh(names, vals, xerr=[vals - lo, hi - vals], color="#1d70b8", ecolor="#0b0c0c")
     ax.axvline(0, color="#0b0c0c", linewidth=0.8)
     ax.set_xlabel("Change in precision at capacity without this agency's data")
-    ax.set_title("What each data source adds (negative = the source helps)")
+    ax.set_title("What each data source adds\n(below 0: precision falls without it)", fontsize=10)
     return _png(fig)

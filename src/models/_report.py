@@ -14,6 +14,7 @@ from pathlib import Path
 import jinja2
 import markupsafe
 import pandas as pd
+from earlywarning.data.schema import AGENCIES
 
 from ._plots import LABELS, ablation_png, calibration_png, capacity_over_time_png, pr_curve_png
 from .fidelity import fidelity_section_for_run
@@ -109,7 +110,7 @@ def write_report(run_dir: Path) -> Path:
         has_oracle="oracle" in metrics["models"], plots=plots, ablation=ablation,
         months=_month_rows(metrics, candidate), fmt=_fmt, pct=_pct, ci=_ci,
         fidelity=markupsafe.Markup(fidelity_section_for_run(run_dir)),
-        label=lambda n: LABELS.get(n, n),
+        label=lambda n: LABELS.get(n, n), agency=lambda a: AGENCIES.get(a, a),
     )
     out = run_dir / "report.html"
     tmp = run_dir / ".report.html.partial"

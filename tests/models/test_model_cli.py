@@ -72,4 +72,6 @@ def test_train_then_ablate_writes_the_run_folder(tmp_path, monkeypatch, tracking
     assert result.exit_code == 0, result.output
     ablation = json.loads((run_dir / "ablation.json").read_text())
     assert {r["agency"] for r in ablation["agencies"]} >= {"police", "csc", "gp"}
-    assert "What each data source adds" in (run_dir / "report.html").read_text()
+    html = (run_dir / "report.html").read_text()
+    assert "What each data source adds" in html
+    assert "<tr><td>Children&#39;s social care</td>" in html and "<tr><td>csc</td>" not in html
