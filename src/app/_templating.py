@@ -6,6 +6,7 @@ import datetime as dt
 from pathlib import Path
 
 from earlywarning.app._models import ROLE_LABELS, User
+from earlywarning.app.services._runs import metric_label
 from earlywarning.data.schema import AGENCIES
 from fastapi import Request
 from fastapi.templating import Jinja2Templates
@@ -85,7 +86,7 @@ def _options_items(pairs) -> list[dict[str, str]]:  # noqa: ANN001
 
 
 templates.env.filters.update(date=_date, datetime=_datetime, percent=_percent,
-                             markdown=_markdown, agency=_agency)
+                             markdown=_markdown, agency=_agency, metric_label=metric_label)
 templates.env.globals.update(ROLE_LABELS=ROLE_LABELS, error_list=_error_list,
                              options_items=_options_items)
 

@@ -223,3 +223,23 @@ def test_runs_page_shows_metrics_pass_fail_and_mlflow_link(env):
     assert "0.81 (0.79 to 0.83)" in page.text and "lightgbm (candidate)" in page.text
     assert page.text.count("Failed") >= 1 and page.text.count("Passed") >= 1
     assert env.settings.mlflow_ui_url in page.text
+    assert ">ROC-AUC</th>" in page.text and ">roc auc</th>" not in page.text
+
+
+def test_the_runs_page_lists_model_runs_only_with_counts_as_whole_numbers(fresh_env):
+    import json
+
+    from earlywarning.app.services._runs import discover_runs
+
+    runs_dir = fresh_env.settings.runs_dir
+    (runs_dir / "demo" / "scoring" / "2026-03-31").mkdir(parents=True)  # what scoring writes
+    good = runs_dir / GOOD_RUN / "metrics.json"
+    metrics = json.loads(good.read_text())
+    metrics["models"]["lightgbm"]["flagged_at_top_10pct"] = {
+        "value": 1558.0, "ci_low": 1531.0, "ci_high": 1590.0}
+    good.write_text(json.dumps(metrics))
+    assert "demo/scoring" not in {r.key for r in discover_runs(runs_dir)}
+    page = fresh_env.signed_in("scientist").get("/runs")
+    check_page(page)
+    assert "demo/scoring" not in page.text
+    assert "Flagged at top 10%" in page.text and "1,558 (1,531 to 1,590)" in page.text

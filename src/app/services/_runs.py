@@ -102,18 +102,49 @@ class RunInfo:
         return names, rows
 
 
+_METRIC_NAMES = {"roc_auc": "ROC-AUC", "pr_auc": "PR-AUC", "brier": "Brier score",
+                 "ece": "Expected calibration error", "mean_risk": "Mean risk"}
+_TIES = {"worst": "worst case of ties", "expected": "ties broken at random",
+         "best": "best case of ties"}
+
+
+def metric_label(key: str) -> str:
+    """Name a metric of ``metrics.json`` for readers.
+
+    Examples
+    --------
+    >>> metric_label("precision_at_top_5pct_worst")
+    'Precision at top 5% (worst case of ties)'
+    >>> metric_label("roc_auc")
+    'ROC-AUC'
+    """
+    if key in _METRIC_NAMES:
+        return _METRIC_NAMES[key]
+    words = key.split("_")
+    ties = _TIES.get(words[-1]) if len(words) > 1 else None
+    text = " ".join(words[:-1] if ties else words)
+    text = re.sub(r"\b(\d+)pct\b", r"\1%", text)
+    text = text[:1].upper() + text[1:]
+    return f"{text} ({ties})" if ties else text
+
+
+def _number(x: float) -> str:
+    # counts (flagged at capacity, at the top 10%) read as whole numbers, not 1.56e+03
+    return f"{x:,.0f}" if float(x).is_integer() and abs(x) >= 1 else f"{x:.3g}"
+
+
 def _fmt(v: object) -> str:
     if isinstance(v, dict):
         value = v.get("value")
         if value is None:
             return "–"
-        text = f"{value:.3g}" if isinstance(value, (int, float)) else str(value)
+        text = _number(value) if isinstance(value, (int, float)) else str(value)
         lo, hi = v.get("ci_low"), v.get("ci_high")
         if isinstance(lo, (int, float)) and isinstance(hi, (int, float)):
-            text += f" ({lo:.3g} to {hi:.3g})"
+            text += f" ({_number(lo)} to {_number(hi)})"
         return text
     if isinstance(v, float):
-        return f"{v:.3g}"
+        return _number(v)
     return "–" if v is None else str(v)
 
 
@@ -151,13 +182,19 @@ def _read_run(path: Path) -> RunInfo:
 
 
 def discover_runs(runs_dir: Path) -> list[RunInfo]:
-    """Return every run folder under ``runs_dir``, newest first."""
+    """Return every run folder under ``runs_dir``, newest first.
+
+    A run folder holds ``metrics.json`` or ``run.json``; other folders there
+    (the scores that ``earlywarning score`` writes to ``<pipeline>/scoring``)
+    are not runs.
+    """
     if not runs_dir.is_dir():
         return []
     runs = [
         _read_run(p)
         for pipe in runs_dir.iterdir() if pipe.is_dir()
         for p in pipe.iterdir() if p.is_dir() and run_key_ok(f"{pipe.name}/{p.name}")
+        and any((p / f).is_file() for f in ("metrics.json", "run.json"))
     ]
     return sorted(runs, key=lambda r: r.path.name, reverse=True)
 
