@@ -330,14 +330,14 @@ def demo(
         "--serve/--no-serve", help="End by serving the web app on localhost.")] = True,
     port: Annotated[int, typer.Option(help="Port for the web app.")] = 8000,
 ) -> None:
-    """Run the whole job on the embedded defaults: the command behind ``make demo``.
+    """Run the whole job on the embedded defaults: the command behind 'make demo'.
 
     Generates and loads the synthetic LA (if the warehouse is missing), builds
     features, trains and evaluates against the pre-registered pass bar, audits
     fairness (ethics report, model card, ATRS record), scores the latest as-of
     date with reasons, and serves the web app. The model is *not* approved for
     you: the demo scores with the unapproved candidate (marked as such) until
-    the ethics board approves it in the app or with ``earlywarning approve``.
+    the ethics board approves it in the app or with 'earlywarning approve'.
     """
     _stage("1-4 · Data, features, training, evaluation", run, pipeline)
     run_dir = _latest_run_dir(pipeline)
