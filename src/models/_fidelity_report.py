@@ -13,6 +13,24 @@ from earlywarning.models._reasons import FeatureDictionary
 __all__ = ["fidelity_for_run", "fidelity_section_for_run", "fidelity_section_html"]
 
 
+DRIVER_LABELS = {
+    "domestic_abuse": "Domestic abuse", "parental_mental_health": "Parental mental health",
+    "parental_substance_misuse": "Parental substance misuse",
+    "housing_crisis": "Housing crisis", "school_absence": "School absence",
+    "missing_episodes": "Missing episodes", "youth_offending": "Youth offending",
+    "prior_csc_history": "The child's social care history",
+    "sibling_csc_history": "A sibling's social care history",
+    "adult_social_care": "Adult social care needs", "deprivation": "Deprivation",
+    "young_age": "Young age (under 5, babies most)", "adolescence": "Adolescence (12 and over)",
+    "latent_unrecorded": "Adversity that leaves no record",
+    "school_attendance_good": "Good school attendance (protective)",
+    "early_help_engagement": "Engagement with Early Help (protective)",
+    "stable_address": "A stable address (protective)",
+    "second_carer_support": "A second carer's support (protective)",
+}
+"""Each driver in words, for the fidelity table."""
+
+
 def fidelity_for_run(run_dir: str | Path, features: pd.DataFrame | None = None,
                      write: bool = True, scramble_seed: int | None = None) -> Any:
     """Explanation fidelity of a training run's model on its test flags.
@@ -118,7 +136,8 @@ def fidelity_section_html(result: Any) -> str:
         return "–" if v is None or v != v else f"{100 * v:.0f}%"
 
     rows = "".join(
-        f"<tr><td>{html.escape(d['driver'])}</td><td>{d['importance']:.3f}</td>"
+        f"<tr><td>{html.escape(DRIVER_LABELS.get(d['driver'], d['driver']))}</td>"
+        f"<td>{d['importance']:.3f}</td>"
         f"<td>{d['true_effect']:.3f}</td><td>{d['n_largest']}</td>"
         f"<td>{pct(d['hit_rate'])}</td></tr>" for d in r["per_driver"])
     rho = r["spearman"]

@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from earlywarning.models._fidelity_report import (
+    DRIVER_LABELS,
     fidelity_for_run,
     fidelity_section_for_run,
     fidelity_section_html,
@@ -41,6 +42,7 @@ from earlywarning.models.explain import BIAS_COLUMN, explain, predict_risk
 
 __all__ = [
     "DRIVERS",
+    "DRIVER_LABELS",
     "DRIVER_RULES",
     "DriverRule",
     "FidelityResult",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 
 import joblib
@@ -12,6 +13,7 @@ import yaml
 from _explain_fixtures import DICTIONARY, make_feature_table, train_model
 from earlywarning.models.explain import FeatureDictionary
 from earlywarning.models.fidelity import (
+    DRIVER_LABELS,
     DRIVERS,
     explanation_fidelity,
     feature_drivers,
@@ -125,6 +127,8 @@ def test_fidelity_for_a_run_folder_writes_its_figures(setup, tmp_path):
     section = fidelity_section_html(stored)
     assert f"{100 * result.top3_share:.0f}%" in section
     assert "Spearman" in section
+    drivers = {d["driver"] for d in stored["per_driver"]}
+    assert drivers and all(f"<td>{html.escape(DRIVER_LABELS[d])}</td>" in section for d in drivers)
     # the chance baseline: the same reasons against a shuffled truth, never written
     chance = fidelity_for_run(run, scramble_seed=0)
     assert chance.top3_share < result.top3_share - 0.1
@@ -149,3 +153,7 @@ def test_report_section_says_why_fidelity_was_not_measured(tmp_path):
     section = fidelity_section_for_run(tmp_path)
     assert "Not measured" in section
     assert "no driver_1, driver_2, driver_3 column(s)" in section
+
+
+def test_every_driver_has_words_for_the_report():
+    assert set(DRIVER_LABELS) == set(DRIVERS)
