@@ -255,8 +255,14 @@ class LoadReport:
             paths.append(path)
         return paths[0], paths[1]
 
-    def print(self, console) -> None:  # noqa: ANN001 - rich is imported by the caller
-        """Print the report as rich tables on ``console``."""
+    def print(self, console, brief: bool = False) -> None:  # noqa: ANN001 - rich is the caller's
+        """Print the report as rich tables on ``console``.
+
+        ``brief`` (as ``make demo`` prints it) keeps the per-table counts, the
+        coverage by agency and the verdict, and sums the rejected rows by rule
+        in one line instead of listing each rule of each table with its first
+        message; the files written by :meth:`write` always hold everything.
+        """
         from rich import box
         from rich.markup import escape
         from rich.table import Table as RichTable
@@ -274,7 +280,19 @@ class LoadReport:
         problems = [i for t in self.tables for i in t.failures] + [
             Issue(t.table, r.rule, r.column, r.n_rows, r.first_message)
             for t in self.tables for r in t.rule_counts]
-        if problems:
+        if problems and brief:
+            by_rule: dict[str, int] = {}
+            for t in self.tables:
+                for r in t.rule_counts:
+                    by_rule[r.rule] = by_rule.get(r.rule, 0) + r.n_rows
+            if by_rule:
+                console.print("Rejected rows by rule (each in quarantine with its reason): "
+                              + "; ".join(f"{rule} {n:,}" for rule, n in
+                                          sorted(by_rule.items(), key=lambda kv: -kv[1])),
+                              highlight=False)
+            for i in (i for t in self.tables for i in t.failures):
+                console.print(f"[red]x[/red] {escape(i.message)}", highlight=False)
+        elif problems:
             rules = RichTable(title="Failures and rejected rows by rule", box=box.SIMPLE_HEAD)
             for col in ("table", "rule", "column", "rows"):
                 rules.add_column(col, overflow="fold", no_wrap=col in ("table", "rule"))

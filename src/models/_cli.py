@@ -201,6 +201,8 @@ def _ensure_warehouse(console: Console, cfg, say) -> None:
         generate_la(gen_cfg, out)
     say(f"loading {out} into {warehouse}")
     result = load(out, warehouse, quarantine=True)
+    result.report.print(console, brief=True)
+    console.print(f"Load report: {result.report_paths[0]}  {result.report_paths[1]}")
     if not result.published:
         raise FileNotFoundError(f"loading {out} into {warehouse} failed; see the load report")
 

@@ -255,3 +255,26 @@ def test_the_encoding_scan_finds_the_first_bad_byte_across_chunk_boundaries(
     except UnicodeDecodeError as exc:
         expected = (exc.start, data[exc.start], data[:exc.start].count(b"\n") + 1)
     assert first_invalid_utf8(path, chunk_size=chunk) == expected
+
+
+def test_the_brief_report_sums_rejections_by_rule_and_keeps_failures_and_the_verdict(tmp_path):
+    import io
+
+    from rich.console import Console
+
+    folder = corpus.write_extracts(tmp_path / "src", "csv")
+    corpus.break_orphan_person(folder)
+    result = _load(folder, tmp_path / "w.duckdb", quarantine=True)
+    rejected = sum(t.rows_rejected for t in result.report.tables)
+    assert rejected > 0
+
+    def printed(brief: bool) -> str:
+        out = io.StringIO()
+        result.report.print(Console(file=out, width=200), brief=brief)
+        return out.getvalue()
+
+    full, brief = printed(False), printed(True)
+    assert "Load report: tables" in brief and "published" in brief
+    assert f"orphan_reference {rejected:,}" in brief  # the only rule broken here
+    assert "(rule orphan_reference)" in full and "(rule orphan_reference)" not in brief
+    assert len(brief.splitlines()) < len(full.splitlines())

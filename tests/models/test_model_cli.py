@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import yaml
 from _synthetic_features import pipeline_dict, write_fixture_pipeline
@@ -75,3 +76,26 @@ def test_train_then_ablate_writes_the_run_folder(tmp_path, monkeypatch, tracking
     html = (run_dir / "report.html").read_text()
     assert "What each data source adds" in html
     assert "<tr><td>Children&#39;s social care</td>" in html and "<tr><td>csc</td>" not in html
+
+
+def test_a_pipeline_that_builds_its_warehouse_prints_the_load_report(tmp_path):
+    import io
+
+    from earlywarning.config import load_pipeline
+    from earlywarning.models._cli import _ensure_warehouse
+    from rich.console import Console
+
+    demo = load_pipeline(Path(__file__).resolve().parents[2] / "pipelines" / "demo.yaml")
+    cfg = demo.model_copy(update={"data": demo.data.model_copy(update={
+        "warehouse": tmp_path / "warehouse.duckdb",
+        "synthetic": demo.data.synthetic.model_copy(update={
+            "children": 1500, "years": 3, "out": tmp_path / "la"})})})
+    out = io.StringIO()
+    said: list[str] = []
+    _ensure_warehouse(Console(file=out, width=200), cfg, said.append)
+    printed = out.getvalue()
+    assert said == [f"generating a synthetic LA of 1,500 children into {tmp_path / 'la'}",
+                    f"loading {tmp_path / 'la'} into {tmp_path / 'warehouse.duckdb'}"]
+    assert "Load report: tables" in printed and "Coverage by agency" in printed
+    assert "Rejected rows by rule" in printed  # the generator's data-quality defects
+    assert "published" in printed and str(tmp_path / "load_report.md") in printed
