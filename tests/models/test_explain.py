@@ -49,6 +49,8 @@ def explained(model, table, dictionary):
 
 
 def _number(text: str) -> float:
+    if text.lower().startswith("no "):  # a count of zero: "No referrals ..."
+        return 0.0
     match = re.search(r"-?\d+(?:\.\d+)?%?", text)
     assert match, text
     s = match.group(0)
@@ -166,6 +168,17 @@ def test_rendered_number_reads_back_as_the_value(value):
     entry = FeatureEntry(name="x_count_365d", meaning="{value} events in the last 12 months",
                          source_agency="police", direction="risk")
     assert _number(render_meaning(entry, value)) == pytest.approx(value, abs=1e-9)
+
+
+def test_a_count_of_zero_reads_no():
+    entry = FeatureEntry(name="yc", meaning="{value} young-carer {assessment|assessments} of "
+                         "the child in the last 3 years", source_agency="young_carers",
+                         direction="protective")
+    assert render_meaning(entry, 0) == "no young-carer assessments of the child in the last 3 years"
+    assert render_meaning(entry, 1) == "1 young-carer assessment of the child in the last 3 years"
+    share = FeatureEntry(name="att", meaning="Attended {value:.0%} of sessions",
+                         source_agency="school", direction="protective")
+    assert render_meaning(share, 0) == "Attended 0% of sessions"
 
 
 def test_format_spec_in_the_template_is_honoured():
