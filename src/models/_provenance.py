@@ -117,10 +117,9 @@ def flag_provenance(
                 effect = "no data linked for this family, so the model could not use it"
             elif abs(total) < 0.005:
                 effect = "its records did not change this child's risk"
-            elif total > 0:
-                effect = f"its records raised this child's risk (+{total:.2f} log-odds)"
-            elif total < 0:
-                effect = f"its records lowered this child's risk ({total:.2f} log-odds)"
+            else:
+                effect = (f"its records {'raised' if total > 0 else 'lowered'} this child's "
+                          f"risk {_strength(total)}")
             info = meta.get(agency, {})
             extra = [f"accessibility {info['accessibility']}"] if info.get("accessibility") else []
             if info.get("known_issues"):
@@ -150,6 +149,15 @@ def _limits_from_card(path: Path) -> list[str]:
         elif inside and line.lstrip().startswith(("-", "*")):
             lines.append(line.lstrip()[1:].strip())
     return lines
+
+
+def _strength(log_odds: float) -> str:
+    """Say how much a source moved a risk, in words rather than log-odds.
+
+    A change of 1 in log-odds multiplies the odds by about 2.7, of 0.3 by 1.35.
+    """
+    size = abs(log_odds)
+    return "strongly" if size >= 1.0 else "moderately" if size >= 0.3 else "slightly"
 
 
 def default_limits(cfg: Any) -> list[str]:

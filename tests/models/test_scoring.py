@@ -118,6 +118,13 @@ def test_provenance_names_sources_extract_dates_coverage_and_limits(env, scored)
     np.testing.assert_allclose(housing["coverage"].to_numpy(), expected)
     assert housing["note"].str.contains("known issues: late recording").all()
     assert agencies[agencies.agency == "school"]["coverage"].isna().all()
+    # the effect of each source in words a practitioner reads, not log-odds
+    effects = agencies.note.str.split(": ", n=1).str[1].str.split(" (", regex=False).str[0]
+    assert not agencies.note.str.contains("log-odds").any()
+    assert effects.str.fullmatch(
+        r"its records (?:raised|lowered) this child's risk (?:strongly|moderately|slightly)"
+        r"|its records did not change this child's risk"
+        r"|no data linked for this family, so the model could not use it").all(), set(effects)
     limits = prov[prov.agency == "model"]
     assert limits.groupby("flag_id")["note"].agg(list).to_dict() == {f: LIMITS for f in flags.index}
 
