@@ -94,6 +94,21 @@ def test_flag_list_filters_sorts_and_pages(env):
     assert 'href="/flags?team=T-EH-S1&amp;sort=risk&amp;order=desc"' in again
 
 
+def test_the_risk_level_filter_offers_levels_and_keeps_every_band_of_the_level(env):
+    c = env.signed_in("lead")
+    flags = [f for page in (1, 2)
+             for f in c.get("/api/flags", params={"page": page}).json()["flags"]]
+    bands = {f["band"] for f in flags}
+    high = c.get("/api/flags", params={"band": "high"}).json()
+    assert high["total"] == sum(f["band"].endswith("(high)") for f in flags) > 0
+    assert all(f["band"].endswith("(high)") for f in high["flags"])
+    assert c.get("/api/flags", params={"band": "hi%"}).json()["total"] == 0  # no wildcards
+    page = c.get("/flags")
+    check_page(page)
+    assert '<option value="high">High</option>' in page.text
+    assert not any(f'<option value="{b}"' in page.text for b in bands)
+
+
 def test_practitioner_sees_only_their_team(env):
     c = env.signed_in("practitioner")
     with env.app.state.sessionmaker() as db:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
 from earlywarning.app._models import (
@@ -19,6 +18,7 @@ from earlywarning.app._models import (
     VoiceNote,
     utcnow,
 )
+from earlywarning.app.services._bands import risk_in_words, split_band
 from earlywarning.app.services._flags import flag_status
 from earlywarning.app.services._scope import can_see_flag
 from sqlalchemy import select
@@ -39,33 +39,6 @@ class OutOfScope(PermissionError):
     """The child exists but is outside the user's need-to-know."""
 
 
-_BAND_RE = re.compile(
-    r"^\s*((?:about|fewer than|more than)\s+\d+\s+in\s+\d+)\s*(?:\((.+)\))?\s*$", re.IGNORECASE)
-
-
-def split_band(band: str, risk: float) -> tuple[str, str | None]:
-    """Split a scoring band into ``(natural frequency, level)``.
-
-    Scoring writes bands such as ``"about 1 in 5 (high)"``; the frequency is
-    used as written, so the page and the flag agree. A band without a
-    frequency (``"high"``) is taken as the level and the frequency is worked
-    out from the risk.
-
-    Examples
-    --------
-    >>> split_band("about 1 in 5 (high)", 0.19)
-    ('about 1 in 5', 'high')
-    >>> split_band("more than 99 in 100 (high)", 0.995)
-    ('more than 99 in 100', 'high')
-    >>> split_band("high", 0.2)
-    ('about 1 in 5', 'high')
-    """
-    m = _BAND_RE.match(band or "")
-    if m:
-        return m.group(1).lower(), (m.group(2) or None)
-    return risk_in_words(risk), (band or None)
-
-
 def voice_byline(author_role: str | None, who: str | None) -> str:
     """Say who wrote a family-voice note, without repeating the relationship.
 
@@ -83,25 +56,6 @@ def voice_byline(author_role: str | None, who: str | None) -> str:
         return who
     role = role[:1].upper() + role[1:]
     return f"{role}, {who}" if who and role else (who or role or "Family member")
-
-
-def risk_in_words(risk: float) -> str:
-    """Say an absolute risk as a natural frequency.
-
-    Examples
-    --------
-    >>> risk_in_words(0.2)
-    'about 1 in 5'
-    >>> risk_in_words(0.62)
-    'about 6 in 10'
-    >>> risk_in_words(0.004)
-    'fewer than 1 in 100'
-    """
-    if risk < 0.01:
-        return "fewer than 1 in 100"
-    if risk >= 0.5:
-        return f"about {min(10, round(risk * 10))} in 10"
-    return f"about 1 in {round(1 / risk)}"
 
 
 _REL_LABELS = {

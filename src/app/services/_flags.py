@@ -6,8 +6,9 @@ import math
 from dataclasses import dataclass, field
 
 from earlywarning.app._models import Decision, Flag, FlagReason, Person, Team, User
+from earlywarning.app.services._bands import split_band
 from earlywarning.app.services._scope import flag_scope
-from sqlalchemy import and_, case, exists, func, select
+from sqlalchemy import and_, case, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 __all__ = ["FlagFilters", "FlagRow", "FlagPage", "SORT_KEYS", "STATUSES", "list_flags",
@@ -100,8 +101,9 @@ def list_flags(db: Session, user: User, filters: FlagFilters, page_size: int = 2
     if filters.area:
         conds.append(Flag.area_id.is_(None) if filters.area == "none"
                      else Flag.area_id == filters.area)
-    if filters.band:
-        conds.append(Flag.band == filters.band)
+    if filters.band:  # a level ("high"), matched in bands such as "about 1 in 3 (high)"
+        conds.append(or_(Flag.band == filters.band,
+                         Flag.band.endswith(f"({filters.band})", autoescape=True)))
     if filters.status in STATUSES:
         conds.append(_status_expr() == filters.status)
     where = and_(*conds)
@@ -171,6 +173,19 @@ def filter_options(
     return options
 
 
+def _levels(bands: list) -> list[tuple[str, str]]:
+    """Risk levels present among ``(band, highest risk)`` rows, highest first.
+
+    Bands read "about 1 in 3 (high)": the list offers "high", not each frequency.
+    """
+    best: dict[str, float] = {}
+    for band, risk in bands:
+        level = split_band(band or "", float(risk or 0))[1] or band
+        if level:
+            best[level] = max(best.get(level, 0.0), float(risk or 0))
+    return [(lv, lv.capitalize()) for lv in sorted(best, key=lambda lv: -best[lv])]
+
+
 def _filter_options(db: Session, user: User) -> dict[str, list[tuple[str, str]]]:
     base = and_(Flag.current.is_(True), flag_scope(user))
     teams = db.execute(
@@ -187,5 +202,5 @@ def _filter_options(db: Session, user: User) -> dict[str, list[tuple[str, str]]]
     return {
         "team": sorted((t or "none", n or t or "Not allocated") for t, n in teams),
         "area": sorted((a or "none", n or a or "Not known") for a, n in areas),
-        "band": [(b, b) for b, _ in sorted(bands, key=lambda x: -x[1])],
+        "band": _levels(bands),
     }
