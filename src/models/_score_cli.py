@@ -134,7 +134,7 @@ def explain_command(console: Console, pipeline: Path, person_id: str, as_of: str
     if stored is not None:
         flag, reasons, prov = stored
         console.print(f"[bold]{person_id}[/bold] flagged at {flag['as_of']:%Y-%m-%d}: rank "
-                      f"{flag['rank']}, risk {flag['risk']:.0%} ({flag['band']}); model "
+                      f"{flag['rank']}, risk {flag['risk']:.0%}, {flag['band']}; model "
                       f"{flag['model_name']} version {flag['model_version']}")
         _print_reasons(console, reasons)
         console.print("[bold]Sources and limits[/bold]")
@@ -158,7 +158,7 @@ def explain_command(console: Console, pipeline: Path, person_id: str, as_of: str
         console.print(f"[red]error:[/red] {exc}", highlight=False)
         return 2
     band = risk_band([risk], dict(cfg.scoring.bands))[0]
-    console.print(f"[bold]{person_id}[/bold] at {date} (not flagged): risk {risk:.0%} ({band}); "
+    console.print(f"[bold]{person_id}[/bold] at {date} (not flagged): risk {risk:.0%}, {band}; "
                   f"model {loaded.name} version {loaded.version} ({loaded.alias})")
     _print_reasons(console, exp.reasons)
     return 0
