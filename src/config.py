@@ -295,10 +295,13 @@ class SplitsConfig(_Section):
 
 
 class CalibrationConfig(_Section):
-    """Calibration on the latest slice of training time (``model.calibration``)."""
+    """Calibration on the latest slice of training time, on held-out families."""
 
     method: Literal["isotonic", "sigmoid", "none"] = "isotonic"
     fraction: float = Field(0.25, gt=0, lt=1, description="Share of training dates")
+    family_fraction: float = Field(
+        0.3, gt=0, lt=1, description="Share of training families held out of the model's fit "
+        "to calibrate it (on their later dates), so the map is learnt on unseen families")
 
 
 class EvaluationConfig(_Section):

@@ -194,21 +194,29 @@ def expected_calibration_error(y: np.ndarray, risk: np.ndarray, n_bins: int = 10
     return float(np.sum(n[keep] * np.abs(obs - pred)) / len(y))
 
 
-def calibration_points(y: np.ndarray, risk: np.ndarray, n_bins: int = 10) -> pd.DataFrame:
-    """Calibration curve over equal-count bins.
+def calibration_points(y: np.ndarray, risk: np.ndarray, n_bins: int = 10,
+                       quantiles: Sequence[float] | None = None) -> pd.DataFrame:
+    """Calibration curve over equal-count bins, or bins cut at given quantiles.
 
     Parameters
     ----------
     y : numpy.ndarray of 0/1
     risk : numpy.ndarray of probabilities
     n_bins : int
+        Equal-count bins (ignored when ``quantiles`` is given).
+    quantiles : sequence of float, optional
+        Quantiles of ``risk`` (in 0..1) that cut the bins, e.g. finer at the
+        top where flags are.
 
     Returns
     -------
     pandas.DataFrame
         ``mean_risk``, ``observed_rate``, ``n`` per non-empty bin.
     """
-    b = _bins(risk, n_bins)
+    if quantiles is None:
+        b = _bins(risk, n_bins)
+    else:
+        b = np.searchsorted(np.unique(np.quantile(risk, list(quantiles))), risk, side="right")
     n = np.bincount(b)
     keep = n > 0
     return pd.DataFrame({

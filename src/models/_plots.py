@@ -72,13 +72,22 @@ def pr_curve_png(preds: pd.DataFrame) -> bytes:
     return _png(fig)
 
 
-def calibration_png(preds: pd.DataFrame, n_bins: int = 10) -> bytes:
-    """Observed escalation rate against mean predicted risk (equal-count bins).
+CALIBRATION_QUANTILES = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99, 0.995)
+"""Where the report's calibration plot cuts its bins: deciles, then finer in the top 10%."""
+
+
+def calibration_png(preds: pd.DataFrame,
+                    quantiles: tuple[float, ...] = CALIBRATION_QUANTILES) -> bytes:
+    """Observed escalation rate against mean predicted risk, bin by bin.
+
+    The bins are each model's risk deciles, with the top decile cut again at
+    the 95th, 98th, 99th and 99.5th percentiles: flags come from the top 1%,
+    so one wide top bin would hide how well their risks are calibrated.
 
     Parameters
     ----------
     preds : pandas.DataFrame
-    n_bins : int
+    quantiles : tuple of float
 
     Returns
     -------
@@ -90,7 +99,7 @@ def calibration_png(preds: pd.DataFrame, n_bins: int = 10) -> bytes:
     for m in _models(preds):
         if m == "prevalence":
             continue
-        pts = calibration_points(y, preds[f"risk__{m}"].to_numpy(), n_bins)
+        pts = calibration_points(y, preds[f"risk__{m}"].to_numpy(), quantiles=quantiles)
         top = max(top, pts["mean_risk"].max(), pts["observed_rate"].max())
         ax.plot(pts["mean_risk"], pts["observed_rate"], marker="o", color=COLOURS.get(m),
                 label=LABELS.get(m, m))
@@ -100,7 +109,7 @@ def calibration_png(preds: pd.DataFrame, n_bins: int = 10) -> bytes:
     ax.set_ylim(0, lim)
     ax.set_xlabel("Mean predicted risk in bin")
     ax.set_ylabel("Observed escalation rate in bin")
-    ax.set_title("Calibration (equal-count bins)")
+    ax.set_title("Calibration (deciles; the top decile cut finer)")
     ax.legend(fontsize=8)
     return _png(fig)
 
@@ -167,7 +176,9 @@ def ablation_png(ablation: dict) -> bytes:
                    r["delta_precision_at_capacity"]["ci_high"] is not None else v
                    for r, v in zip(rows, vals, strict=True)])
     fig, ax = _subplots((6.4, 0.45 * len(rows) + 1.2))
-    ax.barh(names, vals, xerr=[vals - lo, hi - vals], color="#1d70b8", ecolor="#0b0c0c")
+    # a percentile interval need not contain the point estimate: clip, as matplotlib requires
+    err = [np.clip(vals - lo, 0, None), np.clip(hi - vals, 0, None)]
+    ax.barh(names, vals, xerr=err, color="#1d70b8", ecolor="#0b0c0c")
     ax.axvline(0, color="#0b0c0c", linewidth=0.8)
     ax.set_xlabel("Change in precision at capacity without this agency's data")
     ax.set_title("What each data source adds\n(below 0: precision falls without it)", fontsize=10)

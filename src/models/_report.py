@@ -91,7 +91,7 @@ def write_report(run_dir: Path) -> Path:
     draw = [m for m in (candidate, "rule") if m in metrics["by_month"]]
     b64 = {
         "pr": pr_curve_png(preds),
-        "calibration": calibration_png(preds, 10),
+        "calibration": calibration_png(preds),
         "capacity": capacity_over_time_png(_merged_by_month(metrics), draw),
         "ablation": ablation_png(ablation) if ablation and ablation.get("agencies") else None,
     }

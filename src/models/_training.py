@@ -115,7 +115,8 @@ def build_estimator(name: str, cfg: Any) -> TemporalCalibratedClassifier:
     else:
         raise ValueError(f"model: unknown model {name!r}")
     method = "none" if name == "prevalence" else m.calibration.method
-    return TemporalCalibratedClassifier(base, method=method, fraction=m.calibration.fraction)
+    return TemporalCalibratedClassifier(base, method=method, fraction=m.calibration.fraction,
+                                        family_fraction=m.calibration.family_fraction)
 
 
 def make_splitter(cfg: Any) -> RollingOriginSplitter:
@@ -201,7 +202,8 @@ def fit_and_score(
         est = build_estimator(name, cfg)
         if name == "rule":
             est.estimator.points = _rule_points_for(cfg, cols)
-        models[name] = est.fit(X_train, y_train, as_of=train["as_of"].to_numpy())
+        models[name] = est.fit(X_train, y_train, as_of=train["as_of"].to_numpy(),
+                               groups=train["family_id"].to_numpy())
         scores[name] = ModelScores(*models[name].risk_and_rank(X_test))
     return models, scores
 

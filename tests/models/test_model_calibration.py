@@ -92,3 +92,69 @@ def test_risk_and_rank_equal_the_separate_methods(method):
         risk, rank = model.risk_and_rank(X)
         assert np.array_equal(risk, model.predict_proba(X)[:, 1])
         assert np.array_equal(rank, model.ranking_score(X))
+
+
+class _SpyLogistic:
+    """A logistic regression that remembers the rows it was fitted on (column ``row``)."""
+
+    def __new__(cls):
+        from sklearn.linear_model import LogisticRegression
+
+        class Spy(LogisticRegression):
+            seen: list = []
+
+            def fit(self, X, y, sample_weight=None):
+                Spy.seen.append(np.asarray(X["row"]))
+                return super().fit(X[["a"]], y)
+
+            def predict_proba(self, X):
+                return super().predict_proba(X[["a"]])
+
+        return Spy()
+
+
+def _families_world(n_families=400, dates=8, seed=0):
+    rng = np.random.default_rng(seed)
+    fam = np.repeat([f"F{i:04d}" for i in range(n_families)], dates)
+    as_of = np.tile(pd.date_range("2021-01-01", periods=dates, freq="MS"), n_families)
+    a = rng.normal(size=len(fam))
+    y = (rng.random(len(fam)) < 1 / (1 + np.exp(-(-1.0 + a)))).astype(int)
+    X = pd.DataFrame({"a": a, "row": np.arange(len(fam))})
+    return X, y, as_of, fam
+
+
+def test_the_model_never_sees_the_families_or_dates_that_calibrate_it():
+    from earlywarning.models._calibration import calibration_families
+
+    X, y, as_of, fam = _families_world()
+    spy = _SpyLogistic()
+    type(spy).seen.clear()
+    cal = TemporalCalibratedClassifier(spy, method="isotonic", fraction=0.25,
+                                       family_fraction=0.3)
+    cal.fit(X, y, as_of=as_of, groups=fam)
+    assert cal.calibration_rows_ == "later dates of held-out families"
+    fitted = type(spy).seen[-1]
+    held = calibration_families(fam, 0.3)
+    later = calibration_slice(y, as_of, 0.25)
+    assert not held[fitted].any() and not later[fitted].any()
+    assert len(fitted) == (~held & ~later).sum()
+    # every family is wholly on one side, and about 30% of them calibrate
+    by_family = pd.Series(held).groupby(fam).agg(["min", "max"])
+    assert (by_family["min"] == by_family["max"]).all()
+    assert 0.2 < by_family["min"].mean() < 0.4
+    np.testing.assert_array_equal(held, calibration_families(fam[::-1], 0.3)[::-1])
+
+
+def test_without_families_or_with_too_few_outcomes_the_later_dates_calibrate():
+    X, y, as_of, fam = _families_world()
+    model = TemporalCalibratedClassifier(_SpyLogistic(), method="sigmoid").fit(
+        X, y, as_of=as_of)
+    assert model.calibration_rows_ == "later dates"
+    y_rare = np.zeros_like(y)
+    y_rare[:40] = 1  # positives only among the first five families
+    y_rare[as_of >= pd.Timestamp("2021-07-01")] = 0
+    y_rare[np.flatnonzero(as_of >= pd.Timestamp("2021-07-01"))[:3]] = 1
+    model = TemporalCalibratedClassifier(_SpyLogistic(), method="sigmoid",
+                                         family_fraction=0.01).fit(
+        X, y_rare, as_of=as_of, groups=fam)
+    assert model.calibration_rows_ == "later dates"

@@ -155,3 +155,17 @@ def test_missing_capacity_for_a_test_date_is_an_error():
     frame, p = _test_frame(n_fam=50)
     with pytest.raises(EvaluationError, match="no capacity given for test dates"):
         evaluate_models(frame, _scores(frame, p), {pd.Timestamp("2023-01-01"): 5})
+
+
+def test_calibration_points_can_cut_finer_at_the_top():
+    from earlywarning.models._evaluation import calibration_points
+
+    risk = (np.arange(1000) + 0.5) / 1000
+    y = (np.arange(1000) % 4 == 0).astype(int)
+    even = calibration_points(y, risk, n_bins=4)
+    assert list(even["n"]) == [250, 250, 250, 250]
+    top = calibration_points(y, risk, quantiles=(0.5, 0.9, 0.99))
+    assert list(top["n"]) == [500, 400, 90, 10]
+    assert top["mean_risk"].is_monotonic_increasing
+    np.testing.assert_allclose(top["mean_risk"].iloc[-1], risk[-10:].mean())
+    np.testing.assert_allclose((top["observed_rate"] * top["n"]).sum(), y.sum())
