@@ -295,13 +295,13 @@ class SplitsConfig(_Section):
 
 
 class CalibrationConfig(_Section):
-    """Calibration on the latest slice of training time, on held-out families."""
+    """Calibration on the latest slice of training time, cross-fitted by family."""
 
     method: Literal["isotonic", "sigmoid", "none"] = "isotonic"
     fraction: float = Field(0.25, gt=0, lt=1, description="Share of training dates")
-    family_fraction: float = Field(
-        0.3, gt=0, lt=1, description="Share of training families held out of the model's fit "
-        "to calibrate it (on their later dates), so the map is learnt on unseen families")
+    family_folds: int = Field(
+        5, ge=2, le=20, description="Calibration rows are scored by models fitted without "
+        "their family (cross-fitting over this many family folds), as unseen families are")
 
 
 class EvaluationConfig(_Section):

@@ -104,11 +104,12 @@ def run_ablation(
     fold = _sampled(make_splitter(cfg).split(table.frame)[-1], table,
                     cfg.model.ablation.max_train_rows, cfg.model.seed)
     candidate = cfg.model.candidate
-    _, full = fit_and_score([candidate], cfg, table, fold)
+    _, full = fit_and_score([candidate], cfg, table, fold, cross_fit=False)
     scores = {"full": full[candidate]}
     for agency, cols in groups.items():
         keep = [c for c in table.feature_columns if c not in set(cols)]
-        _, s = fit_and_score([candidate], cfg, table, fold, feature_columns=keep)
+        _, s = fit_and_score([candidate], cfg, table, fold, feature_columns=keep,
+                             cross_fit=False)
         scores[f"without:{agency}"] = s[candidate]
         say(f"ablation: without {agency} ({len(cols)} features)")
     ev = cfg.model.evaluation

@@ -116,7 +116,7 @@ def build_estimator(name: str, cfg: Any) -> TemporalCalibratedClassifier:
         raise ValueError(f"model: unknown model {name!r}")
     method = "none" if name == "prevalence" else m.calibration.method
     return TemporalCalibratedClassifier(base, method=method, fraction=m.calibration.fraction,
-                                        family_fraction=m.calibration.family_fraction)
+                                        family_folds=m.calibration.family_folds)
 
 
 def make_splitter(cfg: Any) -> RollingOriginSplitter:
@@ -175,7 +175,7 @@ def _matrix(frame: pd.DataFrame, cols: list[str]) -> pd.DataFrame:
 
 def fit_and_score(
     names: list[str], cfg: Any, table: FeatureTable, fold: TemporalFold,
-    feature_columns: list[str] | None = None,
+    feature_columns: list[str] | None = None, cross_fit: bool = True,
 ) -> tuple[dict[str, TemporalCalibratedClassifier], dict[str, ModelScores]]:
     """Fit each named model on a fold's training rows and score its test rows.
 
@@ -187,6 +187,10 @@ def fit_and_score(
     fold : TemporalFold
     feature_columns : list of str, optional
         Default: every feature of the table (ablation passes fewer).
+    cross_fit : bool
+        Calibrate on rows scored by models fitted without their family
+        (``model.calibration.family_folds``). The ablation compares rankings
+        only, which calibration does not change, and skips it.
 
     Returns
     -------
@@ -203,7 +207,7 @@ def fit_and_score(
         if name == "rule":
             est.estimator.points = _rule_points_for(cfg, cols)
         models[name] = est.fit(X_train, y_train, as_of=train["as_of"].to_numpy(),
-                               groups=train["family_id"].to_numpy())
+                               groups=train["family_id"].to_numpy() if cross_fit else None)
         scores[name] = ModelScores(*models[name].risk_and_rank(X_test))
     return models, scores
 

@@ -95,21 +95,23 @@ def test_risk_and_rank_equal_the_separate_methods(method):
 
 
 class _SpyLogistic:
-    """A logistic regression that remembers the rows it was fitted on (column ``row``)."""
+    """A logistic regression that remembers the rows (column ``row``) it fits and scores."""
 
     def __new__(cls):
         from sklearn.linear_model import LogisticRegression
 
         class Spy(LogisticRegression):
-            seen: list = []
+            log: list = []
 
             def fit(self, X, y, sample_weight=None):
-                Spy.seen.append(np.asarray(X["row"]))
+                self.fitted_rows_ = np.asarray(X["row"])
                 return super().fit(X[["a"]], y)
 
             def predict_proba(self, X):
+                Spy.log.append((self.fitted_rows_, np.asarray(X["row"])))
                 return super().predict_proba(X[["a"]])
 
+        Spy.log = []
         return Spy()
 
 
@@ -123,38 +125,39 @@ def _families_world(n_families=400, dates=8, seed=0):
     return X, y, as_of, fam
 
 
-def test_the_model_never_sees_the_families_or_dates_that_calibrate_it():
-    from earlywarning.models._calibration import calibration_families
+def test_calibration_rows_are_scored_by_models_that_never_saw_their_family():
+    from earlywarning.models._calibration import family_folds
 
     X, y, as_of, fam = _families_world()
     spy = _SpyLogistic()
-    type(spy).seen.clear()
-    cal = TemporalCalibratedClassifier(spy, method="isotonic", fraction=0.25,
-                                       family_fraction=0.3)
-    cal.fit(X, y, as_of=as_of, groups=fam)
-    assert cal.calibration_rows_ == "later dates of held-out families"
-    fitted = type(spy).seen[-1]
-    held = calibration_families(fam, 0.3)
+    model = TemporalCalibratedClassifier(spy, method="isotonic", fraction=0.25,
+                                         family_folds=4).fit(X, y, as_of=as_of, groups=fam)
+    assert model.calibration_rows_.startswith("later dates, scored by models")
     later = calibration_slice(y, as_of, 0.25)
-    assert not held[fitted].any() and not later[fitted].any()
-    assert len(fitted) == (~held & ~later).sum()
-    # every family is wholly on one side, and about 30% of them calibrate
-    by_family = pd.Series(held).groupby(fam).agg(["min", "max"])
+    fold = family_folds(fam, 4)
+    scored = np.zeros(len(y), dtype=int)
+    for fitted, rows in type(spy).log:
+        assert not later[fitted].any()  # no model learns from the calibrating dates
+        assert later[rows].all()
+        assert not set(fold[rows]) & set(fold[fitted])  # nor from the families it scores
+        scored[rows] += 1
+    np.testing.assert_array_equal(scored, later.astype(int))  # each scored once
+    # the returned model learns from the earlier dates of every family
+    np.testing.assert_array_equal(np.sort(model.estimator_.fitted_rows_), np.flatnonzero(~later))
+    # a family is in one fold, whatever the row order, and the folds are about even
+    by_family = pd.Series(fold).groupby(fam).agg(["min", "max"])
     assert (by_family["min"] == by_family["max"]).all()
-    assert 0.2 < by_family["min"].mean() < 0.4
-    np.testing.assert_array_equal(held, calibration_families(fam[::-1], 0.3)[::-1])
+    assert by_family["min"].value_counts().min() > 60
+    np.testing.assert_array_equal(fold, family_folds(fam[::-1], 4)[::-1])
 
 
-def test_without_families_or_with_too_few_outcomes_the_later_dates_calibrate():
+def test_without_families_or_with_a_fold_lacking_an_outcome_the_later_dates_calibrate():
     X, y, as_of, fam = _families_world()
     model = TemporalCalibratedClassifier(_SpyLogistic(), method="sigmoid").fit(
         X, y, as_of=as_of)
     assert model.calibration_rows_ == "later dates"
     y_rare = np.zeros_like(y)
-    y_rare[:40] = 1  # positives only among the first five families
-    y_rare[as_of >= pd.Timestamp("2021-07-01")] = 0
-    y_rare[np.flatnonzero(as_of >= pd.Timestamp("2021-07-01"))[:3]] = 1
-    model = TemporalCalibratedClassifier(_SpyLogistic(), method="sigmoid",
-                                         family_fraction=0.01).fit(
+    y_rare[fam == "F0000"] = 1  # the only positives: one family, so one fold has none
+    model = TemporalCalibratedClassifier(_SpyLogistic(), method="sigmoid").fit(
         X, y_rare, as_of=as_of, groups=fam)
     assert model.calibration_rows_ == "later dates"
