@@ -13,9 +13,7 @@ dates), ``calibration_fraction = 0.25`` → the last 6 dates, 2021-07-01 …
 
 from __future__ import annotations
 
-import os
 import zlib
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pandas as pd
@@ -244,16 +242,11 @@ class TemporalCalibratedClassifier(_BinaryProbaMixin, ClassifierMixin, BaseEstim
             return None
         raw = np.empty(int(cal.sum()), dtype=np.float64)
         where = fold[cal]
-
-        def score_fold(k: int) -> None:
+        for k, fit in enumerate(fits):
             scored = cal & (fold == k)
             if scored.any():
-                model = clone(base).fit(part(fits[k]), y_arr[fits[k]])
+                model = clone(base).fit(part(fit), y_arr[fit])
                 raw[where == k] = model.predict_proba(part(scored))[:, 1]
-
-        # LightGBM and the BLAS behind the logistic fit release the GIL: two at a time
-        with ThreadPoolExecutor(max_workers=min(2, os.cpu_count() or 1)) as pool:
-            list(pool.map(score_fold, range(self.family_folds)))
         return raw
 
     def predict_proba(self, X):
