@@ -276,3 +276,11 @@ def test_test_period_without_positives_is_refused_and_nothing_is_written(tmp_pat
         train_pipeline(cfg, runs_dir=tmp_path / "runs", tracking_uri=tracking_uri)
     assert not (tmp_path / "runs").exists()
     assert _registered(tracking_uri, "earlywarning-fixture") == []
+
+
+def test_the_candidates_calibration_is_cross_fitted_by_family(passed_run):
+    import joblib
+
+    _, _, _, result, _ = passed_run
+    model = joblib.load(result.run_dir / "model.joblib")
+    assert model.calibration_rows_ == "later dates, scored by models that did not see the family"
