@@ -75,6 +75,7 @@ def test_train_then_ablate_writes_the_run_folder(tmp_path, monkeypatch, tracking
     assert {r["agency"] for r in ablation["agencies"]} >= {"police", "csc", "gp"}
     html = (run_dir / "report.html").read_text()
     assert "What each data source adds" in html
+    assert "cross-fitted over family folds" in html
     assert "<tr><td>Children&#39;s social care</td>" in html and "<tr><td>csc</td>" not in html
 
 
