@@ -21,6 +21,8 @@ from earlywarning.app._sample_warehouse import SAMPLE_TEAMS, build_sample_wareho
 from earlywarning.app.services._children import risk_in_words, split_band, voice_byline
 from earlywarning.app.services._import import WarehouseImportError, import_from_warehouse
 from earlywarning.models.scoring import risk_band
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import select
 
 
@@ -59,7 +61,9 @@ def test_production_hasher_is_argon2id_with_the_library_default_profile():
 
 
 @pytest.mark.parametrize("risk, words", [(0.2, "about 1 in 5"), (0.34, "about 1 in 3"),
-                                         (0.62, "about 6 in 10"), (0.004, "fewer than 1 in 100")])
+                                         (0.62, "about 6 in 10"), (0.004, "fewer than 1 in 100"),
+                                         (0.949, "about 9 in 10"), (0.97, "about 97 in 100"),
+                                         (0.995, "more than 99 in 100")])
 def test_risk_in_words(risk, words):
     assert risk_in_words(risk) == words
 
@@ -210,3 +214,12 @@ def test_app_init_before_any_scoring_still_creates_the_app(tmp_path):
                   f"sqlite:///{tmp_path / 'app.db'}", "--users-file", tmp_path / "users.txt")
     assert "No flags imported yet" in out and "table flags is missing" in out
     assert "ethics" in (tmp_path / "users.txt").read_text()
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.floats(0.01, 0.99))
+def test_risk_in_words_is_near_the_risk_and_never_certain(risk):
+    a, b = risk_in_words(risk).removeprefix("about ").split(" in ")
+    said = int(a) / int(b)
+    assert said < 1.0
+    assert abs(said - risk) <= max(0.05, 0.25 * risk)

@@ -44,9 +44,15 @@ def risk_in_words(risk: float) -> str:
     'about 6 in 10'
     >>> risk_in_words(0.004)
     'fewer than 1 in 100'
+    >>> risk_in_words(0.97)
+    'about 97 in 100'
     """
     if risk < 0.01:
         return "fewer than 1 in 100"
+    if risk > 0.99:
+        return "more than 99 in 100"
+    if risk >= 0.95:  # "10 in 10" would claim certainty
+        return f"about {round(risk * 100)} in 100"
     if risk >= 0.5:
-        return f"about {min(10, round(risk * 10))} in 10"
+        return f"about {round(risk * 10)} in 10"
     return f"about 1 in {round(1 / risk)}"
