@@ -90,7 +90,9 @@ def dictionary_markdown(entries: list[dict[str, Any]], pipeline: str) -> str:
         "",
         "Generated from the feature specs. `{value}` is replaced by the child's value in "
         "explanations, and nouns agree with it (\"1 referral\", \"2 referrals\"; the plural is "
-        "shown here). *If no record*: the declared value when the child has no matching "
+        "shown here); `{value:.0%}` shows it as a percentage and `{value:age}` as an age "
+        "(\"9 months\", \"16 years\"). *If no record*: the declared value when the child has "
+        "no matching "
         "record (blank = left missing).",
         "",
         "| feature | meaning | agency | window (days) | direction | subject | table | "
