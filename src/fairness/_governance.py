@@ -71,6 +71,7 @@ METRIC_LABELS = {
     "roc_auc": "ROC-AUC",
     "pr_auc": "PR-AUC (no skill scores the base rate)",
     "precision_at_capacity_expected": "Precision at capacity (ties broken at random)",
+    "mean_risk_at_capacity": "Risk given to the flags at capacity (mean; compare precision)",
     "recall_at_capacity_expected": "Recall at capacity (ties broken at random)",
     "ece": "Expected calibration error",
     "brier": "Brier score",
@@ -146,7 +147,7 @@ def model_card(run: Mapping[str, Any], result: AuditResult, *, report_name: str)
         isinstance(metrics.get("base_rate"), float) else "- Base rate: not recorded",
     ]
     models = metrics.get("models", {})
-    for key in ("roc_auc", "pr_auc", "precision_at_capacity_expected",
+    for key in ("roc_auc", "pr_auc", "precision_at_capacity_expected", "mean_risk_at_capacity",
                 "recall_at_capacity_expected", "ece", "brier"):
         text = _metric_line(models, candidate, key)
         if text:

@@ -245,6 +245,14 @@ def _point_metrics(
     cuts: dict[str, list[int]] = {"capacity": list(capacity)}
     for frac in TOP_FRACTIONS:
         cuts[f"top_{round(frac * 100)}pct"] = [math.ceil(frac * len(g)) for g in date_groups]
+    # the risk the flags were given, beside the share that escalated (precision): calibration
+    # where it matters. Risk is monotone in rank, so rows tied at the cut share one risk.
+    given = flagged = 0.0
+    for g, k in zip(date_groups, cuts["capacity"], strict=True):
+        top = g[np.argsort(-sc.rank[g], kind="stable")[: int(min(max(k, 0), len(g)))]]
+        given += float(sc.risk[top].sum())
+        flagged += len(top)
+    out["mean_risk_at_capacity"] = given / flagged if flagged else float("nan")
     for label, ks in cuts.items():
         tot = {"flagged": 0.0, **{c: 0.0 for c in CASES}}
         for g, k in zip(date_groups, ks, strict=True):

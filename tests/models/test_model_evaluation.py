@@ -169,3 +169,20 @@ def test_calibration_points_can_cut_finer_at_the_top():
     assert top["mean_risk"].is_monotonic_increasing
     np.testing.assert_allclose(top["mean_risk"].iloc[-1], risk[-10:].mean())
     np.testing.assert_allclose((top["observed_rate"] * top["n"]).sum(), y.sum())
+
+
+def test_the_risk_given_to_the_flags_is_the_mean_risk_of_the_top_k_each_month():
+    frame, p = _test_frame()
+    caps = {d: 20 for d in frame["as_of"].unique()}
+    scores = _scores(frame, p)
+    m = evaluate_models(frame, scores, caps, n_bootstrap=20, seed=3)
+    risk = scores["lightgbm"].risk
+    expected = np.mean([np.sort(risk[(frame["as_of"] == d).to_numpy()])[-20:]
+                        for d in caps])
+    got = m["models"]["lightgbm"]["mean_risk_at_capacity"]
+    assert got["value"] == pytest.approx(expected)
+    assert got["ci_low"] <= got["value"] <= got["ci_high"]
+    # the oracle is calibrated by construction: its flags' risk matches their outcome rate
+    oracle = m["models"]["oracle"]
+    assert abs(oracle["mean_risk_at_capacity"]["value"]
+               - oracle["precision_at_capacity_expected"]["value"]) < 0.1

@@ -103,7 +103,8 @@ class RunInfo:
 
 
 _METRIC_NAMES = {"roc_auc": "ROC-AUC", "pr_auc": "PR-AUC", "brier": "Brier score",
-                 "ece": "Expected calibration error", "mean_risk": "Mean risk"}
+                 "ece": "Expected calibration error", "mean_risk": "Mean risk",
+                 "mean_risk_at_capacity": "Risk given to the flags at capacity (mean)"}
 _TIES = {"worst": "worst case of ties", "expected": "ties broken at random",
          "best": "best case of ties"}
 
