@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-__all__ = ["OUTCOME_WORDS", "age_in_words", "agree_number", "fill_meaning", "outcome_in_words"]
+__all__ = ["OUTCOME_WORDS", "age_in_words", "agree_number", "fill_meaning", "metric_label",
+           "outcome_in_words"]
 
 OUTCOME_WORDS = {
     "cin_referral": "a referral to children's social care",
@@ -107,3 +108,30 @@ def outcome_in_words(events: object) -> str:
     """
     items = [events] if isinstance(events, str) else list(events or [])  # type: ignore[call-overload]
     return " or ".join(OUTCOME_WORDS.get(str(e), str(e)) for e in items) or "not recorded"
+
+
+_METRIC_NAMES = {"roc_auc": "ROC-AUC", "pr_auc": "PR-AUC", "brier": "Brier score",
+                 "ece": "Expected calibration error", "mean_risk": "Mean risk",
+                 "mean_risk_at_capacity": "Risk given to the flags at capacity (mean)"}
+_TIES = {"worst": "worst case of ties", "expected": "ties broken at random",
+         "best": "best case of ties"}
+
+
+def metric_label(key: str) -> str:
+    """Name a metric of ``metrics.json`` for readers.
+
+    Examples
+    --------
+    >>> metric_label("precision_at_top_5pct_worst")
+    'Precision at top 5% (worst case of ties)'
+    >>> metric_label("roc_auc")
+    'ROC-AUC'
+    """
+    if key in _METRIC_NAMES:
+        return _METRIC_NAMES[key]
+    words = key.split("_")
+    ties = _TIES.get(words[-1]) if len(words) > 1 else None
+    text = " ".join(words[:-1] if ties else words)
+    text = re.sub(r"\b(\d+)pct\b", r"\1%", text)
+    text = text[:1].upper() + text[1:]
+    return f"{text} ({ties})" if ties else text

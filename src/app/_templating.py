@@ -6,8 +6,8 @@ import datetime as dt
 from pathlib import Path
 
 from earlywarning.app._models import ROLE_LABELS, User
-from earlywarning.app.services._runs import metric_label
 from earlywarning.data.schema import AGENCIES
+from earlywarning.wording import metric_label
 from fastapi import Request
 from fastapi.templating import Jinja2Templates
 from markdown_it import MarkdownIt

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from earlywarning.wording import outcome_in_words
+from earlywarning.wording import metric_label, outcome_in_words
 
 from ._audit import AuditResult
 from ._report import NOT_FOR, fmt_value, plain_disparities
@@ -67,16 +67,8 @@ def _metric_line(models: Mapping[str, Any], candidate: str, key: str) -> str | N
     return f"{m['value']:.3f}{ci}"
 
 
-METRIC_LABELS = {
-    "roc_auc": "ROC-AUC",
-    "pr_auc": "PR-AUC (no skill scores the base rate)",
-    "precision_at_capacity_expected": "Precision at capacity (ties broken at random)",
-    "mean_risk_at_capacity": "Risk given to the flags at capacity (mean; compare precision)",
-    "recall_at_capacity_expected": "Recall at capacity (ties broken at random)",
-    "ece": "Expected calibration error",
-    "brier": "Brier score",
-}
-"""Readers' names of the metrics the model card and the ATRS record quote."""
+_CARD_NOTES = {"pr_auc": " (no skill scores the base rate)"}
+"""What the model card adds to a metric's name (:func:`earlywarning.wording.metric_label`)."""
 
 
 def _count(n: object) -> str:
@@ -151,7 +143,7 @@ def model_card(run: Mapping[str, Any], result: AuditResult, *, report_name: str)
                 "recall_at_capacity_expected", "ece", "brier"):
         text = _metric_line(models, candidate, key)
         if text:
-            lines.append(f"- {METRIC_LABELS[key]}: {text}")
+            lines.append(f"- {metric_label(key)}{_CARD_NOTES.get(key, '')}: {text}")
     lines += [f"- Pre-registered performance bar: {bar.get('headline', 'not recorded')}", "",
               "## Fairness",
               f"- Fairness bar: {'PASSED' if result.bar_passed else 'FAILED'} "

@@ -102,33 +102,6 @@ class RunInfo:
         return names, rows
 
 
-_METRIC_NAMES = {"roc_auc": "ROC-AUC", "pr_auc": "PR-AUC", "brier": "Brier score",
-                 "ece": "Expected calibration error", "mean_risk": "Mean risk",
-                 "mean_risk_at_capacity": "Risk given to the flags at capacity (mean)"}
-_TIES = {"worst": "worst case of ties", "expected": "ties broken at random",
-         "best": "best case of ties"}
-
-
-def metric_label(key: str) -> str:
-    """Name a metric of ``metrics.json`` for readers.
-
-    Examples
-    --------
-    >>> metric_label("precision_at_top_5pct_worst")
-    'Precision at top 5% (worst case of ties)'
-    >>> metric_label("roc_auc")
-    'ROC-AUC'
-    """
-    if key in _METRIC_NAMES:
-        return _METRIC_NAMES[key]
-    words = key.split("_")
-    ties = _TIES.get(words[-1]) if len(words) > 1 else None
-    text = " ".join(words[:-1] if ties else words)
-    text = re.sub(r"\b(\d+)pct\b", r"\1%", text)
-    text = text[:1].upper() + text[1:]
-    return f"{text} ({ties})" if ties else text
-
-
 def _number(x: float) -> str:
     # counts (flagged at capacity, at the top 10%) read as whole numbers, not 1.56e+03
     return f"{x:,.0f}" if float(x).is_integer() and abs(x) >= 1 else f"{x:.3g}"
