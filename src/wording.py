@@ -61,11 +61,19 @@ def age_in_words(years: object) -> str:
     return f"{int(y + 1e-6)} years"
 
 
+def _is_zero(value: object) -> bool:
+    try:
+        return float(value) == 0.0  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return False
+
+
 def fill_meaning(template: str, value: object, shown: Callable[[object], str] = str) -> str:
     """Fill a meaning template with a value: the one rule for dictionary and reasons.
 
     ``{singular|plural}`` choices agree with the value (:func:`agree_number`);
-    a format spec on the value is honoured (``"{value:.0%} of sessions"``),
+    a count of zero that opens the meaning reads "no" ("no referrals"); a
+    format spec on the value is honoured (``"{value:.0%} of sessions"``),
     and ``{value:age}`` says an age in years as :func:`age_in_words` does;
     otherwise ``{value}`` becomes ``shown(value)``, and a template without it
     gets the value after a colon.
@@ -74,12 +82,16 @@ def fill_meaning(template: str, value: object, shown: Callable[[object], str] = 
     --------
     >>> fill_meaning("{value} {referral|referrals} in the last year", 1)
     '1 referral in the last year'
+    >>> fill_meaning("{value} {referral|referrals} in the last year", 0)
+    'no referrals in the last year'
     >>> fill_meaning("{value:.0%} of school sessions missed", 0.25)
     '25% of school sessions missed'
     >>> fill_meaning("the child is aged {value:age}", 0.5)
     'the child is aged 6 months'
     """
     text = agree_number(template, value)
+    if text.startswith("{value} ") and _is_zero(value):
+        return "no " + text.removeprefix("{value} ")  # "no referrals", not "0 referrals"
     if "{value:age}" in text:
         try:
             aged = text.replace("{value:age}", age_in_words(value))

@@ -27,6 +27,8 @@ def test_templates_without_choices_and_odd_values_are_left_alone():
 def test_fill_meaning_is_the_one_rule_for_dictionary_and_reasons():
     assert fill_meaning("{value} {plan|plans} ever", 1) == "1 plan ever"
     assert fill_meaning("{value} {plan|plans} ever", 3) == "3 plans ever"
+    assert fill_meaning("{value} {plan|plans} ever", 0) == "no plans ever"
+    assert fill_meaning("{value:.0%} of sessions missed", 0) == "0% of sessions missed"
     assert fill_meaning("{value:.0%} of sessions missed", 0.25) == "25% of sessions missed"
     assert fill_meaning("{value} days", 2.5, lambda v: f"<{v}>") == "<2.5> days"
     assert fill_meaning("Deprivation decile", 3) == "Deprivation decile: 3"

@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from earlywarning.data.schema import AGENCIES
-from earlywarning.wording import agree_number, fill_meaning
+from earlywarning.wording import fill_meaning
 
 __all__ = [
     "CONTEXT_GROUP",
@@ -240,12 +240,9 @@ def render_meaning(entry: FeatureEntry, value: float) -> str:
     A template may carry its own format spec (``"Attended {value:.0%} of
     school sessions"``); otherwise :func:`format_value` formats the number.
     ``{singular|plural}`` choices agree with the value ("1 referral", "2 referrals"),
-    and a count of zero reads "no referrals".
+    and a count of zero reads "no referrals" (:func:`earlywarning.wording.fill_meaning`).
     """
     v = float(value)
-    if v == 0 and entry.meaning.startswith("{value} "):
-        # "no young-carer assessments", not "0 young-carer assessments"
-        return "no " + agree_number(entry.meaning.removeprefix("{value} "), 0)
     return fill_meaning(entry.meaning, int(v) if v.is_integer() else v, format_value)
 
 
