@@ -169,8 +169,12 @@ def roc_auc(y: np.ndarray, score: np.ndarray) -> float:
 
 
 def _bins(risk: np.ndarray, n_bins: int) -> np.ndarray:
-    edges = np.unique(np.quantile(risk, np.linspace(0, 1, n_bins + 1)[1:-1]))
-    return np.searchsorted(edges, risk, side="right")
+    return _cut_at(risk, np.linspace(0, 1, n_bins + 1)[1:-1])
+
+
+def _cut_at(risk: np.ndarray, quantiles: Sequence[float]) -> np.ndarray:
+    """Bin of each risk, the bins cut at these quantiles of ``risk`` (ties share a bin)."""
+    return np.searchsorted(np.unique(np.quantile(risk, list(quantiles))), risk, side="right")
 
 
 def expected_calibration_error(y: np.ndarray, risk: np.ndarray, n_bins: int = 10) -> float:
@@ -213,10 +217,7 @@ def calibration_points(y: np.ndarray, risk: np.ndarray, n_bins: int = 10,
     pandas.DataFrame
         ``mean_risk``, ``observed_rate``, ``n`` per non-empty bin.
     """
-    if quantiles is None:
-        b = _bins(risk, n_bins)
-    else:
-        b = np.searchsorted(np.unique(np.quantile(risk, list(quantiles))), risk, side="right")
+    b = _bins(risk, n_bins) if quantiles is None else _cut_at(risk, quantiles)
     n = np.bincount(b)
     keep = n > 0
     return pd.DataFrame({
