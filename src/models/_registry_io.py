@@ -15,7 +15,7 @@ from typing import Any
 
 import pandas as pd
 from earlywarning.models._reasons import FeatureDictionary
-from earlywarning.models._tracking import registered_model_name
+from earlywarning.models._tracking import registered_model_name, using_store
 
 __all__ = [
     "ERR_NO_APPROVED",
@@ -149,18 +149,12 @@ def load_scoring_model(pipeline: str, allow_candidate: bool = False,
         alias, version = "candidate", _version_by_alias(client, name, "candidate")
         if version is None:
             raise ScoringError(ERR_NO_CANDIDATE.format(name=name, uri=uri))
-    previous = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
-    try:
+    with using_store(uri):
         model_uri = f"models:/{name}/{version.version}"
         try:
             model = mlflow.sklearn.load_model(model_uri)
         except Exception:  # not the sklearn flavour: fall back to the generic pyfunc
             model = mlflow.pyfunc.load_model(model_uri)
-    finally:
-        mlflow.set_tracking_uri(previous[0])
-        mlflow.set_registry_uri(previous[1])
     run_id = version.run_id or ""
     experiment_id = client.get_run(run_id).info.experiment_id if run_id else "0"
     return LoadedModel(model=model, name=name, version=str(version.version), alias=alias,

@@ -13,6 +13,8 @@ import os
 import re
 import sqlite3
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -26,6 +28,7 @@ __all__ = [
     "TrackingError",
     "resolve_tracking_uri",
     "check_tracking_uri",
+    "using_store",
     "experiment_for",
     "registered_model_name",
     "register_candidate",
@@ -58,6 +61,42 @@ def resolve_tracking_uri(uri: str | None = None) -> str:
     str
     """
     return uri or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
+
+
+_URI_VARIABLES = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
+
+
+@contextmanager
+def using_store(uri: str) -> Iterator[None]:
+    """Point MLflow's fluent API (runs, model logging and loading) at ``uri`` for a block.
+
+    MLflow keeps one process-wide tracking and registry URI, and setting either
+    also writes the ``MLFLOW_TRACKING_URI`` / ``MLFLOW_REGISTRY_URI`` environment
+    variables. On leaving the block both URIs go back to "not set" and the two
+    variables to exactly what they were (set, to the same value, or absent), so
+    training or scoring inside a long-lived process (the web app, a notebook, the
+    test suite) leaves no global state behind.
+
+    Parameters
+    ----------
+    uri : str
+        Tracking and registry URI for the block.
+    """
+    import mlflow
+
+    saved = {name: os.environ.get(name) for name in _URI_VARIABLES}
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    try:
+        yield
+    finally:
+        mlflow.set_tracking_uri(None)
+        mlflow.set_registry_uri(None)
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def _sqlite_path(uri: str) -> Path:
@@ -269,16 +308,10 @@ def log_training_run(cfg: Any, uri: str, run_dir: Path, model: Any, table: Any, 
     -------
     (run_id, registered version or None)
     """
-    import mlflow
-
     experiment_id = experiment_for(cfg.name, uri)
-    previous_uri = mlflow.get_tracking_uri()
-    mlflow.set_tracking_uri(uri)
-    try:
+    with using_store(uri):
         return _log_and_register(cfg, uri, experiment_id, run_dir, model, table, metrics,
                                  verdict, info)
-    finally:
-        mlflow.set_tracking_uri(previous_uri)
 
 
 def _log_and_register(cfg: Any, uri: str, experiment_id: str, run_dir: Path, model: Any,

@@ -166,28 +166,30 @@ def register_model(model, features: pd.DataFrame, tracking_uri: str, pipeline: s
     from pathlib import Path
 
     import mlflow
+    from earlywarning.models._tracking import using_store
     from mlflow import MlflowClient
 
-    mlflow.set_tracking_uri(tracking_uri)
-    mlflow.set_registry_uri(tracking_uri)
-    experiment = f"earlywarning-{pipeline}"
-    if mlflow.get_experiment_by_name(experiment) is None:
-        # Keep artifacts beside the tracking database, not in the working directory.
-        store = Path(tracking_uri.removeprefix("sqlite:///")).parent / "artifacts"
-        mlflow.create_experiment(experiment, artifact_location=store.as_uri())
-    mlflow.set_experiment(experiment)
-    name = f"earlywarning-{pipeline}"
-    with mlflow.start_run():
-        # Explicit (empty) requirements: MLflow's inference runs a subprocess per call.
-        info = mlflow.sklearn.log_model(model, name="model", serialization_format="cloudpickle",
-                                        pip_requirements=[])
-        with tempfile.TemporaryDirectory() as tmp:
-            for fname, content in (artifacts or {}).items():
-                path = Path(tmp) / fname
-                text = content if isinstance(content, str) else json.dumps(content)
-                path.write_text(text, encoding="utf-8")
-                mlflow.log_artifact(str(path))
-    version = mlflow.register_model(info.model_uri, name).version
+    with using_store(tracking_uri):
+        name = f"earlywarning-{pipeline}"
+        experiment = mlflow.get_experiment_by_name(name)
+        if experiment is None:
+            # Keep artifacts beside the tracking database, not in the working directory.
+            store = Path(tracking_uri.removeprefix("sqlite:///")).parent / "artifacts"
+            experiment_id = mlflow.create_experiment(name, artifact_location=store.as_uri())
+        else:
+            experiment_id = experiment.experiment_id
+        with mlflow.start_run(experiment_id=experiment_id):
+            # Explicit (empty) requirements: MLflow's inference runs a subprocess per call.
+            info = mlflow.sklearn.log_model(model, name="model",
+                                            serialization_format="cloudpickle",
+                                            pip_requirements=[])
+            with tempfile.TemporaryDirectory() as tmp:
+                for fname, content in (artifacts or {}).items():
+                    path = Path(tmp) / fname
+                    text = content if isinstance(content, str) else json.dumps(content)
+                    path.write_text(text, encoding="utf-8")
+                    mlflow.log_artifact(str(path))
+        version = mlflow.register_model(info.model_uri, name).version
     client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
     for alias in aliases:
         client.set_registered_model_alias(name, alias, version)

@@ -7,6 +7,7 @@ slow) and copied for each test, so tests stay isolated and fast.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 
@@ -24,6 +25,7 @@ from earlywarning.models import (
     train_pipeline,
 )
 from earlywarning.models._training import make_splitter
+from earlywarning.models._tracking import using_store
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
@@ -41,8 +43,50 @@ def passed_run(tmp_path_factory, mlflow_template):
     root = tmp_path_factory.mktemp("passed")
     cfg, table = write_fixture_pipeline(root)
     uri = _tracking(mlflow_template, root / "tracking")
-    result = train_pipeline(cfg, runs_dir=root / "runs", tracking_uri=uri)
+    with pytest.MonkeyPatch.context() as mp:
+        for name in URI_VARIABLES:
+            mp.delenv(name, raising=False)
+        before = _mlflow_globals()
+        result = train_pipeline(cfg, runs_dir=root / "runs", tracking_uri=uri)
+        result.globals_before_and_after = before, _mlflow_globals()
     return cfg, table, uri, result, root
+
+
+URI_VARIABLES = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
+
+
+def _mlflow_globals():
+    """MLflow's process-wide URIs and the environment variables behind them."""
+    return (mlflow.get_tracking_uri(), mlflow.get_registry_uri(),
+            {name: os.environ.get(name) for name in URI_VARIABLES})
+
+
+def test_training_leaves_mlflows_process_wide_uris_as_they_were(passed_run):
+    before, after = passed_run[3].globals_before_and_after
+    assert after == before
+    assert after[2] == {name: None for name in URI_VARIABLES}
+
+
+@pytest.mark.parametrize("start", ["nothing set", "environment", "set_tracking_uri"])
+def test_using_store_points_mlflow_at_the_store_then_restores_everything(
+        start, tmp_path, monkeypatch):
+    for name in URI_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    theirs = f"sqlite:///{tmp_path}/theirs.db"
+    if start == "environment":
+        monkeypatch.setenv("MLFLOW_TRACKING_URI", theirs)
+    try:
+        if start == "set_tracking_uri":
+            mlflow.set_tracking_uri(theirs)
+        before = _mlflow_globals()
+        ours = f"sqlite:///{tmp_path}/ours.db"
+        with using_store(ours):
+            assert (mlflow.get_tracking_uri(), mlflow.get_registry_uri()) == (ours, ours)
+        assert _mlflow_globals() == before
+        assert os.environ.get("MLFLOW_TRACKING_URI") == (None if start == "nothing set"
+                                                         else theirs)
+    finally:
+        mlflow.set_tracking_uri(None)
 
 
 def _registered(uri, name):
@@ -83,15 +127,9 @@ def test_registered_model_loads_and_matches_the_local_model(passed_run, monkeypa
     import joblib
 
     monkeypatch.setenv("MLFLOW_ALLOW_PICKLE_DESERIALIZATION", "true")
-    previous = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
-    try:
+    with using_store(uri):
         loaded = mlflow.sklearn.load_model("models:/earlywarning-fixture@candidate")
         info = mlflow.models.get_model_info("models:/earlywarning-fixture@candidate")
-    finally:
-        mlflow.set_tracking_uri(previous[0])
-        mlflow.set_registry_uri(previous[1])
     local = joblib.load(result.run_dir / "model.joblib")
     X = table.frame[table.manifest["feature_columns"]].head(50).astype(np.float32)
     assert np.allclose(loaded.predict_proba(X), local.predict_proba(X))
