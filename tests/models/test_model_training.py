@@ -24,8 +24,8 @@ from earlywarning.models import (
     run_ablation,
     train_pipeline,
 )
-from earlywarning.models._training import make_splitter
 from earlywarning.models._tracking import using_store
+from earlywarning.models._training import make_splitter
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
