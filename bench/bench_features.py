@@ -270,9 +270,10 @@ def _child(kind: str, db: Path, out: Path) -> dict:
     report = out.with_suffix(".result.json")
     report.unlink(missing_ok=True)
     code = (
-        "import json, resource, sys; sys.path.insert(0, %r); import bench_features as b; "
+        "import json, sys; sys.path.insert(0, %r); import bench_features as b; "
+        "from _peak import peak_rss_gb; "
         "from pathlib import Path; r = b.run_%s(Path(%r), Path(%r)); "
-        "r['peak_rss_gb'] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2; "
+        "r['peak_rss_gb'] = peak_rss_gb(); "
         "Path(%r).write_text(json.dumps(r))" % (str(HERE), kind, str(db), str(out), str(report))
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

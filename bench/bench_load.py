@@ -52,6 +52,8 @@ def _la(children: int) -> Path:
 
 _LOAD = """
 import json, resource, sys, time
+sys.path.insert(0, sys.argv[4])
+from _peak import peak_rss_gb
 from earlywarning.data.load import load
 t = time.perf_counter()
 r = load(sys.argv[1], sys.argv[2], quarantine=True, threads=int(sys.argv[3]))
@@ -60,11 +62,13 @@ print(json.dumps({"seconds": s, "published": r.published,
                   "read": sum(x.rows_read or 0 for x in r.report.tables),
                   "rejected": sum(x.rows_rejected for x in r.report.tables),
                   "cpu_s": sum(resource.getrusage(resource.RUSAGE_SELF)[:2]),
-                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+                  "peak_rss_mb": peak_rss_gb() * 1024}))
 """
 
 _COPY = """
 import json, resource, sys, time
+sys.path.insert(0, sys.argv[4])
+from _peak import peak_rss_gb
 from pathlib import Path
 import duckdb
 from earlywarning.data.schema import TABLES
@@ -81,14 +85,14 @@ con.close()
 s = time.perf_counter() - t
 print(json.dumps({"seconds": s,
                   "cpu_s": sum(resource.getrusage(resource.RUSAGE_SELF)[:2]),
-                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+                  "peak_rss_mb": peak_rss_gb() * 1024}))
 """
 
 
 def _timed(script: str, la: Path, target: Path) -> dict:
     for leftover in target.parent.glob(target.name + "*"):
         leftover.unlink()
-    out = subprocess.run([_python(), "-c", script, str(la), str(target), str(THREADS)],
+    out = subprocess.run([_python(), "-c", script, str(la), str(target), str(THREADS), str(HERE)],
                          check=True, cwd=REPO, capture_output=True, text=True)
     return json.loads([line for line in out.stdout.splitlines() if line.startswith("{")][-1])
 

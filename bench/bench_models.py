@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import contextlib
 import json
-import resource
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+from _peak import peak_rss_gb
 
 REPO = Path(__file__).resolve().parents[1]
 FULL = (1_000_000, 100)
@@ -52,7 +53,7 @@ def _fit(model: str, rows: int, cols: int) -> dict:
     started = time.perf_counter()
     est.fit(X, y)
     seconds = time.perf_counter() - started
-    peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
+    peak_gb = peak_rss_gb()
     return {"model": model, "rows": rows, "cols": cols, "seconds": seconds,
             "peak_gb": peak_gb, "base_rate": float(y.mean())}
 
