@@ -18,8 +18,8 @@ Figures (each beside a baseline measured in the same run):
    flagged rows (LightGBM ``pred_contrib`` + grouping into plain-English
    reasons). Baseline: ``shap.TreeExplainer`` on the same booster and rows
    (SHAP values only, no reasons); the two are checked to agree.
-3. ``fidelity`` (full run only, when ``make demo`` has left a run in
-   ``runs/demo``): share of the latest demo run's flagged test children whose
+3. ``fidelity`` (full run only, on ``bench_demo``'s run, else one a ``make demo``
+   left in ``runs/demo``): share of the latest demo run's flagged test children whose
    true largest driver is among their top-3 reasons (target >= 80%).
    Baseline: the same reasons scored against a shuffled truth (chance).
 """
@@ -165,20 +165,23 @@ def run(quick: bool) -> list[dict]:
 
 def _fidelity_figures() -> list[dict]:
     """Fidelity of the latest demo run's reasons on the default synthetic LA (if any)."""
-    from pathlib import Path
+    import contextlib
 
+    from bench_demo import demo_root
     from earlywarning.models._fidelity_report import fidelity_for_run
 
-    runs = Path(__file__).resolve().parents[1] / "runs" / "demo"
+    root = demo_root()
+    runs = root / "runs" / "demo" if root is not None else None
     done = sorted(p for p in runs.glob("*/") if (p / "model.joblib").exists()
-                  and (p / "test_predictions.parquet").exists()) if runs.is_dir() else []
+                  and (p / "test_predictions.parquet").exists()) if runs is not None else []
     if not done:
-        print("fidelity: no demo run yet (run `make demo` first); skipped")
+        print("fidelity: no demo run yet (bench_demo or `make demo`); skipped")
         return []
-    result = fidelity_for_run(done[-1], write=False)
-    if result is None:
-        return []
-    chance = fidelity_for_run(done[-1], scramble_seed=0)
+    with contextlib.chdir(root):  # the run's paths are relative to the demo's folder
+        result = fidelity_for_run(done[-1], write=False)
+        if result is None:
+            return []
+        chance = fidelity_for_run(done[-1], scramble_seed=0)
     return [{
         "name": "explanation fidelity on the default LA (true largest driver in top-3 reasons)",
         "value": result.top3_share, "unit": "share of flagged children",

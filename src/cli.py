@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Annotated
 
@@ -290,6 +291,7 @@ def approve(
 def _stage(title: str, command, *args) -> None:  # noqa: ANN001 - a typer command function
     """Run one CLI stage in-process; stop the demo with its exit code if it fails."""
     console.rule(f"[bold]{title}")
+    started = time.perf_counter()
     try:
         command(*args)
     except typer.Exit as done:
@@ -300,6 +302,7 @@ def _stage(title: str, command, *args) -> None:  # noqa: ANN001 - a typer comman
     except SystemExit as done:  # pragma: no cover - defensive: a stage calling sys.exit
         if done.code:
             raise typer.Exit(int(done.code)) from done
+    console.print(f"{title} took {time.perf_counter() - started:.1f} s")
 
 
 def _latest_run_dir(pipeline: Path) -> Path:
@@ -339,6 +342,7 @@ def demo(
     you: the demo scores with the unapproved candidate (marked as such) until
     the ethics board approves it in the app or with 'earlywarning approve'.
     """
+    started = time.perf_counter()
     _stage("1-4 · Data, features, training, evaluation", run, pipeline)
     run_dir = _latest_run_dir(pipeline)
     _stage("5 · Fairness audit and governance artefacts", audit, run_dir, None, True)
@@ -350,7 +354,8 @@ def demo(
     _stage("6 · Scoring with reasons", score, pipeline, None, not has_champion)
     _stage("7 · Web app database and demo users", app_init, None, None, True,
            Path("data/demo_users.txt"))
-    console.rule("[bold]Done")
+    minutes, seconds = divmod(round(time.perf_counter() - started), 60)
+    console.rule(f"[bold]Done in {minutes} min {seconds} s")
     console.print(f"Evaluation report: {run_dir / 'report.html'}")
     console.print(f"Ethics report:     {run_dir / 'fairness' / 'ethics_report.html'}")
     if serve_app:

@@ -32,6 +32,7 @@ import joblib
 import numpy as np
 import pandas as pd
 import yaml
+from threadpoolctl import threadpool_limits
 
 from ._calibration import TemporalCalibratedClassifier
 from ._estimators import (
@@ -203,14 +204,17 @@ def fit_and_score(
     X_train, X_test = _matrix(train, cols), _matrix(test, cols)
     y_train = train["label"].astype(np.int8).to_numpy()
     models, scores = {}, {}
-    for name in names:
-        est = build_estimator(name, cfg)
-        if name == "rule":
-            est.estimator.points = _rule_points_for(cfg, cols)
-        by_family = cross_fit is True or (cross_fit is not False and name in cross_fit)
-        models[name] = est.fit(X_train, y_train, as_of=train["as_of"].to_numpy(),
-                               groups=train["family_id"].to_numpy() if by_family else None)
-        scores[name] = ModelScores(*models[name].risk_and_rank(X_test))
+    # BLAS on one thread: the logistic baseline's matrices are small, and idle BLAS threads
+    # left spinning after it would compete with LightGBM's threads on a 2-core machine
+    with threadpool_limits(limits=1, user_api="blas"):
+        for name in names:
+            est = build_estimator(name, cfg)
+            if name == "rule":
+                est.estimator.points = _rule_points_for(cfg, cols)
+            by_family = cross_fit is True or (cross_fit is not False and name in cross_fit)
+            models[name] = est.fit(X_train, y_train, as_of=train["as_of"].to_numpy(),
+                                   groups=train["family_id"].to_numpy() if by_family else None)
+            scores[name] = ModelScores(*models[name].risk_and_rank(X_test))
     return models, scores
 
 
