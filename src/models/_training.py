@@ -177,6 +177,7 @@ def _matrix(frame: pd.DataFrame, cols: list[str]) -> pd.DataFrame:
 def fit_and_score(
     names: list[str], cfg: Any, table: FeatureTable, fold: TemporalFold,
     feature_columns: list[str] | None = None, cross_fit: bool | Collection[str] = True,
+    n_jobs: int | None = None,
 ) -> tuple[dict[str, TemporalCalibratedClassifier], dict[str, ModelScores]]:
     """Fit each named model on a fold's training rows and score its test rows.
 
@@ -193,6 +194,9 @@ def fit_and_score(
         (``model.calibration.family_folds``): every model, none, or the named
         ones. The ablation compares rankings only, which calibration does not
         change, and skips it.
+    n_jobs : int, optional
+        Threads for estimators that take them (LightGBM); default: the
+        estimator's own choice. The ablation passes 1 when it fits two at once.
 
     Returns
     -------
@@ -211,6 +215,8 @@ def fit_and_score(
             est = build_estimator(name, cfg)
             if name == "rule":
                 est.estimator.points = _rule_points_for(cfg, cols)
+            if n_jobs is not None and hasattr(est.estimator, "n_jobs"):
+                est.estimator.n_jobs = n_jobs
             by_family = cross_fit is True or (cross_fit is not False and name in cross_fit)
             models[name] = est.fit(X_train, y_train, as_of=train["as_of"].to_numpy(),
                                    groups=train["family_id"].to_numpy() if by_family else None)

@@ -299,6 +299,21 @@ def test_ablation_shows_what_each_agency_adds(passed_run):
     assert (result.run_dir / "ablation.json").is_file()
 
 
+def test_ablation_gives_the_same_answer_fitting_two_at_a_time_or_one(passed_run, monkeypatch):
+    import earlywarning.models._ablation as ablation
+    from threadpoolctl import threadpool_info
+
+    cfg, _, _, _, _ = passed_run
+    blas_before = [p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"]
+    two_at_a_time = run_ablation(cfg, n_bootstrap=20)  # the fixture is far below the limit
+    monkeypatch.setattr(ablation, "PARALLEL_MAX_CELLS", 0)
+    one_at_a_time = run_ablation(cfg, n_bootstrap=20)
+    assert two_at_a_time == one_at_a_time
+    # the fits' BLAS limits, entered and left from two threads, leave no trace
+    assert [p["num_threads"] for p in threadpool_info()
+            if p["user_api"] == "blas"] == blas_before
+
+
 def test_test_period_without_positives_is_refused_and_nothing_is_written(tmp_path,
                                                                         tracking_uri):
     from _synthetic_features import write_feature_table
