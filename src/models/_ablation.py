@@ -118,7 +118,8 @@ def run_ablation(
     workers = min(2, os.cpu_count() or 1) if cells <= PARALLEL_MAX_CELLS else 1
 
     def fit_without(dropped: list[str]) -> Any:
-        keep = [c for c in table.feature_columns if c not in set(dropped)]
+        drop = set(dropped)
+        keep = [c for c in table.feature_columns if c not in drop]
         _, s = fit_and_score([candidate], cfg, table, fold, feature_columns=keep,
                              cross_fit=False, n_jobs=1 if workers > 1 else None)
         return s[candidate]
