@@ -12,6 +12,8 @@ home. Every row then passes through its agency's coverage and lag
 
 from __future__ import annotations
 
+from concurrent.futures import Executor
+
 import numpy as np
 import pandas as pd
 from earlywarning.data.schema import HEALTH_SERVICE_AGENCY, get_table
@@ -148,13 +150,27 @@ def _choose(rng: np.random.Generator, p: list[float], n: int) -> np.ndarray:
     return np.minimum(np.searchsorted(cum, rng.random(n), side="right"), len(p) - 1)
 
 
+SECTIONS = ("police", "housing", "asc", "health", "school")
+"""The builders of :func:`agency_tables`, each with its own random streams (see ``_stream``)."""
+
+
+def _streams(cfg, ag: Agencies, section: str) -> tuple[Agencies, np.random.Generator]:  # noqa: ANN001
+    """Return a section's recording lags and event draws (independent of other sections')."""
+    k = SECTIONS.index(section) + 1
+    return ag.fork(10 + k), np.random.default_rng([cfg.seed, 7, k])
+
+
 def agency_tables(cfg, tl: Timeline, pop: Population, sim, idx: Ids, ag: Agencies,  # noqa: ANN001
-                  sen: np.ndarray, rng: np.random.Generator, emit=None) -> tuple[dict, dict]:  # noqa: ANN001
+                  sen: np.ndarray, emit=None, side: Executor | None = None,  # noqa: ANN001
+                  ) -> tuple[dict, dict]:
     """Build every ``ext_*`` event table and ``ext_source_coverage``.
 
     ``emit(name, df, part=None)``, when given, receives the largest tables as
     soon as they are built (to write them and free memory) and returns what to
     keep; the school attendance table comes in parts (``part=(k, last)``).
+    With ``side`` the school tables are built on that executor while the rest
+    are built here; every section draws from its own streams, so the tables are
+    the same either way.
 
     Returns
     -------
@@ -163,12 +179,42 @@ def agency_tables(cfg, tl: Timeline, pop: Population, sim, idx: Ids, ag: Agencie
         ``child`` and ``day`` of children present at domestic-abuse incidents
         (some become contacts to children's social care).
     """
+    emit_or_keep = emit or (lambda name, df, part=None: df)
+    lags, draws = _streams(cfg, ag, "school")
+    school_args = (cfg, tl, pop, sim, idx, lags, sen, draws, _Rows, _finish, emit_or_keep)
+    if side is not None:
+        school = side.submit(school_tables, *school_args).result
+    else:
+        built = school_tables(*school_args)
+
+        def school() -> dict[str, pd.DataFrame]:
+            return built
     out: dict[str, pd.DataFrame] = {}
+    out["ext_police_event"], da_children = _police(tl, pop, sim, idx, *_streams(cfg, ag, "police"))
+    out["ext_housing_event"] = _housing(tl, pop, sim, idx, *_streams(cfg, ag, "housing"))
+    out["ext_asc_involvement"] = _asc(tl, pop, sim, idx, *_streams(cfg, ag, "asc"))
+    out["ext_health_event"] = _health(tl, pop, sim.fam_events, sim.child_events, idx,
+                                      *_streams(cfg, ag, "health"))
+    out.update(school())
+    cov = ag.coverage_rows(pop.fam_start)
+    n = len(cov["fam"])
+    o = lexsort((cov["src"], cov["fam"]))
+    out["ext_source_coverage"] = emit_or_keep("ext_source_coverage", frame(
+        "ext_source_coverage", {
+        "cove_coverage_id": ids("CV", np.arange(1, n + 1), 9),
+        "cove_family_id": take(idx.family_pa, cov["fam"][o]),
+        "cove_source": labels(cov["names"], cov["src"][o]),
+        "cove_start_date": dates(cov["start"][o]),
+    }))
+    return out, da_children
+
+
+def _police(tl: Timeline, pop: Population, sim, idx: Ids, ag: Agencies,  # noqa: ANN001
+            rng: np.random.Generator) -> tuple[pd.DataFrame, dict]:
+    """Police events (family incidents, missing children, youth arrests) and DA children."""
     fe, ce = sim.fam_events, sim.child_events
     fam, day, kind = fe["fam"], fe["day"], fe["kind"]
     T, R = POLICE_TYPES.index, POLICE_ROLES.index  # noqa: N806
-
-    # --- police -------------------------------------------------------------------
     pol = _Rows(etype=POLICE_TYPES, role=POLICE_ROLES)
     da = np.flatnonzero(kind == FAM_KIND["police_da"])
     wf = np.flatnonzero(kind == FAM_KIND["police_welfare"])
@@ -211,12 +257,18 @@ def agency_tables(cfg, tl: Timeline, pop: Population, sim, idx: Ids, ag: Agencie
     pol.add(True, cchild[yj], pop.ch_family[cchild[yj]], arrest_day, inc=extra[len(mi):],
             etype=T("arrest"), role=R("suspect"))
     p = pol.result()
-    out["ext_police_event"] = _finish("ext_police_event", p, idx, ag, "police", tl, "PE", {
+    table = _finish("ext_police_event", p, idx, ag, "police", tl, "PE", {
         "poli_incident_id": lambda o: ids("PI", p["inc"][o] + 1, 9),
         "poli_event_date": lambda o: dates(p["day"][o]),
         "poli_event_type": pol.label(p, "etype"), "poli_role": pol.label(p, "role")})
+    return table, da_children
 
-    # --- housing ------------------------------------------------------------------
+
+def _housing(tl: Timeline, pop: Population, sim, idx: Ids, ag: Agencies,  # noqa: ANN001
+             rng: np.random.Generator) -> pd.DataFrame:
+    """Housing events and temporary-accommodation spells of main carers."""
+    fe = sim.fam_events
+    fam, day, kind = fe["fam"], fe["day"], fe["kind"]
     hs = np.flatnonzero(kind == FAM_KIND["housing"])
     ta = np.flatnonzero(kind == FAM_KIND["temporary_accommodation"])
     hr = _Rows(etype=HOUSING_TYPES)
@@ -225,13 +277,18 @@ def agency_tables(cfg, tl: Timeline, pop: Population, sim, idx: Ids, ag: Agencie
     hr.add(False, pop.fam_carer1[fam[ta]], fam[ta], day[ta], end=fe["end"][ta],
            etype=HOUSING_TYPES.index("temporary_accommodation"), is_ta=True)
     h_ = hr.result()
-    out["ext_housing_event"] = _finish("ext_housing_event", h_, idx, ag, "housing", tl, "HE", {
+    return _finish("ext_housing_event", h_, idx, ag, "housing", tl, "HE", {
         "hous_event_date": lambda o: dates(h_["day"][o]), "hous_event_type": hr.label(h_, "etype"),
         "hous_end_date": lambda o: dates(np.where(h_["is_ta"][o], _end(h_["end"][o], tl.end),
                                                   NEVER))},
         spell_end="end")
 
-    # --- adult social care ------------------------------------------------------------
+
+def _asc(tl: Timeline, pop: Population, sim, idx: Ids, ag: Agencies,  # noqa: ANN001
+         rng: np.random.Generator) -> pd.DataFrame:
+    """Adult social care involvements of carers and grandparents."""
+    fe = sim.fam_events
+    fam, day, kind = fe["fam"], fe["day"], fe["kind"]
     asc = np.flatnonzero(kind == FAM_KIND["asc"])
     h = _adult_at_home(pop, fam[asc], day[asc])
     gp_idx = _grandparent_of(pop)[fam[asc]]
@@ -243,24 +300,9 @@ def agency_tables(cfg, tl: Timeline, pop: Population, sim, idx: Ids, ag: Agencie
            svc=_choose(rng, [0.35, 0.2, 0.1, 0.15, 0.1, 0.02, 0.08], len(asc)),
            end=fe["end"][asc])
     a_ = ar.result()
-    out["ext_asc_involvement"] = _finish("ext_asc_involvement", a_, idx, ag, "asc", tl, "AC", {
+    return _finish("ext_asc_involvement", a_, idx, ag, "asc", tl, "AC", {
         "asci_service_type": ar.label(a_, "svc"), "asci_start_date": lambda o: dates(a_["day"][o]),
         "asci_end_date": lambda o: dates(_end(a_["end"][o], tl.end))}, spell_end="end")
-
-    out["ext_health_event"] = _health(tl, pop, fe, ce, idx, ag, rng)
-    out.update(school_tables(cfg, tl, pop, sim, idx, ag, sen, rng, _Rows, _finish,
-                             emit or (lambda name, df, part=None: df)))
-    cov = ag.coverage_rows(pop.fam_start)
-    n = len(cov["fam"])
-    o = lexsort((cov["src"], cov["fam"]))
-    out["ext_source_coverage"] = (emit or (lambda name, df: df))("ext_source_coverage", frame(
-        "ext_source_coverage", {
-        "cove_coverage_id": ids("CV", np.arange(1, n + 1), 9),
-        "cove_family_id": take(idx.family_pa, cov["fam"][o]),
-        "cove_source": labels(cov["names"], cov["src"][o]),
-        "cove_start_date": dates(cov["start"][o]),
-    }))
-    return out, da_children
 
 
 def _grandparent_of(pop: Population) -> np.ndarray:

@@ -47,6 +47,11 @@ class Built:
     """Blocks until the simulation's last ground-truth months reached ``gt_sink``."""
 
 
+LAGS = {"households": 1, "people": 2, "social care": 3}
+"""Fork of :class:`Agencies` (its recording-lag stream) each table builder observes through
+(the agency tables fork their own, ``_agency.SECTIONS``)."""
+
+
 def _stream(seed: int, k: int) -> np.random.Generator:
     """Return an independent random stream per stage, so stages do not disturb each other."""
     return np.random.default_rng([seed, k])
@@ -122,9 +127,10 @@ def build(cfg: SyntheticConfig, gt_sink=None, stage: Stage | None = None,  # noq
     sen = np.where(rng.random(nc) < np.where(pop.ch_disability > 0, 0.3, 0.015), 2,
                    np.where(rng.random(nc) < np.where(pop.ch_disability > 0, 0.5, 0.12), 1, 0))
     # people, households and relationships need no simulation: built on a second thread
-    # while it runs (they are the first to draw from ``ag``, so no value changes)
+    # while it runs (each builder draws its recording lags from its own fork of ``ag``)
     with ThreadPoolExecutor(max_workers=1) as early:
-        households = early.submit(household_tables, cfg, tl, pop, uasc, idx, sen, ag)
+        households = early.submit(household_tables, cfg, tl, pop, uasc, idx, sen,
+                                  ag.fork(LAGS["households"]))
         sink = gt_sink(idx, pop) if gt_sink is not None else None
         keep_freed_memory_small("simulate")
         # its matrix products are small: idle BLAS threads would spin on the second core
@@ -136,14 +142,31 @@ def build(cfg: SyntheticConfig, gt_sink=None, stage: Stage | None = None,  # noq
     keep_freed_memory_small("tables")
 
     t = time.perf_counter()
-    tables = people_tables(cfg, tl, pop, uasc, idx, sim.moves, sen, ag, rng, households)
-    del households
+    # addresses, statuses and then the school tables on a second thread while the other
+    # agency tables and the CSC ones are built here: on 2 cores one thread of table building
+    # leaves much of the other core idle (each builder draws from its own streams)
+    with ThreadPoolExecutor(max_workers=1) as side:
+        people = side.submit(people_tables, cfg, tl, pop, uasc, idx, sim.moves, sen,
+                             ag.fork(LAGS["people"]), rng, households)
+        del households
+        agency, da_children = agency_tables(cfg, tl, pop, sim, idx, ag, sen, emit=emit,
+                                            side=side)
+        tick("agencies")
+        csc = _social_care(cfg, tl, pop, uasc, idx, sim, ag.fork(LAGS["social care"]),
+                           da_children)
+        tick("social care")
+        tables = {**people.result(), **agency, **csc}
     tick("people")
-    agency, da_children = agency_tables(cfg, tl, pop, sim, idx, ag, sen, _stream(cfg.seed, 7),
-                                        emit=emit)
-    tables.update(agency)
-    tick("agencies")
+    timings["tables"] = time.perf_counter() - t
+    ground_truth = _ground_truth_frames(cfg, pop, idx, sim)
+    return Built(tables=tables, ground_truth=ground_truth, calibration=sim.calibration,
+                 timings=timings, wait_ground_truth=sim.wait_ground_truth)
 
+
+def _social_care(cfg: SyntheticConfig, tl: Timeline, pop, uasc, idx: Ids, sim,  # noqa: ANN001
+                 ag: Agencies, da_children: dict) -> dict[str, pd.DataFrame]:
+    """Build the CSC tables: referrals (UASC arrivals added), contacts, Early Help, sources."""
+    nc = pop.n_children
     rng = _stream(cfg.seed, 8)
     ref = dict(sim.referrals)
     ref["uasc"] = np.zeros(len(ref["day"]), bool)
@@ -187,17 +210,13 @@ def build(cfg: SyntheticConfig, gt_sink=None, stage: Stage | None = None,  # noq
     eh_full["kids"] = {"episode": row, "child": kid}
     missing = ce["kind"] == CHILD_KIND["missing"]
     person = pd.concat([idx.child, idx.uasc], ignore_index=True)
-    tables.update(csc_tables(
+    return csc_tables(
         tl, ref, person, fam_all,
         np.concatenate([pop.ch_disability > 0, np.zeros(len(uasc.dob), bool)]),
         np.concatenate([pop.ch_dob, uasc.dob]), evidence, extra,
-        {"child": ce["child"][missing], "day": ce["day"][missing]}, eh_full, ag, rng, cfg.children,
-    ))
-    tick("social care")
-    timings["tables"] = time.perf_counter() - t
-    ground_truth = _ground_truth_frames(cfg, pop, idx, sim)
-    return Built(tables=tables, ground_truth=ground_truth, calibration=sim.calibration,
-                 timings=timings, wait_ground_truth=sim.wait_ground_truth)
+        {"child": ce["child"][missing], "day": ce["day"][missing]}, eh_full,
+        ag, rng, cfg.children,
+    )
 
 
 def gt_columns(idx: Ids, cols: dict[str, np.ndarray], month_day: np.ndarray) -> dict:

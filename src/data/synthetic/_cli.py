@@ -12,7 +12,7 @@ from rich.table import Table
 
 __all__ = ["run_generate"]
 
-STAGES = ("population", "simulate", "people", "agencies", "social care", "write")
+STAGES = ("population", "simulate", "agencies", "social care", "people", "write")
 
 
 def run_generate(out: Path, *, children: int | None, years: int | None, seed: int | None,

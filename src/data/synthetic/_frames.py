@@ -15,6 +15,8 @@ Causal model, part 6 (how records reach the platform)
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -129,7 +131,13 @@ def frame(table: str, cols: dict) -> pd.DataFrame:
 
 
 class Agencies:
-    """Coverage and recording lag of each agency for this LA."""
+    """Coverage and recording lag of each agency for this LA.
+
+    Which families each agency links is drawn once, here. Recording lags are
+    drawn by :meth:`observe` from ``rng``; each table builder observes through
+    its own :meth:`fork`, so builders may run in any order, or at once, and
+    draw the same lags.
+    """
 
     def __init__(self, cfg: SyntheticConfig, tl: Timeline, fam_groups: dict[str, np.ndarray],
                  n_families: int, rng: np.random.Generator) -> None:
@@ -145,6 +153,19 @@ class Agencies:
             self.linked[name] = rng.random(n_families, dtype=np.float32) < cov
             self.from_day[name] = tl.period_start + int(round(a.linked_from_year * 365.25))
         self.end_sec = (tl.end + 1) * 86400 - 1
+
+    def fork(self, key: int) -> Agencies:
+        """Return the same agencies with recording lags drawn from stream ``key`` of the seed.
+
+        The copy shares the coverage draws (read-only); its lags come from
+        ``default_rng([seed, 5, key])``, independent of every other fork's.
+        ``key`` starts at 1 (a trailing 0 would give the parent's own stream).
+        """
+        if key < 1:
+            raise ValueError(f"fork key {key}: use 1 or more")
+        twin = copy.copy(self)
+        twin.rng = np.random.default_rng([self.cfg.seed, 5, key])
+        return twin
 
     def observe(self, agency: str, fam: np.ndarray, day: np.ndarray,
                 csc: bool = False) -> tuple[np.ndarray, np.ndarray]:

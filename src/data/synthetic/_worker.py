@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
@@ -16,19 +17,23 @@ class OrderedWorker:
     truth, a table part's encoding) runs on the second core while the caller
     moves on. At most ``max_queued`` jobs wait, which bounds the memory their
     inputs hold; the first failure is re-raised by the next :meth:`submit` or
-    by :meth:`wait`.
+    by :meth:`wait`. Several threads may submit: jobs run in the order their
+    :meth:`submit` calls returned.
     """
 
     def __init__(self, max_queued: int = 2) -> None:
         self._max = max_queued
         self._pool = ThreadPoolExecutor(max_workers=1)
         self._pending: list[Future] = []
+        self._lock = threading.Lock()
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> None:
         """Queue ``fn(*args)``, collecting finished jobs and waiting while the queue is full."""
-        while self._pending and (len(self._pending) >= self._max or self._pending[0].done()):
-            self._pending.pop(0).result()  # re-raises a failed job
-        self._pending.append(self._pool.submit(fn, *args))
+        with self._lock:
+            while self._pending and (len(self._pending) >= self._max
+                                     or self._pending[0].done()):
+                self._pending.pop(0).result()  # re-raises a failed job
+            self._pending.append(self._pool.submit(fn, *args))
 
     def wait(self) -> None:
         """Finish every queued job and stop the thread (re-raising the first failure)."""
