@@ -7,6 +7,7 @@ import pyarrow as pa
 from earlywarning.data.synthetic._columns import KeyIndex, equal_codes, lexsort
 from earlywarning.data.synthetic._factors import _solve_intercept
 from earlywarning.data.synthetic._frames import dates, ids, stamps
+from earlywarning.data.synthetic._people import group_pairs, ragged_pairs
 from earlywarning.data.synthetic._timeline import NEVER
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -115,3 +116,17 @@ def test_equal_codes_are_equal_exactly_where_the_values_are(values):
                 assert (codes[i] == codes[j]) == (a == b)
         if a is None:
             assert codes[i] == -1
+
+
+_groups = st.lists(st.integers(0, 4), max_size=25)
+
+
+@given(_groups, _groups)
+def test_group_pairs_are_every_same_group_pair_in_order(left, right):
+    a, b = np.array(left, dtype=np.int64), np.array(right, dtype=np.int64)
+    i, j = group_pairs(a, b, 5)
+    expected = [(p, q) for p in range(len(a)) for q in range(len(b)) if a[p] == b[q]]
+    assert list(zip(i.tolist(), j.tolist(), strict=True)) == expected
+    i, j = ragged_pairs(a, 5)
+    assert list(zip(i.tolist(), j.tolist(), strict=True)) == [
+        (p, q) for p in range(len(a)) for q in range(len(a)) if p != q and a[p] == a[q]]

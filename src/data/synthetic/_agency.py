@@ -20,7 +20,7 @@ from earlywarning.data.schema import HEALTH_SERVICE_AGENCY, get_table
 from earlywarning.data.synthetic._columns import lexsort
 from earlywarning.data.synthetic._events import CHILD_KIND, FAM_KIND
 from earlywarning.data.synthetic._frames import Agencies, dates, frame, ids, labels
-from earlywarning.data.synthetic._people import Ids, take
+from earlywarning.data.synthetic._people import Ids, group_pairs, take
 from earlywarning.data.synthetic._population import ROLE_GRANDPARENT, Population
 from earlywarning.data.synthetic._schools import school_tables
 from earlywarning.data.synthetic._timeline import DAYS_PER_YEAR, NEVER, Timeline
@@ -33,13 +33,7 @@ EIGHTEEN = int(18 * DAYS_PER_YEAR)
 def children_at_home(pop: Population, fam: np.ndarray, day: np.ndarray,
                      p: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """(event row, child) pairs for children aged 0-17 in the family on the day, kept w.p. ``p``."""
-    order = np.argsort(pop.ch_family, kind="stable")
-    cnt = np.bincount(pop.ch_family, minlength=pop.n_families)
-    start = np.concatenate([[0], np.cumsum(cnt)[:-1]])
-    k = cnt[fam]
-    row = np.repeat(np.arange(len(fam)), k)
-    offs = np.arange(k.sum()) - np.repeat(np.cumsum(k) - k, k)
-    child = order[np.repeat(start[fam], k) + offs]
+    row, child = group_pairs(fam, pop.ch_family, pop.n_families)
     dob = pop.ch_dob[child]
     d = day[row]
     ok = (dob <= d) & (d < dob + EIGHTEEN) & (rng.random(len(child)) < p)

@@ -28,7 +28,7 @@ from earlywarning.data.synthetic._population import (
 from earlywarning.data.synthetic._timeline import DAYS_PER_YEAR, NEVER, Timeline
 
 __all__ = ["Ids", "Uasc", "draw_uasc", "household_tables", "make_ids", "people_tables",
-           "ragged_pairs"]
+           "group_pairs", "ragged_pairs"]
 
 NATIONALITIES = ("Afghanistan", "Sudan", "Eritrea", "Iran", "Vietnam", "Syria", "Albania",
                  "Iraq", "Ethiopia")
@@ -102,15 +102,24 @@ def take(arr: pa.Array, idx: np.ndarray) -> pd.Series:
     return arr.take(pa.array(np.asarray(idx, dtype=np.int64))).to_pandas()
 
 
+def group_pairs(left: np.ndarray, right: np.ndarray,
+                n_groups: int) -> tuple[np.ndarray, np.ndarray]:
+    """Every (i, j) with ``left[i] == right[j]``, without Python loops.
+
+    Pairs come in order of ``i``, and of ``j`` within one ``i``.
+    """
+    order = np.argsort(right, kind="stable")
+    cnt = np.bincount(right, minlength=n_groups)
+    start = np.concatenate([[0], np.cumsum(cnt)[:-1]])
+    k = cnt[left]
+    i = np.repeat(np.arange(len(left)), k)
+    offs = np.arange(k.sum()) - np.repeat(np.cumsum(k) - k, k)
+    return i, order[np.repeat(start[left], k) + offs]
+
+
 def ragged_pairs(group: np.ndarray, n_groups: int) -> tuple[np.ndarray, np.ndarray]:
     """All ordered pairs (i, j), i != j, of items sharing a group, without Python loops."""
-    order = np.argsort(group, kind="stable")
-    cnt = np.bincount(group, minlength=n_groups)
-    start = np.concatenate([[0], np.cumsum(cnt)[:-1]])
-    k = cnt[group]
-    left = np.repeat(np.arange(len(group)), k)
-    offs = np.arange(k.sum()) - np.repeat(np.cumsum(k) - k, k)
-    right = order[np.repeat(start[group], k) + offs]
+    left, right = group_pairs(group, group, n_groups)
     keep = left != right
     return left[keep], right[keep]
 
@@ -216,11 +225,7 @@ def people_tables(cfg: SyntheticConfig, tl: Timeline, pop: Population, uasc: Uas
 def _relationships(tl: Timeline, pop: Population, idx: Ids, ag: Agencies) -> pd.DataFrame:
     """Child -> parent / step-parent / partner / sibling / half-sibling / grandparent rows."""
     nf = pop.n_families
-    fam_ad = ragged_pairs(np.concatenate([pop.ch_family, pop.ad_family]), nf)
-    nc = pop.n_children
-    ci, aj = fam_ad
-    sel = (ci < nc) & (aj >= nc)
-    ci, aj = ci[sel], aj[sel] - nc
+    ci, aj = group_pairs(pop.ch_family, pop.ad_family, nf)  # each child with each adult
     role = pop.ad_role[aj]
     dob = pop.ch_dob[ci]
     is_father = pop.ch_father[ci] == aj
