@@ -153,12 +153,13 @@ def household_tables(cfg: SyntheticConfig, tl: Timeline, pop: Population, uasc: 
             [pop.ch_eth, pop.ad_eth, len(codes) + uasc.eth])),
         "pers_dob": dates(_month(np.concatenate([pop.ch_dob, pop.ad_dob, uasc.dob]))),
         "pers_is_child": np.repeat(np.array(["Y", "N", "Y"]), [nc, na, nu]),
-        "pers_send_flag": np.concatenate([np.where(sen == 2, "Y", "N"), np.full(na, None),
-                                          np.full(nu, "N")]),
-        "pers_is_mother": np.concatenate([np.full(nc, None), np.where(female_carer, "Y", "N"),
-                                          np.full(nu, None)]),
-        "pers_nationality": np.concatenate([np.full(nc + na, None),
-                                            np.array(NATIONALITIES)[uasc.nationality]]),
+        # codes into labels, -1 for null: no Python string per person
+        "pers_send_flag": labels(("N", "Y"), np.concatenate(
+            [(sen == 2).astype(np.int8), np.full(na, -1, np.int8), np.zeros(nu, np.int8)])),
+        "pers_is_mother": labels(("N", "Y"), np.concatenate(
+            [np.full(nc, -1, np.int8), female_carer.astype(np.int8), np.full(nu, -1, np.int8)])),
+        "pers_nationality": labels(NATIONALITIES, np.concatenate(
+            [np.full(nc + na, -1, np.int64), np.asarray(uasc.nationality, np.int64)])),
     })
 
     # --- household membership spells ---------------------------------------------
