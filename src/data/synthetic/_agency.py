@@ -145,11 +145,15 @@ def _choose(rng: np.random.Generator, p: list[float], n: int) -> np.ndarray:
 
 
 SECTIONS = ("police", "housing", "asc", "health", "school")
-"""The builders of :func:`agency_tables`, each with its own random streams (see ``_stream``)."""
+"""The builders of :func:`agency_tables`, each with its own random streams (``_streams``)."""
 
 
 def _streams(cfg, ag: Agencies, section: str) -> tuple[Agencies, np.random.Generator]:  # noqa: ANN001
-    """Return a section's recording lags and event draws (independent of other sections')."""
+    """Return a section's recording lags and event draws (independent of other sections').
+
+    Lag forks 11-15 (``_build.LAGS`` holds the others' keys, from 1), event streams
+    ``[seed, 7, 1..5]``.
+    """
     k = SECTIONS.index(section) + 1
     return ag.fork(10 + k), np.random.default_rng([cfg.seed, 7, k])
 
