@@ -135,7 +135,7 @@ def household_tables(cfg: SyntheticConfig, tl: Timeline, pop: Population, uasc: 
 
     Returns ``ssd_person``, ``ssd_family`` and ``ext_person_relationship``, and
     under ``"_members"`` the household membership spells :func:`people_tables`
-    needs for addresses. They are the first users of ``ag``'s random stream, so
+    needs for addresses. ``ag`` is this builder's own fork (:meth:`Agencies.fork`), so
     building them before (or during) the simulation changes no value.
     """
     out: dict = {}
