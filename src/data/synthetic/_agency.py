@@ -180,20 +180,14 @@ def agency_tables(cfg, tl: Timeline, pop: Population, sim, idx: Ids, ag: Agencie
     emit_or_keep = emit or (lambda name, df, part=None: df)
     lags, draws = _streams(cfg, ag, "school")
     school_args = (cfg, tl, pop, sim, idx, lags, sen, draws, _Rows, _finish, emit_or_keep)
-    if side is not None:
-        school = side.submit(school_tables, *school_args).result
-    else:
-        built = school_tables(*school_args)
-
-        def school() -> dict[str, pd.DataFrame]:
-            return built
+    school = side.submit(school_tables, *school_args) if side is not None else None
     out: dict[str, pd.DataFrame] = {}
     out["ext_police_event"], da_children = _police(tl, pop, sim, idx, *_streams(cfg, ag, "police"))
     out["ext_housing_event"] = _housing(tl, pop, sim, idx, *_streams(cfg, ag, "housing"))
     out["ext_asc_involvement"] = _asc(tl, pop, sim, idx, *_streams(cfg, ag, "asc"))
     out["ext_health_event"] = _health(tl, pop, sim.fam_events, sim.child_events, idx,
                                       *_streams(cfg, ag, "health"))
-    out.update(school())
+    out.update(school.result() if school is not None else school_tables(*school_args))
     cov = ag.coverage_rows(pop.fam_start)
     n = len(cov["fam"])
     o = lexsort((cov["src"], cov["fam"]))
