@@ -98,3 +98,43 @@ def test_jobs_from_two_threads_all_run_each_thread_in_its_own_order():
     assert len(done) == 400
     for name in ("a", "b"):
         assert [i for n, i in done if n == name] == list(range(200))
+
+
+def test_latent_noise_drawn_ahead_is_the_sequence_drawn_one_by_one():
+    """The simulation draws each month's latent noise ahead on a thread: same draws, in order."""
+    from earlywarning.data.synthetic._adversity import NoiseAhead, draw_latent_noise
+
+    one_by_one = np.random.default_rng([3, 4, 2])
+    expected = [draw_latent_noise(one_by_one, 257) for _ in range(6)]
+    for ahead in (1, 2, 9):
+        with NoiseAhead(np.random.default_rng([3, 4, 2]), 257, 6, ahead=ahead) as noise:
+            got = [noise.next() for _ in range(6)]
+            with pytest.raises(RuntimeError, match="more months stepped"):
+                noise.next()
+        for g, e in zip(got, expected, strict=True):
+            np.testing.assert_array_equal(g, e)
+    assert expected[0].shape == (3, 257)
+    assert not np.array_equal(expected[0], expected[1])
+    uniforms = np.concatenate([e[2] for e in expected])
+    assert uniforms.min() >= 0 and uniforms.max() < 1
+
+
+def test_step_latent_with_noise_given_matches_drawing_it():
+    """Passing the month's noise changes where it comes from, not the step."""
+    from earlywarning.data.synthetic._adversity import draw_latent_noise, init_latent, step_latent
+
+    cfg = SyntheticConfig(children=800, seed=5)
+    tl = Timeline.from_config(cfg)
+    pop = build_population(cfg, tl, _stream(cfg.seed, 1))
+    active = np.ones(pop.n_families, bool)
+    a, b = (init_latent(cfg, pop, np.random.default_rng(1)) for _ in range(2))
+    r_a, r_b = np.random.default_rng(9), np.random.default_rng(9)
+    for _ in range(24):
+        shocked_a, kind_a = step_latent(cfg, a, r_a, active)
+        noise = draw_latent_noise(r_b, pop.n_families)
+        shocked_b, kind_b = step_latent(cfg, b, r_b, active, noise)
+        np.testing.assert_array_equal(shocked_a, shocked_b)
+        np.testing.assert_array_equal(kind_a, kind_b)
+    for name in ("u", "ell", "s", "s_house", "s_mh"):
+        np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
+    assert np.any(a.s_house > 0)  # shocks happened over two years

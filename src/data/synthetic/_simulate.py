@@ -16,7 +16,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from earlywarning.data.synthetic import _events as ev
-from earlywarning.data.synthetic._adversity import DOMAINS, DRIVERS, init_latent, step_latent
+from earlywarning.data.synthetic._adversity import (
+    DOMAINS,
+    DRIVERS,
+    NoiseAhead,
+    init_latent,
+    step_latent,
+)
 from earlywarning.data.synthetic._config import SyntheticConfig
 from earlywarning.data.synthetic._hazard import (
     ATTENDANCE_GOOD,
@@ -237,6 +243,8 @@ def simulate(cfg: SyntheticConfig, pop: Population, tl: Timeline, rng: np.random
     statics = ev.child_statics(cfg, lat)
     gt_jobs, child_jobs = OrderedWorker(max_queued=_gt_queue(cfg, pop)), OrderedWorker()
     child_rng = np.random.default_rng([cfg.seed, 4, 1])
+    # the latent state's noise needs nothing from the loop: drawn ahead, on another thread
+    noise = NoiseAhead(np.random.default_rng([cfg.seed, 4, 2]), nf, tl.n_months)
 
     for m in range(tl.n_months):
         t0, t1 = int(tl.month_starts[m]), int(tl.month_starts[m + 1])
@@ -248,7 +256,7 @@ def simulate(cfg: SyntheticConfig, pop: Population, tl: Timeline, rng: np.random
         dob = pop.ch_dob[sl]
         fam_active = np.zeros(nf, bool)
         fam_active[cf] = True
-        shocked, kind = step_latent(cfg, lat, rng, fam_active)
+        shocked, kind = step_latent(cfg, lat, rng, fam_active, noise.next())
         A = lat.adversity(pop.fam_baseline)
         vp = (pop.fam_partner_violent & (pop.fam_partner_start <= t0)
               & (t0 < pop.fam_partner_end)).astype(np.float32)
@@ -355,6 +363,7 @@ def simulate(cfg: SyntheticConfig, pop: Population, tl: Timeline, rng: np.random
         if progress is not None:
             progress(m + 1, tl.n_months)
 
+    noise.close()
     if in_memory:
         gt_jobs.wait()
     child_jobs.wait()
