@@ -9,7 +9,7 @@ from earlywarning.data.synthetic._factors import _solve_intercept
 from earlywarning.data.synthetic._frames import dates, ids, stamps
 from earlywarning.data.synthetic._people import group_pairs, ragged_pairs
 from earlywarning.data.synthetic._timeline import NEVER
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 _ints = st.lists(st.tuples(st.integers(-5, 5), st.booleans(), st.integers(0, 3)), max_size=60)
@@ -130,3 +130,23 @@ def test_group_pairs_are_every_same_group_pair_in_order(left, right):
     i, j = ragged_pairs(a, 5)
     assert list(zip(i.tolist(), j.tolist(), strict=True)) == [
         (p, q) for p in range(len(a)) for q in range(len(a)) if p != q and a[p] == a[q]]
+
+
+@given(st.sampled_from(["P", "FM", "ABCDEFG", "Q"]), st.integers(2, 11),
+       st.lists(st.text("0123456789/:xP\x00 ", min_size=11, max_size=11), min_size=1,
+                max_size=30), st.lists(st.integers(0, 10**11), max_size=30))
+def test_fixed_width_numbers_parse_exactly_the_numbered_ids(prefix, width, noise, numbers):
+    """Numbered ids are read from the raw bytes (8 at a time up to 8 long): same as int()."""
+    from earlywarning.data.synthetic._columns import _fixed_width_numbers
+
+    assume(width > len(prefix))
+    digits = width - len(prefix)
+    values = [(prefix + f"{k:0{digits}d}")[:width] for k in numbers if k < 10**digits]
+    values += [v[:width] for v in noise] + [prefix + v[: digits] for v in noise]
+    got = _fixed_width_numbers(pa.array(values, pa.large_string()), prefix, width)
+    assert got is not None
+    num, ok = got
+    for v, n, good in zip(values, num, ok, strict=True):
+        want = v.startswith(prefix) and v[len(prefix):].isascii() and v[len(prefix):].isdigit()
+        assert good == want, v
+        assert n == (int(v[len(prefix):]) if want else 0), v

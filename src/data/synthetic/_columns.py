@@ -289,6 +289,8 @@ def _fixed_width_numbers(arr: pa.Array, prefix: str, width: int
         return None
     data = np.frombuffer(data_buf, dtype=np.uint8)[offsets[0]: offsets[-1]].reshape(-1, width)
     head = np.frombuffer(prefix.encode("utf-8"), dtype=np.uint8)
+    if width <= 8:
+        return _eight_bytes(data, bytes(head))
     ok = (data[:, : len(head)] == head).all(axis=1)
     num = np.zeros(len(arr), dtype=np.int64)
     for j in range(len(head), width):  # one pass per digit position
@@ -296,6 +298,41 @@ def _fixed_width_numbers(arr: pa.Array, prefix: str, width: int
         ok &= (digit >= 0) & (digit <= 9)
         num = num * 10 + digit
     return np.where(ok, num, 0), ok
+
+
+def _eight_bytes(rows: np.ndarray, prefix: bytes) -> tuple[np.ndarray, np.ndarray]:
+    """Parse rows of ``prefix`` + digits, at most 8 bytes long, 8 bytes at a time (SWAR).
+
+    Each row is right-aligned in 8 bytes padded with ``"0"`` (no copy when it is
+    8 bytes long) and read as one little-endian ``uint64``, first byte lowest.
+    The prefix's bytes are compared under a mask and then set to ``"0"``; a byte
+    is a digit when its high nibble is 3 before and after adding 6; digits are
+    then combined in pairs, fours and eights with one multiply each (10, 100
+    and 10,000 times the higher-order half plus the lower). Returns the numbers
+    (int64, 0 where a row does not parse) and a mask of rows that parse.
+    """
+    n, width = rows.shape
+    if width == 8:
+        x = np.ascontiguousarray(rows).reshape(-1).view("<u8")
+    else:
+        padded = np.full((n, 8), ord("0"), dtype=np.uint8)
+        padded[:, 8 - width:] = rows
+        x = padded.reshape(-1).view("<u8")
+    u = np.uint64
+    shift = 8 * (8 - width)
+    mask = u(((1 << 8 * len(prefix)) - 1) << shift)
+    ok = (x & mask) == u(int.from_bytes(prefix, "little") << shift)
+    zeros = u(0x3030303030303030)
+    x = (x & ~mask) | (zeros & mask)
+    hi = u(0xF0F0F0F0F0F0F0F0)
+    ok &= (x & hi) == zeros
+    ok &= ((x + u(0x0606060606060606)) & hi) == zeros
+    x &= u(0x0F0F0F0F0F0F0F0F)
+    x = (x * u(10 << 8 | 1)) >> u(8)
+    x = ((x & u(0x00FF00FF00FF00FF)) * u(100 << 16 | 1)) >> u(16)
+    x = ((x & u(0x0000FFFF0000FFFF)) * u(10_000 << 32 | 1)) >> u(32)
+    x[~ok] = 0
+    return x.view(np.int64), ok
 
 
 def equal_codes(values: object) -> np.ndarray:
