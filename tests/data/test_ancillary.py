@@ -39,8 +39,9 @@ def test_same_rng_state_gives_identical_tables(core, out):
         pd.testing.assert_frame_equal(out[name], again[name])
 
 
-def test_building_one_table_after_another_gives_the_same_tables(core, out):
-    """A large LA builds the ancillary tables without the second thread, and waits (in
+@pytest.mark.parametrize("beside", [(), ("voice",), ("identity",)])
+def test_building_one_table_after_another_gives_the_same_tables(core, out, beside):
+    """A large LA builds some ancillary tables without the second thread, and waits (in
     ``context_ready``) for its calibration report before the first table: same output."""
     events: list[str] = []
 
@@ -49,13 +50,19 @@ def test_building_one_table_after_another_gives_the_same_tables(core, out):
         return df
 
     alone = add_ancillary_tables(dict(core), CONFIG, np.random.default_rng(11),
-                                 concurrent=False, emit=emit,
+                                 beside=beside, emit=emit,
                                  context_ready=lambda: events.append("context ready"))
     assert events[0] == "context ready" and events.count("context ready") == 1
     assert {"ext_person_identity", "ext_family_voice"} <= set(events[1:])
     assert set(alone) == set(out)
     for name in ANCILLARY_TABLES:
         pd.testing.assert_frame_equal(alone[name], out[name])
+
+
+def test_only_identity_and_voice_can_be_built_beside(core):
+    with pytest.raises(ValueError, match="beside=\\['workforce'\\]"):
+        add_ancillary_tables(dict(core), CONFIG, np.random.default_rng(11),
+                             beside=("voice", "workforce"))
 
 
 def test_different_seed_gives_different_names(core, out):

@@ -290,7 +290,8 @@ other tables it reads may be written before it runs."""
 
 def add_ancillary_tables(
     tables: dict[str, pd.DataFrame], config: object, rng: np.random.Generator,
-    emit: Callable[..., pd.DataFrame] | None = None, concurrent: bool = True,
+    emit: Callable[..., pd.DataFrame] | None = None,
+    beside: tuple[str, ...] = ("identity", "voice"),
     context_ready: Callable[[], object] | None = None,
 ) -> dict[str, pd.DataFrame]:
     """Add identity, workforce, service-involvement, voice and metadata tables.
@@ -316,9 +317,10 @@ def add_ancillary_tables(
         the caller hands ``tables`` over (its core tables already written):
         :data:`CONTEXT_ONLY` tables are cut to their earliest event in it once
         the context is built, so their memory is freed.
-    concurrent : bool
-        Build the identity and voice tables on a second thread (more memory at
-        once); the tables are the same either way.
+    beside : tuple of str
+        Which of ``"identity"`` and ``"voice"`` to build on a second thread,
+        beside the workforce and services (more memory at once); the tables
+        are the same either way.
     context_ready : callable, optional
         Called once the shared context is built, before any table: a caller
         running other work beside the context (the generator's calibration
@@ -343,18 +345,23 @@ def add_ancillary_tables(
     if context_ready is not None:
         context_ready()
     # each builder draws from its own stream, so identity and voice (which need only the
-    # context) are built on a second thread while the workforce and services are
-    # (same tables either way; a large LA builds them one after another to bound memory)
+    # context) may be built on a second thread while the workforce and services are
+    # (same tables either way; a large LA builds identity inline to bound memory)
     r_workforce, r_identity, r_services, r_voice = rng.spawn(4)
     with ThreadPoolExecutor(max_workers=1) as side:
 
-        def soon(fn: Callable[..., pd.DataFrame], *args: object) -> Callable[[], pd.DataFrame]:
-            if concurrent:
+        def soon(name: str, fn: Callable[..., pd.DataFrame],
+                 *args: object) -> Callable[[], pd.DataFrame]:
+            if name in beside:
                 return side.submit(fn, *args).result
             return lambda: fn(*args)
 
-        identity = soon(build_person_identity, ctx, r_identity)
-        voice = soon(build_family_voice, ctx, r_voice)
+        unknown = set(beside) - {"identity", "voice"}
+        if unknown:
+            raise ValueError(f"add_ancillary_tables: beside={sorted(unknown)}: "
+                             "only 'identity' and 'voice' can be built on a second thread")
+        identity = soon("identity", build_person_identity, ctx, r_identity)
+        voice = soon("voice", build_family_voice, ctx, r_voice)
         wf = build_workforce(ctx, r_workforce)
         out = fill_episode_allocations(tables, wf)
         out["ext_person_identity"] = keep("ext_person_identity", identity())
