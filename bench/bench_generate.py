@@ -11,8 +11,11 @@ under ``bench/_work/generate/``.
   which the issue allows to keep the oracle table affordable; the default is monthly.
 
 Baseline: the 60k run's seconds per child, scaled linearly to 1M children.
-Details also give the child's CPU seconds (user + system, all threads) and the
-machine's load average, since wall time on a shared machine says little alone.
+Details also give the child's CPU seconds (user + system, all threads; and each
+apart, with its page faults) and the machine's load average, since wall time on a
+shared machine says little alone: on this project's virtual machine, system time
+(the kernel providing fresh pages, see ``run.PROBE_REFERENCE``) ranged from a
+fifth to two thirds of the 1M run's CPU time.
 """
 
 from __future__ import annotations
@@ -39,7 +42,9 @@ s = generate_la(cfg, Path(sys.argv[2]))
 import os, resource
 ru = resource.getrusage(resource.RUSAGE_SELF)
 print(json.dumps({"seconds": time.perf_counter() - t, "timings": s.timings,
-                  "cpu_seconds": ru.ru_utime + ru.ru_stime, "load_average": os.getloadavg()[0],
+                  "cpu_seconds": ru.ru_utime + ru.ru_stime, "user_seconds": ru.ru_utime,
+                  "system_seconds": ru.ru_stime, "minor_page_faults": ru.ru_minflt,
+                  "load_average": os.getloadavg()[0],
                   "event_rows": s.agency_event_rows, "rows": sum(s.row_counts.values()),
                   "ground_truth_rows": s.ground_truth_rows}))
 """

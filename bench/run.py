@@ -38,18 +38,26 @@ def _load(path: Path):
 
 PROBE_LOOP = 10_000_000
 PROBE_DRAWS = 20
-PROBE_REFERENCE = {"python_loop_s": 0.37, "numpy_normals_ms": 9.7}
+PROBE_FRESH_BYTES = 256 * 2**20
+PROBE_REFERENCE = {"python_loop_s": 0.37, "numpy_normals_ms": 9.7, "fresh_memory_s_per_gb": 0.17}
 """The probe on this project's 2-core machine in one of its usual (fast) spells.
 In its slow spells (when the 1 M generator missed 120 s) the normals took 1.7x as
 long, and a similar Python loop (20 M steps at module level, not this probe's)
-1.1-1.45x."""
+1.1-1.45x. Fresh memory matters most: this machine is a virtual machine whose
+host takes back memory the guest has freed, and the first write to such a page
+then waits for the host. Writing 1 GB of fresh memory took 0.17 s just after
+the same memory was used, and 15-16 s after 45 s idle (2026-12-07); the 1M
+generator, which writes about 50 GB of fresh pages in a run (7 GB at a time),
+then spent more time in the kernel (182 s) than in Python and NumPy (102 s)."""
 
 
 def host_probe() -> dict[str, float]:
-    """Time fixed CPU work: a Python loop (interpreter speed) and 1 M float32 normals (NumPy).
+    """Time fixed work: a Python loop, 1 M float32 normals (NumPy) and writing fresh memory.
 
     Returns seconds for the loop and milliseconds per draw, the best of two tries each,
-    so a single interruption does not count.
+    so a single interruption does not count, and seconds per GB for the first write
+    of :data:`PROBE_FRESH_BYTES` of newly allocated memory (one try: a second would
+    reuse warm pages).
     """
     import numpy as np
 
@@ -67,7 +75,12 @@ def host_probe() -> dict[str, float]:
         for _ in range(PROBE_DRAWS):
             rng.standard_normal(dtype=np.float32, out=buf)
         draws.append((time.perf_counter() - t) / PROBE_DRAWS * 1e3)
-    return {"python_loop_s": round(min(loops), 3), "numpy_normals_ms": round(min(draws), 2)}
+    t = time.perf_counter()
+    fresh = np.ones(PROBE_FRESH_BYTES // 8, np.float64)
+    fresh_s = time.perf_counter() - t
+    del fresh
+    return {"python_loop_s": round(min(loops), 3), "numpy_normals_ms": round(min(draws), 2),
+            "fresh_memory_s_per_gb": round(fresh_s * 2**30 / PROBE_FRESH_BYTES, 2)}
 
 
 def _probe_text(probe: dict[str, float]) -> str:
@@ -75,7 +88,9 @@ def _probe_text(probe: dict[str, float]) -> str:
     return (f"host probe: Python loop {probe['python_loop_s']:.2f} s "
             f"({probe['python_loop_s'] / ref['python_loop_s']:.2f}x the reference), "
             f"NumPy normals {probe['numpy_normals_ms']:.1f} ms "
-            f"({probe['numpy_normals_ms'] / ref['numpy_normals_ms']:.2f}x)")
+            f"({probe['numpy_normals_ms'] / ref['numpy_normals_ms']:.2f}x), "
+            f"fresh memory {probe['fresh_memory_s_per_gb']:.2f} s/GB "
+            f"({probe['fresh_memory_s_per_gb'] / ref['fresh_memory_s_per_gb']:.1f}x)")
 
 
 def main(argv: list[str] | None = None) -> int:
