@@ -121,9 +121,11 @@ def build_tables(config: SyntheticConfig) -> tuple[dict[str, pd.DataFrame],
         unobserved_share, p_need, p_recorded) and ``family`` (baseline adversity, groups).
     """
     from earlywarning.data.synthetic._build import build
+    from earlywarning.data.synthetic._write import reuse_freed_memory
 
-    built = build(config)
-    return _with_ancillary(built.tables, config), built.ground_truth
+    with reuse_freed_memory(config.children):
+        built = build(config)
+        return _with_ancillary(built.tables, config), built.ground_truth
 
 
 def generate_la(config: SyntheticConfig, out: Path, fmt: str = "parquet",
@@ -164,6 +166,7 @@ def generate_la(config: SyntheticConfig, out: Path, fmt: str = "parquet",
         PartWriter,
         atomic_dir,
         keep_freed_memory_small,
+        reuse_freed_memory,
         slim,
         writable,
         write_and_free,
@@ -178,7 +181,8 @@ def generate_la(config: SyntheticConfig, out: Path, fmt: str = "parquet",
     counts: dict[str, int] = {}
     emitted: set[str] = set()
     logs: list[tuple[tuple[int, int], pd.DataFrame]] = []
-    with (atomic_dir(out) as tmp, ThreadPoolExecutor(max_workers=2) as pool,
+    with (reuse_freed_memory(config.children), atomic_dir(out) as tmp,
+          ThreadPoolExecutor(max_workers=2) as pool,
           ThreadPoolExecutor(max_workers=1) as side):
         (tmp / "ground_truth").mkdir()
         writer = GroundTruthWriter(tmp / "ground_truth" / "child_month.parquet")
