@@ -278,12 +278,10 @@ def limit_malloc_arenas(children: int) -> bool:
     writers) allocate and free arrays of several MB every month, so at 1M
     children their heaps were mapped, faulted in (as the 2 MB huge pages numpy
     asks for, each zeroed by the kernel) and unmapped some 300 times in the
-    simulation alone. With two arenas for the whole process, and up to 2 GB of
+    simulation alone. With two arenas for the whole process, and up to 1 GB of
     free heap top kept between the explicit trims of
     :func:`keep_freed_memory_small`, that memory is reused: the simulation's
-    page faults fall about fourfold (keeping 2 GB rather than 1 GB free halved the
-    simulation's huge-page faults again, 2,800 to 1,100, and saved 3-8 s of its 50-59 s in
-    two alternating pairs; peak memory unchanged). (One arena saves as many faults, but then
+    page faults fall about fourfold. (One arena saves as many faults, but then
     the ancillary step took about 7 s longer at 1M, probably as its threads
     waited for each other's allocations.)
 
@@ -300,7 +298,7 @@ def limit_malloc_arenas(children: int) -> bool:
     libc = _glibc() if children >= FEW_ARENAS_MIN_CHILDREN else None
     if libc is None:
         return False
-    return bool(libc.mallopt(M_ARENA_MAX, 2)) and bool(libc.mallopt(M_TRIM_THRESHOLD, 2**31 - 1))
+    return bool(libc.mallopt(M_ARENA_MAX, 2)) and bool(libc.mallopt(M_TRIM_THRESHOLD, 2**30))
 
 
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD, M_ARENA_MAX = -1, -3, -8
