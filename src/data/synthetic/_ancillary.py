@@ -333,6 +333,10 @@ def add_ancillary_tables(
         A new dict: the input tables (Early Help, CIN, assessment and s47 team
         and worker columns filled where null) plus :data:`ANCILLARY_TABLES`.
     """
+    unknown = set(beside) - {"identity", "voice"}
+    if unknown:  # refused before the context, the step's longest part, is built
+        raise ValueError(f"add_ancillary_tables: beside={sorted(unknown)}: "
+                         "only 'identity' and 'voice' can be built on a second thread")
     keep = emit or (lambda name, df: df)
     ctx = build_context(tables, config)
     if emit is not None:
@@ -356,10 +360,6 @@ def add_ancillary_tables(
                 return side.submit(fn, *args).result
             return lambda: fn(*args)
 
-        unknown = set(beside) - {"identity", "voice"}
-        if unknown:
-            raise ValueError(f"add_ancillary_tables: beside={sorted(unknown)}: "
-                             "only 'identity' and 'voice' can be built on a second thread")
         identity = soon("identity", build_person_identity, ctx, r_identity)
         voice = soon("voice", build_family_voice, ctx, r_voice)
         wf = build_workforce(ctx, r_workforce)
