@@ -1,9 +1,9 @@
 """Each table builder draws from its own random streams, so builders may run at once.
 
-The generator builds the people tables and the school tables on a second thread
-while the other agency and CSC tables are built; these tests hold the property
-that makes that safe: a builder's draws do not depend on what ran before it, or
-beside it.
+The generator builds the household tables on a second thread while the simulation
+runs, then the school and CSC tables on it while the other agency tables and the
+people ones are built; these tests hold the property that makes that safe: a
+builder's draws do not depend on what ran before it, or beside it.
 """
 
 from __future__ import annotations
@@ -79,6 +79,25 @@ def test_agency_tables_are_the_same_built_on_two_threads_or_one(world):
         pd.testing.assert_frame_equal(alone[name], beside[name], obj=name)
     for key in ("child", "day"):
         assert np.array_equal(da_alone[key], da_beside[key])
+
+
+def test_meanwhile_runs_once_on_the_calling_thread_before_the_school_tables_are_awaited(world):
+    cfg, tl, pop, idx, ag, sim, sen = world
+    gate, calls = threading.Event(), []
+
+    def meanwhile(da_children: dict) -> None:
+        calls.append((threading.current_thread(), da_children))
+        gate.set()
+
+    alone, _ = agency_tables(cfg, tl, pop, replace(sim), idx, ag, sen)
+    with ThreadPoolExecutor(max_workers=1) as side:
+        side.submit(gate.wait, 30)  # the school tables cannot start before meanwhile ran
+        beside, da = agency_tables(cfg, tl, pop, replace(sim), idx, ag, sen, side=side,
+                                   meanwhile=meanwhile)
+    assert len(calls) == 1 and calls[0][0] is threading.current_thread()
+    assert calls[0][1] is da
+    for name in alone:
+        pd.testing.assert_frame_equal(alone[name], beside[name], obj=name)
 
 
 def test_jobs_from_two_threads_all_run_each_thread_in_its_own_order():

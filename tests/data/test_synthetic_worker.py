@@ -42,3 +42,23 @@ def test_a_failed_job_is_reraised():
     worker.submit(fail)
     with pytest.raises(RuntimeError, match="disk full"):
         worker.wait()
+
+
+def test_cancel_drops_waiting_jobs_and_stops_the_thread():
+    started, gate, done = threading.Event(), threading.Event(), []
+    before = threading.active_count()
+    worker = OrderedWorker(max_queued=4)
+    worker.submit(lambda: (started.set(), gate.wait()))
+    for i in range(3):
+        worker.submit(done.append, i)
+    assert started.wait(5)
+    stopper = threading.Thread(target=worker.cancel)
+    stopper.start()
+    stopper.join(0.2)
+    assert stopper.is_alive()  # it lets the running job end
+    gate.set()
+    stopper.join(5)
+    assert not stopper.is_alive()
+    assert done == []  # the queued jobs never ran
+    assert threading.active_count() == before
+    worker.cancel()  # twice is harmless

@@ -155,6 +155,7 @@ def generate_la(config: SyntheticConfig, out: Path, fmt: str = "parquet",
     GenerationSummary
     """
     from concurrent.futures import ThreadPoolExecutor
+    from contextlib import ExitStack
 
     from earlywarning.data.schema import TABLES
     from earlywarning.data.synthetic._ancillary import ANCILLARY_CHANGES, ANCILLARY_READS
@@ -183,15 +184,21 @@ def generate_la(config: SyntheticConfig, out: Path, fmt: str = "parquet",
     logs: list[tuple[tuple[int, int], pd.DataFrame]] = []
     with (reuse_freed_memory(config.children), atomic_dir(out) as tmp,
           ThreadPoolExecutor(max_workers=2) as pool,
-          ThreadPoolExecutor(max_workers=1) as side):
+          ThreadPoolExecutor(max_workers=1) as side, ExitStack() as stop_on_exit):
         (tmp / "ground_truth").mkdir()
         writer = GroundTruthWriter(tmp / "ground_truth" / "child_month.parquet")
         pending = []
         streams: dict[str, PartWriter] = {}
+        # on an error, before the folder is removed, no thread keeps writing into it (in the
+        # reverse order: the ground truth's source, the defects, then the writers); each
+        # call is a no-op once its jobs were waited for
+        stop_on_exit.callback(writer.abort)
+        stop_on_exit.callback(lambda: [s.abort() for s in streams.values()])
         # defects and Arrow conversion run on one worker, in emission order (so the
         # defect log and the parts of a table keep their order), while tables are built
         dirty = OrderedWorker(
             max_queued=int(np.clip(DIRTY_QUEUE_CHILD_JOBS // config.children, 2, 32)))
+        stop_on_exit.callback(dirty.cancel)
 
         def sink_factory(idx, pop):  # noqa: ANN001, ANN202
             writer.convert = lambda c: gt_arrow(idx, c, c["day"])
@@ -231,6 +238,7 @@ def generate_la(config: SyntheticConfig, out: Path, fmt: str = "parquet",
             return slim(name, df, config.end_date)
 
         built = build(config, gt_sink=sink_factory, stage=progress, emit=emit_and_slim)
+        stop_on_exit.callback(built.stop_ground_truth)
         timings.update(built.timings)
         t = time.perf_counter()
         # tables the ancillary step reads but does not change are written now, in full

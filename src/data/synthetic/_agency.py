@@ -12,6 +12,7 @@ home. Every row then passes through its agency's coverage and lag
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import Executor
 
 import numpy as np
@@ -160,7 +161,7 @@ def _streams(cfg, ag: Agencies, section: str) -> tuple[Agencies, np.random.Gener
 
 def agency_tables(cfg, tl: Timeline, pop: Population, sim, idx: Ids, ag: Agencies,  # noqa: ANN001
                   sen: np.ndarray, emit=None, side: Executor | None = None,  # noqa: ANN001
-                  ) -> tuple[dict, dict]:
+                  meanwhile: Callable[[dict], None] | None = None) -> tuple[dict, dict]:
     """Build every ``ext_*`` event table and ``ext_source_coverage``.
 
     ``emit(name, df, part=None)``, when given, receives the largest tables as
@@ -168,7 +169,10 @@ def agency_tables(cfg, tl: Timeline, pop: Population, sim, idx: Ids, ag: Agencie
     keep; the school attendance table comes in parts (``part=(k, last)``).
     With ``side`` the school tables are built on that executor while the rest
     are built here; every section draws from its own streams, so the tables are
-    the same either way.
+    the same either way. ``meanwhile(police_da_children)``, when given, is called
+    here once the other sections are built, before waiting for the school tables:
+    the caller's own tables then overlap them (at 60,000 children the school
+    tables, the largest, take longer than all the others built here).
 
     Returns
     -------
@@ -187,7 +191,6 @@ def agency_tables(cfg, tl: Timeline, pop: Population, sim, idx: Ids, ag: Agencie
     out["ext_asc_involvement"] = _asc(tl, pop, sim, idx, *_streams(cfg, ag, "asc"))
     out["ext_health_event"] = _health(tl, pop, sim.fam_events, sim.child_events, idx,
                                       *_streams(cfg, ag, "health"))
-    out.update(school.result() if school is not None else school_tables(*school_args))
     cov = ag.coverage_rows(pop.fam_start)
     n = len(cov["fam"])
     o = lexsort((cov["src"], cov["fam"]))
@@ -198,6 +201,9 @@ def agency_tables(cfg, tl: Timeline, pop: Population, sim, idx: Ids, ag: Agencie
         "cove_source": labels(cov["names"], cov["src"][o]),
         "cove_start_date": dates(cov["start"][o]),
     }))
+    if meanwhile is not None:
+        meanwhile(da_children)
+    out.update(school.result() if school is not None else school_tables(*school_args))
     return out, da_children
 
 

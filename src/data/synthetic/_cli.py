@@ -12,7 +12,7 @@ from rich.table import Table
 
 __all__ = ["run_generate"]
 
-STAGES = ("population", "simulate", "agencies", "social care", "people", "write")
+STAGES = ("population", "simulate", "people", "social care", "agencies", "write")
 
 
 def run_generate(out: Path, *, children: int | None, years: int | None, seed: int | None,

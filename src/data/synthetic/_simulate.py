@@ -83,6 +83,8 @@ class SimOutput:
     ground_truth: dict | None = None
     wait_ground_truth: Callable[[], None] = lambda: None
     """Blocks until every ground-truth month has reached the sink (re-raising its errors)."""
+    stop_ground_truth: Callable[[], None] = lambda: None
+    """For a failing caller: drops the months not yet written and stops their thread."""
 
 
 def _frozen(lat):  # noqa: ANN001, ANN202
@@ -246,127 +248,140 @@ def simulate(cfg: SyntheticConfig, pop: Population, tl: Timeline, rng: np.random
     # the latent state's noise needs nothing from the loop: drawn ahead, on another thread
     noise = NoiseAhead(np.random.default_rng([cfg.seed, 4, 2]), nf, tl.n_months)
 
-    for m in range(tl.n_months):
-        t0, t1 = int(tl.month_starts[m]), int(tl.month_starts[m + 1])
-        ndays = t1 - t0
-        lo = int(np.searchsorted(pop.ch_dob, t0 - EIGHTEEN, side="right"))
-        hi = int(np.searchsorted(pop.ch_dob, t1, side="left"))
-        sl = slice(lo, hi)
-        cf = pop.ch_family[sl]
-        dob = pop.ch_dob[sl]
-        fam_active = np.zeros(nf, bool)
-        fam_active[cf] = True
-        shocked, kind = step_latent(cfg, lat, rng, fam_active, noise.next())
-        A = lat.adversity(pop.fam_baseline)
-        vp = (pop.fam_partner_violent & (pop.fam_partner_start <= t0)
-              & (t0 < pop.fam_partner_end)).astype(np.float32)
-        d = lat.domains(pop, cfg, A, vp)
-        inc_rates = ev.incident_rates(cfg, norms, d)  # the month's events and its ground truth
-        in_period = m >= tl.period_m0
+    try:
+        for m in range(tl.n_months):
+            t0, t1 = int(tl.month_starts[m]), int(tl.month_starts[m + 1])
+            ndays = t1 - t0
+            lo = int(np.searchsorted(pop.ch_dob, t0 - EIGHTEEN, side="right"))
+            hi = int(np.searchsorted(pop.ch_dob, t1, side="left"))
+            sl = slice(lo, hi)
+            cf = pop.ch_family[sl]
+            dob = pop.ch_dob[sl]
+            fam_active = np.zeros(nf, bool)
+            fam_active[cf] = True
+            shocked, kind = step_latent(cfg, lat, rng, fam_active, noise.next())
+            A = lat.adversity(pop.fam_baseline)
+            vp = (pop.fam_partner_violent & (pop.fam_partner_start <= t0)
+                  & (t0 < pop.fam_partner_end)).astype(np.float32)
+            d = lat.domains(pop, cfg, A, vp)
+            inc_rates = ev.incident_rates(cfg, norms, d)  # the month's events and its ground truth
+            in_period = m >= tl.period_m0
 
-        fam_terms = _fam_terms(cfg, pop, lat, d, t0, state, beta_l if in_period else 0.0)
-        fam_eta = fam_terms.sum(axis=0)
-        age = ((t0 + ndays // 2 - dob) / DAYS_PER_YEAR).astype(np.float32)
-        am = np.clip(((t0 + ndays // 2 - dob) * 12 / DAYS_PER_YEAR).astype(np.int32), 0,
-                     len(age_tab[0]) - 1)
-        ch_terms = _child_terms(cfg, lat, sl, age, am, age_tab, hist, hist_cp, state["hist_n"],
-                                cf)
-        eta = fam_eta[cf] + ch_terms.sum(axis=0)
-        elig = state_end[sl] <= t0
-        since = (t0 - busy[sl]).astype(np.float32)
-        boost = np.float32(e.rereferral_boost) * np.clip(1 - since / 365, 0, 1) * (since >= 0)
-        if not in_period:
-            # burn-in: size the unrecorded latent's coefficient from the observed terms
-            v_obs = float(np.var(eta[elig])) if elig.any() else 1.0
-            share = a.unobserved_share
-            beta_l = float(np.sqrt(share / (1 - share) * v_obs)) if share > 0 else 0.0
-            eta = eta + beta_l * lat.ell[cf]
-        # thresholds follow demand: intercepts re-set each month to the LA's referral rate
-        n_act = hi - lo
-        idle = elig & (busy[sl] <= t0)
-        raw_e = np.exp(np.float32(k_e) * eta)
-        raw_o = np.exp(np.float32(k_o) * eta + boost)
-        alpha_e = intercept(raw_e[elig], rate_ref * e.escalating_share * n_act,
-                            start=alpha_e if m else None)
-        alpha_o = intercept(raw_o[idle], rate_ref * (1 - e.escalating_share) * n_act,
-                            start=alpha_o if m else None)
-        if in_period and projector is None:
-            projector = Projector(cfg, wts, k_e, b_a, c["housing_crisis"],
-                                  c["parental_mental_health"], beta_l)
-        if in_period:
-            eta_var.append((float(np.var(eta[elig])), float(np.var(beta_l * lat.ell[cf][elig]))))
-        gt_every = cfg.ground_truth_every_months
-        if in_period and (m - tl.period_m0) % gt_every == 0:
-            log_h_need = np.float32(alpha_e) + np.float32(k_e) * eta
-            log_he = log_h_need + np.log(label_mult[cf]) if label_biased else log_h_need
-            # on a second thread, with copies of the state later months change in place
-            gt_jobs.submit(_ground_truth, cfg, gt_sink, projector, t0, lo, sl, cf, age, am, dob,
-                           elig, out_day.copy(), fam_terms, ch_terms, log_he, log_h_need,
-                           _frozen(lat), A, k_e, b_a, beta_l,
-                           inc_coef @ state["inc"], inc_rates)
+            fam_terms = _fam_terms(cfg, pop, lat, d, t0, state, beta_l if in_period else 0.0)
+            fam_eta = fam_terms.sum(axis=0)
+            age = ((t0 + ndays // 2 - dob) / DAYS_PER_YEAR).astype(np.float32)
+            am = np.clip(((t0 + ndays // 2 - dob) * 12 / DAYS_PER_YEAR).astype(np.int32), 0,
+                         len(age_tab[0]) - 1)
+            ch_terms = _child_terms(cfg, lat, sl, age, am, age_tab, hist, hist_cp, state["hist_n"],
+                                    cf)
+            eta = fam_eta[cf] + ch_terms.sum(axis=0)
+            elig = state_end[sl] <= t0
+            since = (t0 - busy[sl]).astype(np.float32)
+            boost = np.float32(e.rereferral_boost) * np.clip(1 - since / 365, 0, 1) * (since >= 0)
+            if not in_period:
+                # burn-in: size the unrecorded latent's coefficient from the observed terms
+                v_obs = float(np.var(eta[elig])) if elig.any() else 1.0
+                share = a.unobserved_share
+                beta_l = float(np.sqrt(share / (1 - share) * v_obs)) if share > 0 else 0.0
+                eta = eta + beta_l * lat.ell[cf]
+            # thresholds follow demand: intercepts re-set each month to the LA's referral rate
+            n_act = hi - lo
+            idle = elig & (busy[sl] <= t0)
+            raw_e = np.exp(np.float32(k_e) * eta)
+            raw_o = np.exp(np.float32(k_o) * eta + boost)
+            alpha_e = intercept(raw_e[elig], rate_ref * e.escalating_share * n_act,
+                                start=alpha_e if m else None)
+            alpha_o = intercept(raw_o[idle], rate_ref * (1 - e.escalating_share) * n_act,
+                                start=alpha_o if m else None)
+            if in_period and projector is None:
+                projector = Projector(cfg, wts, k_e, b_a, c["housing_crisis"],
+                                      c["parental_mental_health"], beta_l)
+            if in_period:
+                eta_var.append((float(np.var(eta[elig])),
+                                float(np.var(beta_l * lat.ell[cf][elig]))))
+            gt_every = cfg.ground_truth_every_months
+            if in_period and (m - tl.period_m0) % gt_every == 0:
+                log_h_need = np.float32(alpha_e) + np.float32(k_e) * eta
+                log_he = log_h_need + np.log(label_mult[cf]) if label_biased else log_h_need
+                # on a second thread, with copies of the state later months change in place
+                gt_jobs.submit(_ground_truth, cfg, gt_sink, projector, t0, lo, sl, cf, age, am, dob,
+                               elig, out_day.copy(), fam_terms, ch_terms, log_he, log_h_need,
+                               _frozen(lat), A, k_e, b_a, beta_l,
+                               inc_coef @ state["inc"], inc_rates)
 
-        # --- referrals -------------------------------------------------------------
-        pe = _monthly_probability(raw_e, alpha_e, label_mult[cf] if label_biased else None, elig)
-        po = _monthly_probability(raw_o, alpha_o, None, idle)
-        u = rng.random(len(eta))
-        # u picks one of: escalating referral, other referral, contact only, nothing
-        top = po * np.float32(1 + ev.CONTACT_ONLY_RATIO)
-        top += pe
-        cand = np.flatnonzero(u < top)  # the few children with anything this month
-        uc, pec = u[cand], pe[cand]
-        mid = pec + po[cand]
-        esc, oth, cont = cand[uc < pec], cand[(uc >= pec) & (uc < mid)], cand[uc >= mid]
-        rec.add("contact_only", child=(lo + cont).astype(np.int64),
-                day=np.maximum(t0 + (rng.random(len(cont)) * ndays).astype(np.int64), dob[cont]))
-        for idx, sampler in ((esc, "esc"), (oth, "oth")):
-            if not len(idx):
-                continue
-            gi = lo + idx
-            day = np.maximum(t0 + (rng.random(len(idx)) * ndays).astype(np.int64), dob[idx])
-            if sampler == "esc":
-                path = sample_escalating(cfg, rng, day, age[idx], dob[idx])
-            else:
-                path = sample_other(cfg, rng, day)
-            terms = np.concatenate([fam_terms[:, cf[idx]], ch_terms[:, idx]])
-            full = np.empty((len(DRIVERS), len(idx)), np.float32)
-            full[TERM_ROWS] = terms
-            rec.add("ref", child=gi, day=day, age=age[idx], eta=eta[idx],
-                    dom=d[:, cf[idx]].T.copy(), terms=full.T.copy(), **path)
-            new = hist[gi] == 0
-            np.add.at(state["hist_n"], cf[idx][new], 1)
-            hist[gi] = 1
-            busy[gi] = np.maximum(busy[gi], path["close"])
-            if sampler == "esc":
-                hist_cp[gi] = 1
-                state_end[gi] = path["state_end"]
-                out_day[gi] = path["out_day"]
-                care = path["care"]
-                in_care_until[gi[care]] = path["care_end"][care]
-                care_from[gi[care]] = path["care_start"][care]
-            sd = path["step_down"]
-            if sd.any():
-                fams = cf[idx][sd]
-                ev.start_early_help(cfg, rng, rec, state, fams, path["close"][sd], reason=1)
+            # --- referrals -------------------------------------------------------------
+            pe = _monthly_probability(raw_e, alpha_e, label_mult[cf] if label_biased else None,
+                                      elig)
+            po = _monthly_probability(raw_o, alpha_o, None, idle)
+            u = rng.random(len(eta))
+            # u picks one of: escalating referral, other referral, contact only, nothing
+            top = po * np.float32(1 + ev.CONTACT_ONLY_RATIO)
+            top += pe
+            cand = np.flatnonzero(u < top)  # the few children with anything this month
+            uc, pec = u[cand], pe[cand]
+            mid = pec + po[cand]
+            esc, oth, cont = cand[uc < pec], cand[(uc >= pec) & (uc < mid)], cand[uc >= mid]
+            rec.add("contact_only", child=(lo + cont).astype(np.int64),
+                    day=np.maximum(t0 + (rng.random(len(cont)) * ndays).astype(np.int64),
+                                   dob[cont]))
+            for idx, sampler in ((esc, "esc"), (oth, "oth")):
+                if not len(idx):
+                    continue
+                gi = lo + idx
+                day = np.maximum(t0 + (rng.random(len(idx)) * ndays).astype(np.int64), dob[idx])
+                if sampler == "esc":
+                    path = sample_escalating(cfg, rng, day, age[idx], dob[idx])
+                else:
+                    path = sample_other(cfg, rng, day)
+                terms = np.concatenate([fam_terms[:, cf[idx]], ch_terms[:, idx]])
+                full = np.empty((len(DRIVERS), len(idx)), np.float32)
+                full[TERM_ROWS] = terms
+                rec.add("ref", child=gi, day=day, age=age[idx], eta=eta[idx],
+                        dom=d[:, cf[idx]].T.copy(), terms=full.T.copy(), **path)
+                new = hist[gi] == 0
+                np.add.at(state["hist_n"], cf[idx][new], 1)
+                hist[gi] = 1
+                busy[gi] = np.maximum(busy[gi], path["close"])
+                if sampler == "esc":
+                    hist_cp[gi] = 1
+                    state_end[gi] = path["state_end"]
+                    out_day[gi] = path["out_day"]
+                    care = path["care"]
+                    in_care_until[gi[care]] = path["care_end"][care]
+                    care_from[gi[care]] = path["care_start"][care]
+                sd = path["step_down"]
+                if sd.any():
+                    fams = cf[idx][sd]
+                    ev.start_early_help(cfg, rng, rec, state, fams, path["close"][sd], reason=1)
 
-        # --- agency events, moves, Early Help -------------------------------------------
-        # before the period only what can still be open (or be recent) at its start is kept
-        recent = m >= tl.period_m0 - 2
-        state["inc"] *= np.float32(e.incident_decay)
-        ev.family_events(cfg, rng, rec, state, inc_rates, state["inc"], fam_active, surv_mult,
-                         t0, ndays, keep_points=recent)
-        ev.moves(cfg, rng, rec, state, pop, d, norms, fam_active, shocked, kind, t0, ndays)
-        ev.early_help(cfg, rng, rec, state, norms, A, fam_active, t0, ndays)
-        in_care = (care_from[sl] <= t0) & (in_care_until[sl] > t0)
-        if recent:  # child events feed nothing back: drawn on a worker, from their own stream
-            child_jobs.submit(_child_month, cfg, child_rng, rec, norms, statics, lat, sl, dob, cf,
-                              A, d, in_care, surv_mult, t0, t1)
-        if progress is not None:
-            progress(m + 1, tl.n_months)
-
+            # --- agency events, moves, Early Help -------------------------------------------
+            # before the period only what can still be open (or be recent) at its start is kept
+            recent = m >= tl.period_m0 - 2
+            state["inc"] *= np.float32(e.incident_decay)
+            ev.family_events(cfg, rng, rec, state, inc_rates, state["inc"], fam_active, surv_mult,
+                             t0, ndays, keep_points=recent)
+            ev.moves(cfg, rng, rec, state, pop, d, norms, fam_active, shocked, kind, t0, ndays)
+            ev.early_help(cfg, rng, rec, state, norms, A, fam_active, t0, ndays)
+            in_care = (care_from[sl] <= t0) & (in_care_until[sl] > t0)
+            if recent:  # child events feed nothing back: drawn on a worker, from their own stream
+                child_jobs.submit(_child_month, cfg, child_rng, rec, norms, statics, lat, sl, dob,
+                                  cf, A, d, in_care, surv_mult, t0, t1)
+            if progress is not None:
+                progress(m + 1, tl.n_months)
+    except BaseException:
+        # stop the helper threads before the error leaves: none keeps running, or writing
+        noise.close()
+        gt_jobs.cancel()
+        child_jobs.cancel()
+        raise
     noise.close()
-    if in_memory:
-        gt_jobs.wait()
-    child_jobs.wait()
+    try:
+        if in_memory:
+            gt_jobs.wait()
+        child_jobs.wait()
+    except BaseException:
+        gt_jobs.cancel()
+        raise
     ev_arr = np.array(eta_var) if eta_var else np.zeros((1, 2))
     calib = {
         "alpha_escalating": alpha_e, "alpha_other": alpha_o, "beta_latent": beta_l,
@@ -385,7 +400,7 @@ def simulate(cfg: SyntheticConfig, pop: Population, tl: Timeline, rng: np.random
         contact_only=rec.result("contact_only", {"child": np.int64, "day": np.int64}),
         fam_lsoa_final=state["lsoa"], calibration=calib,
         ground_truth=rec.result("gt") if "gt" in rec.parts else None,
-        wait_ground_truth=gt_jobs.wait,
+        wait_ground_truth=gt_jobs.wait, stop_ground_truth=gt_jobs.cancel,
     )
 
 

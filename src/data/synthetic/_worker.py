@@ -17,8 +17,8 @@ class OrderedWorker:
     truth, a table part's encoding) runs on the second core while the caller
     moves on. At most ``max_queued`` jobs wait, which bounds the memory their
     inputs hold; the first failure is re-raised by the next :meth:`submit` or
-    by :meth:`wait`. Several threads may submit: jobs run in the order their
-    :meth:`submit` calls returned.
+    by :meth:`wait`, and the jobs queued after it do not run. Several threads may
+    submit: jobs run in the order their :meth:`submit` calls returned.
     """
 
     def __init__(self, max_queued: int = 2) -> None:
@@ -26,6 +26,7 @@ class OrderedWorker:
         self._pool = ThreadPoolExecutor(max_workers=1)
         self._pending: list[Future] = []
         self._lock = threading.Lock()
+        self._failed = False
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> None:
         """Queue ``fn(*args)``, collecting finished jobs and waiting while the queue is full."""
@@ -33,7 +34,16 @@ class OrderedWorker:
             while self._pending and (len(self._pending) >= self._max
                                      or self._pending[0].done()):
                 self._pending.pop(0).result()  # re-raises a failed job
-            self._pending.append(self._pool.submit(fn, *args))
+            self._pending.append(self._pool.submit(self._run, fn, args))
+
+    def _run(self, fn: Callable[..., Any], args: tuple) -> Any:
+        if self._failed:  # an earlier job failed: its caller gets that error, nothing more runs
+            return None
+        try:
+            return fn(*args)
+        except BaseException:
+            self._failed = True
+            raise
 
     def wait(self) -> None:
         """Finish every queued job and stop the thread (re-raising the first failure)."""
@@ -42,3 +52,15 @@ class OrderedWorker:
                 f.result()
         finally:
             self._pool.shutdown(wait=True)
+
+    def cancel(self) -> None:
+        """Drop the jobs not yet started, let the running one end, and stop the thread.
+
+        For a caller that is failing: the jobs' own failures are not raised, so the
+        caller's error is the one reported. Safe to call after :meth:`wait`.
+        """
+        with self._lock:
+            for f in self._pending:
+                f.cancel()
+            self._pending = []
+        self._pool.shutdown(wait=True, cancel_futures=True)

@@ -162,6 +162,12 @@ class PartWriter:
                 self._writer.close()
         return self.path
 
+    def abort(self) -> None:
+        """For a failing caller: drop the parts not yet written, stop the thread, close the file."""
+        self._jobs.cancel()
+        if self._writer is not None:
+            self._writer.close()
+
 
 class GroundTruthWriter:
     """Streams ``ground_truth/child_month.parquet`` one month (row group) at a time.
@@ -210,6 +216,15 @@ class GroundTruthWriter:
     def close(self) -> None:
         """Wait for queued months and finish the file (re-raising any writing error)."""
         self._jobs.wait()
+        if self.writer is not None:
+            self.writer.close()
+
+    def abort(self) -> None:
+        """For a failing caller: drop the months not yet written, stop the thread, close the file.
+
+        A no-op after :meth:`close`.
+        """
+        self._jobs.cancel()
         if self.writer is not None:
             self.writer.close()
 
