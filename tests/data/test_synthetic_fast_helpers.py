@@ -40,6 +40,8 @@ def test_ids_are_prefixed_zero_padded_numbers():
     assert list(ids("AB", np.array([0, 7, 123456789]), 9)) == [
         "AB000000000", "AB000000007", "AB123456789"]
     assert len(ids("X", np.zeros(0, np.int64), 3)) == 0
+    assert list(ids("Z", np.array([10**7 + 5]), 7)) == ["Z0000005"]  # the last 7 digits
+    assert str(ids("AB", np.arange(3), 4).dtype) == "str"
 
 
 @settings(max_examples=50)
@@ -150,3 +152,25 @@ def test_fixed_width_numbers_parse_exactly_the_numbered_ids(prefix, width, noise
         want = v.startswith(prefix) and v[len(prefix):].isascii() and v[len(prefix):].isdigit()
         assert good == want, v
         assert n == (int(v[len(prefix):]) if want else 0), v
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 10_000), st.integers(1, 400))
+def test_coverage_rows_are_every_linked_family_and_source_sorted_without_a_sort(seed, families):
+    from earlywarning.data.synthetic import SyntheticConfig
+    from earlywarning.data.synthetic._frames import Agencies
+    from earlywarning.data.synthetic._timeline import Timeline
+
+    cfg = SyntheticConfig(children=1000, seed=seed % 97)
+    tl = Timeline.from_config(cfg)
+    ag = Agencies(cfg, tl, {}, families, np.random.default_rng(seed))
+    rng = np.random.default_rng(seed + 1)
+    fam_start = tl.period_start + rng.integers(-2000, 5000, families)
+    got = ag.coverage_rows(fam_start)
+    # the plain way: per agency, then sorted by family and source
+    names = sorted(cfg.agencies)
+    rows = sorted((f, k, max(ag.from_day[n], min(int(fam_start[f]), tl.end)))
+                  for k, n in enumerate(names) for f in np.flatnonzero(ag.linked[n]))
+    assert got["names"] == names
+    assert [tuple(map(int, r)) for r in zip(got["fam"], got["src"], got["start"],
+                                            strict=True)] == rows

@@ -191,16 +191,15 @@ def agency_tables(cfg, tl: Timeline, pop: Population, sim, idx: Ids, ag: Agencie
     out["ext_asc_involvement"] = _asc(tl, pop, sim, idx, *_streams(cfg, ag, "asc"))
     out["ext_health_event"] = _health(tl, pop, sim.fam_events, sim.child_events, idx,
                                       *_streams(cfg, ag, "health"))
-    cov = ag.coverage_rows(pop.fam_start)
-    n = len(cov["fam"])
-    o = lexsort((cov["src"], cov["fam"]))
+    cov = ag.coverage_rows(pop.fam_start)  # in order of family, then source
     out["ext_source_coverage"] = emit_or_keep("ext_source_coverage", frame(
         "ext_source_coverage", {
-        "cove_coverage_id": ids("CV", np.arange(1, n + 1), 9),
-        "cove_family_id": take(idx.family_pa, cov["fam"][o]),
-        "cove_source": labels(cov["names"], cov["src"][o]),
-        "cove_start_date": dates(cov["start"][o]),
+        "cove_coverage_id": ids("CV", np.arange(1, len(cov["fam"]) + 1), 9),
+        "cove_family_id": take(idx.family_pa, cov["fam"]),
+        "cove_source": labels(cov["names"], cov["src"]),
+        "cove_start_date": dates(cov["start"]),
     }))
+    del cov
     if meanwhile is not None:
         meanwhile(da_children)
     out.update(school.result() if school is not None else school_tables(*school_args))

@@ -364,7 +364,7 @@ def digit_strings(numbers: np.ndarray, width: int, prefix: str = "") -> pa.Array
         end -= take
     offsets = np.arange(0, (n + 1) * length, length, dtype=np.int64)
     return pa.Array.from_buffers(pa.large_string(), n, [None, pa.py_buffer(offsets),
-                                                         pa.py_buffer(data.tobytes())])
+                                                         pa.py_buffer(data)])
 
 
 _FOUR_DIGITS = np.frombuffer("".join(f"{i:04d}" for i in range(10_000)).encode("ascii"),

@@ -32,23 +32,13 @@ _EMPTY = {"string": "str", "json": "str", "date": "datetime64[ns]",
 
 
 def ids(prefix: str, nums: np.ndarray, width: int = 7) -> pd.Series:
-    """Fixed-width string ids ``prefix + zero-padded number`` built without Python loops."""
-    nums = np.asarray(nums, dtype=np.int64)
-    n, p = len(nums), prefix.encode()
-    size = len(p) + width
-    # characters are written position by position into contiguous rows, then transposed
-    chars = np.empty((size, n), dtype=np.uint8)
-    chars[: len(p)] = np.frombuffer(p, dtype=np.uint8)[:, None]
-    x = nums.astype(np.uint32) if nums.size == 0 or nums.max() < 2**32 else nums.copy()
-    for k in range(width - 1, -1, -1):
-        q = x // 10
-        chars[len(p) + k] = x - q * 10 + 48
-        x = q
-    buf = np.ascontiguousarray(chars.T)
-    offs = np.arange(0, n * size + 1, size, dtype=np.int32 if n * size < 2**31 else np.int64)
-    cls = pa.StringArray if offs.dtype == np.int32 else pa.LargeStringArray
-    arr = cls.from_buffers(n, pa.py_buffer(offs), pa.py_buffer(buf))
-    return arr.cast(pa.string()).to_pandas()
+    """Fixed-width string ids ``prefix + zero-padded number`` built without Python loops.
+
+    Numbers of more than ``width`` digits keep their last ``width``.
+    """
+    from earlywarning.data.synthetic._fake_identity import digit_strings
+
+    return digit_strings(np.asarray(nums, dtype=np.int64), width, prefix).to_pandas()
 
 
 def labels(names: tuple[str, ...] | list[str], codes: np.ndarray) -> pd.Series:
@@ -204,13 +194,15 @@ class Agencies:
         return keep, stamps(sec[keep])
 
     def coverage_rows(self, fam_start: np.ndarray) -> dict[str, np.ndarray]:
-        """Rows of ``ext_source_coverage``: every linked family and agency from the link date."""
-        fams, srcs, starts = [], [], []
-        for k, name in enumerate(sorted(self.cfg.agencies)):
-            f = np.flatnonzero(self.linked[name])
-            fams.append(f)
-            srcs.append(np.full(len(f), k, np.int16))
-            starts.append(np.maximum(np.full(len(f), self.from_day[name]),
-                                     np.minimum(fam_start[f], self.tl.end)))
-        return {"fam": np.concatenate(fams), "src": np.concatenate(srcs),
-                "start": np.concatenate(starts), "names": sorted(self.cfg.agencies)}
+        """Rows of ``ext_source_coverage``: every linked family and agency from the link date.
+
+        Rows come in order of family, then agency (``src`` indexes ``names``, the
+        agencies sorted): read off a family-by-agency matrix, with no sort.
+        """
+        names = sorted(self.cfg.agencies)
+        flat = np.flatnonzero(np.stack([self.linked[name] for name in names], axis=1))
+        fam = flat // len(names)
+        src = (flat - fam * len(names)).astype(np.int16)
+        from_day = np.array([self.from_day[name] for name in names], dtype=np.int64)
+        start = np.maximum(from_day[src], np.minimum(fam_start, self.tl.end)[fam])
+        return {"fam": fam, "src": src, "start": start, "names": names}
