@@ -81,12 +81,18 @@ def test_agency_tables_are_the_same_built_on_two_threads_or_one(world):
         assert np.array_equal(da_alone[key], da_beside[key])
 
 
-def test_meanwhile_runs_once_on_the_calling_thread_before_the_school_tables_are_awaited(world):
+@pytest.mark.parametrize("share_here", [True, False])
+def test_meanwhile_runs_once_on_the_calling_thread_before_the_school_tables_are_awaited(
+        world, share_here):
+    """The caller's work overlaps the school tables; the coverage table is the same
+    whichever thread builds it."""
     cfg, tl, pop, idx, ag, sim, sen = world
     gate, calls = threading.Event(), []
 
-    def meanwhile(da_children: dict) -> None:
+    def meanwhile(da_children: dict, share) -> None:  # noqa: ANN001
         calls.append((threading.current_thread(), da_children))
+        if share_here:
+            share()
         gate.set()
 
     alone, _ = agency_tables(cfg, tl, pop, replace(sim), idx, ag, sen)
@@ -96,8 +102,30 @@ def test_meanwhile_runs_once_on_the_calling_thread_before_the_school_tables_are_
                                    meanwhile=meanwhile)
     assert len(calls) == 1 and calls[0][0] is threading.current_thread()
     assert calls[0][1] is da
+    assert list(beside) == list(alone)
     for name in alone:
         pd.testing.assert_frame_equal(alone[name], beside[name], obj=name)
+
+
+def test_a_shared_job_runs_once_whoever_asks_and_its_error_reaches_the_waiter():
+    from earlywarning.data.synthetic._agency import _FirstFree
+
+    runs: list[str] = []
+    job = _FirstFree(lambda: runs.append(threading.current_thread().name) or len(runs))
+    threads = [threading.Thread(target=job.take, name=f"t{k}") for k in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert job.result() == 1 and len(runs) == 1
+
+    def fail() -> None:
+        raise OSError("disk full")
+
+    broken = _FirstFree(fail)
+    broken.take()  # a taker does not raise: the error is kept for the result
+    with pytest.raises(OSError, match="disk full"):
+        broken.result()
 
 
 def test_jobs_from_two_threads_all_run_each_thread_in_its_own_order():

@@ -12,8 +12,9 @@ home. Every row then passes through its agency's coverage and lag
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
-from concurrent.futures import Executor
+from concurrent.futures import Executor, Future
 
 import numpy as np
 import pandas as pd
@@ -159,9 +160,34 @@ def _streams(cfg, ag: Agencies, section: str) -> tuple[Agencies, np.random.Gener
     return ag.fork(10 + k), np.random.default_rng([cfg.seed, 7, k])
 
 
+class _FirstFree:
+    """A job run once, by whichever thread asks first (:meth:`take`); :meth:`result` waits."""
+
+    def __init__(self, fn: Callable[[], object]) -> None:
+        self._fn, self._lock, self._taken = fn, threading.Lock(), False
+        self._done: Future = Future()
+
+    def take(self) -> None:
+        """Run the job here, unless another thread already took it."""
+        with self._lock:
+            if self._taken:
+                return
+            self._taken = True
+        try:
+            self._done.set_result(self._fn())
+        except BaseException as exc:  # noqa: BLE001 - handed to whoever waits on the result
+            self._done.set_exception(exc)
+
+    def result(self) -> object:
+        """Return the job's result: run here if no thread took it, else waited for."""
+        self.take()
+        return self._done.result()
+
+
 def agency_tables(cfg, tl: Timeline, pop: Population, sim, idx: Ids, ag: Agencies,  # noqa: ANN001
                   sen: np.ndarray, emit=None, side: Executor | None = None,  # noqa: ANN001
-                  meanwhile: Callable[[dict], None] | None = None) -> tuple[dict, dict]:
+                  meanwhile: Callable[[dict, Callable[[], None]], None] | None = None,
+                  ) -> tuple[dict, dict]:
     """Build every ``ext_*`` event table and ``ext_source_coverage``.
 
     ``emit(name, df, part=None)``, when given, receives the largest tables as
@@ -169,10 +195,15 @@ def agency_tables(cfg, tl: Timeline, pop: Population, sim, idx: Ids, ag: Agencie
     keep; the school attendance table comes in parts (``part=(k, last)``).
     With ``side`` the school tables are built on that executor while the rest
     are built here; every section draws from its own streams, so the tables are
-    the same either way. ``meanwhile(police_da_children)``, when given, is called
-    here once the other sections are built, before waiting for the school tables:
-    the caller's own tables then overlap them (at 60,000 children the school
-    tables, the largest, take longer than all the others built here).
+    the same either way.
+
+    ``meanwhile(police_da_children, share)``, when given, is called here once the
+    police, housing, ASC and health tables are built, before waiting for the
+    school tables: the caller's own tables then overlap them. ``share()`` builds
+    the source coverage table here unless the second thread, done with the school
+    tables, has already started it; the caller calls it where this thread could
+    take the work (at 60,000 children the school tables take longer than all the
+    others, at 1M the people and CSC tables built here take longer).
 
     Returns
     -------
@@ -184,26 +215,37 @@ def agency_tables(cfg, tl: Timeline, pop: Population, sim, idx: Ids, ag: Agencie
     emit_or_keep = emit or (lambda name, df, part=None: df)
     lags, draws = _streams(cfg, ag, "school")
     school_args = (cfg, tl, pop, sim, idx, lags, sen, draws, _Rows, _finish, emit_or_keep)
-    school = side.submit(school_tables, *school_args) if side is not None else None
+    coverage = _FirstFree(lambda: emit_or_keep("ext_source_coverage",
+                                                _coverage_table(pop, idx, ag)))
+
+    def school_then_coverage() -> dict[str, pd.DataFrame]:
+        tables = school_tables(*school_args)
+        coverage.take()
+        return tables
+
+    school = side.submit(school_then_coverage) if side is not None else None
     out: dict[str, pd.DataFrame] = {}
     out["ext_police_event"], da_children = _police(tl, pop, sim, idx, *_streams(cfg, ag, "police"))
     out["ext_housing_event"] = _housing(tl, pop, sim, idx, *_streams(cfg, ag, "housing"))
     out["ext_asc_involvement"] = _asc(tl, pop, sim, idx, *_streams(cfg, ag, "asc"))
     out["ext_health_event"] = _health(tl, pop, sim.fam_events, sim.child_events, idx,
                                       *_streams(cfg, ag, "health"))
+    if meanwhile is not None:
+        meanwhile(da_children, coverage.take)
+    out.update(school.result() if school is not None else school_tables(*school_args))
+    out["ext_source_coverage"] = coverage.result()
+    return out, da_children
+
+
+def _coverage_table(pop: Population, idx: Ids, ag: Agencies) -> pd.DataFrame:
+    """``ext_source_coverage``: a row per linked family and source (from the link date)."""
     cov = ag.coverage_rows(pop.fam_start)  # in order of family, then source
-    out["ext_source_coverage"] = emit_or_keep("ext_source_coverage", frame(
-        "ext_source_coverage", {
+    return frame("ext_source_coverage", {
         "cove_coverage_id": ids("CV", np.arange(1, len(cov["fam"]) + 1), 9),
         "cove_family_id": take(idx.family_pa, cov["fam"]),
         "cove_source": labels(cov["names"], cov["src"]),
         "cove_start_date": dates(cov["start"]),
-    }))
-    del cov
-    if meanwhile is not None:
-        meanwhile(da_children)
-    out.update(school.result() if school is not None else school_tables(*school_args))
-    return out, da_children
+    })
 
 
 def _police(tl: Timeline, pop: Population, sim, idx: Ids, ag: Agencies,  # noqa: ANN001

@@ -167,20 +167,22 @@ def _tables(cfg: SyntheticConfig, tl: Timeline, pop, uasc, idx: Ids, sim, ag: Ag
 
     On 2 cores one thread of table building leaves much of the other core idle: the
     school tables (the largest) are built on a second thread while the other agency
-    tables, then the people and CSC ones, are built here (each builder draws from its
-    own streams, so the tables are the same in any order). Measured at 60,000 children
-    on a cold host: 2.6-3.0 s instead of 4.2-4.5 s, when the people tables were built
-    beside the school ones and the agency tables waited for both; at 1M about the same
-    (47-58 s). Building the CSC tables beside the people ones as well saved 9 s at 1M
-    but raised the peak to 7.8 GB, too near the 8 GB bound.
+    tables, then the people and CSC ones, are built here; the source coverage table by
+    whichever thread is free first, after the people or school tables (each builder
+    draws from its own streams, so the tables are the same in any order). Measured at
+    60,000 children on a cold host: 2.6-3.0 s instead of 4.2-4.5 s, when the people
+    tables were built beside the school ones and the agency tables waited for both; at
+    1M 52 s instead of 58 s. Building the CSC tables beside the people ones as well
+    saved 9 s more at 1M but raised the peak to 7.8 GB, too near the 8 GB bound.
     """
     later: dict = {"households": households}
     del households
 
-    def meanwhile(da_children: dict) -> None:
+    def meanwhile(da_children: dict, share: Callable[[], None]) -> None:
         later["people"] = people_tables(cfg, tl, pop, uasc, idx, sim.moves, sen,
                                         ag.fork(LAGS["people"]), rng, later.pop("households"))
         tick("people")
+        share()  # the source coverage table, unless the other thread is free first
         later["csc"] = _social_care(cfg, tl, pop, uasc, idx, sim, ag.fork(LAGS["social care"]),
                                     da_children)
         tick("social care")
