@@ -6,7 +6,7 @@ import sys
 
 import pyarrow as pa
 import pytest
-from earlywarning.data.synthetic._write import FEW_ARENAS_MIN_CHILDREN, reuse_freed_memory
+from earlywarning.data.synthetic._write import LARGE_LA_CHILDREN, reuse_freed_memory
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc settings: Linux only")
@@ -22,7 +22,7 @@ def test_small_la_allocates_arrow_memory_from_glibc_and_restores_the_pool():
 
 def test_large_la_keeps_the_default_pool():
     before = pa.default_memory_pool().backend_name
-    with reuse_freed_memory(FEW_ARENAS_MIN_CHILDREN) as made:
+    with reuse_freed_memory(LARGE_LA_CHILDREN) as made:
         assert not made
         assert pa.default_memory_pool().backend_name == before
 

@@ -59,11 +59,6 @@ __all__ = [
 ]
 
 ProgressCallback = Callable[[str, float, float], None]
-CONCURRENT_CALIBRATION_MAX_CHILDREN = 250_000
-"""Up to this size the calibration report overlaps the ancillary step, and the identity
-and voice builders overlap the others (more memory at once). Above it they run one after
-another: at 1M, voice beside the services saved 0-4 s for 0.2-0.4 GB more at the peak
-(7.5-7.8 GB, too near the 8 GB budget)."""
 DIRTY_QUEUE_CHILD_JOBS = 2_000_000
 """Tables (or parts) that may wait to be corrupted and converted: this over the LA's
 children, from 2 to 32. A small LA's tables are small, so the builders run ahead instead of
@@ -96,12 +91,13 @@ class GenerationSummary:
 def _with_ancillary(tables: dict[str, pd.DataFrame], config: SyntheticConfig,
                     emit=None, context_ready=None) -> dict:  # noqa: ANN001
     from earlywarning.data.synthetic._ancillary import add_ancillary_tables
+    from earlywarning.data.synthetic._write import LARGE_LA_CHILDREN
 
+    # a large LA builds them one after another: at 1M, voice beside the services saved
+    # 0-4 s for 0.2-0.4 GB more at the peak (7.5-7.8 GB, too near the 8 GB budget)
+    beside = ("identity", "voice") if config.children < LARGE_LA_CHILDREN else ()
     return add_ancillary_tables(tables, config, np.random.default_rng([config.seed, 20]),
-                                emit=emit, beside=("identity", "voice")
-                                if config.children <= CONCURRENT_CALIBRATION_MAX_CHILDREN
-                                else (),
-                                context_ready=context_ready)
+                                emit=emit, beside=beside, context_ready=context_ready)
 
 
 def build_tables(config: SyntheticConfig) -> tuple[dict[str, pd.DataFrame],
@@ -163,6 +159,7 @@ def generate_la(config: SyntheticConfig, out: Path, fmt: str = "parquet",
     from earlywarning.data.synthetic._defects import inject_defects_parts
     from earlywarning.data.synthetic._worker import OrderedWorker
     from earlywarning.data.synthetic._write import (
+        LARGE_LA_CHILDREN,
         GroundTruthWriter,
         PartWriter,
         atomic_dir,
@@ -249,7 +246,7 @@ def generate_la(config: SyntheticConfig, out: Path, fmt: str = "parquet",
         # while the ancillary step runs; for a large LA only while the ancillary context
         # is built, so that the report's memory peak does not add to the builders'
         calib_job = side.submit(calibration_report, dict(built.tables))
-        large = config.children > CONCURRENT_CALIBRATION_MAX_CHILDREN
+        large = config.children >= LARGE_LA_CHILDREN
         for name in sorted(set(built.tables) - ANCILLARY_READS - emitted):
             built.tables[name] = emit_and_slim(name, built.tables[name])
         keep_freed_memory_small("tables")

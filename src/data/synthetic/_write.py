@@ -302,7 +302,7 @@ def limit_malloc_arenas(children: int) -> bool:
 
     The setting is process-wide and lasts (glibc fixes its arena limit once a
     thread first needs an arena), so it is made only from
-    :data:`FEW_ARENAS_MIN_CHILDREN` children, whose generation dominates its
+    :data:`LARGE_LA_CHILDREN` children, whose generation dominates its
     process, and only before the generator starts its threads.
 
     Returns
@@ -310,7 +310,7 @@ def limit_malloc_arenas(children: int) -> bool:
     bool
         Whether the setting was made.
     """
-    libc = _glibc() if children >= FEW_ARENAS_MIN_CHILDREN else None
+    libc = _glibc() if children >= LARGE_LA_CHILDREN else None
     if libc is None:
         return False
     return bool(libc.mallopt(M_ARENA_MAX, 2)) and bool(libc.mallopt(M_TRIM_THRESHOLD, 2**30))
@@ -334,9 +334,12 @@ def _glibc():  # noqa: ANN202
     return libc if hasattr(libc, "mallopt") and hasattr(libc, "malloc_trim") else None
 
 
-FEW_ARENAS_MIN_CHILDREN = 250_000
-"""LA size from which the generator's threads share two malloc arenas (see
-:func:`limit_malloc_arenas`)."""
+LARGE_LA_CHILDREN = 250_000
+"""LA size from which the generator works to its memory budget (8 GB at 1M children):
+its threads share two malloc arenas (:func:`limit_malloc_arenas`), freed memory is
+handed back after each table (:func:`keep_freed_memory_small`) instead of kept for
+reuse (:func:`reuse_freed_memory`), and the calibration report and the identity and
+voice builders no longer overlap the other work (``generate_la``)."""
 TRIM_ABOVE_BYTES = 2 * 2**30
 """Resident memory above which freed memory is handed back to the system after each table."""
 
@@ -350,7 +353,7 @@ SMALL_LA_TRIM_THRESHOLD = 512 * 2**20
 def reuse_freed_memory(children: int) -> Iterator[bool]:
     """While a small LA is generated, keep freed memory in the process for reuse (Linux).
 
-    Below :data:`FEW_ARENAS_MIN_CHILDREN` children, Arrow allocates from the
+    Below :data:`LARGE_LA_CHILDREN` children, Arrow allocates from the
     system allocator (glibc) instead of its default pool (mimalloc, which hands
     freed memory back to the system within moments), and glibc keeps up to
     :data:`SMALL_LA_TRIM_THRESHOLD` free at the top of its heap. Memory handed
@@ -371,7 +374,7 @@ def reuse_freed_memory(children: int) -> Iterator[bool]:
     bool
         Whether the settings were made.
     """
-    libc = _glibc() if children < FEW_ARENAS_MIN_CHILDREN else None
+    libc = _glibc() if children < LARGE_LA_CHILDREN else None
     if libc is None:
         yield False
         return
