@@ -1,4 +1,5 @@
-"""Tables written in parts (the school attendance table at scale) read back as one table."""
+"""Tables written in parts (the school attendance table at scale, the ground truth month by
+month) read back as one table."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import json
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 from earlywarning.data.synthetic import SyntheticConfig, _schools, generate_la
 from earlywarning.data.synthetic._schools import _term_parts
@@ -74,3 +76,24 @@ def test_ancillary_step_changes_no_core_table_outside_ancillary_changes():
         if not out[name].equals(df):
             changed.add(name)
     assert changed and changed <= ANCILLARY_CHANGES
+
+def test_ground_truth_writer_stores_floats_uncompressed_and_reads_back_exactly(tmp_path):
+    """Probabilities barely compress: they are written plain, the other columns with zstd."""
+    from earlywarning.data.synthetic._write import GroundTruthWriter
+
+    rng = np.random.default_rng(0)
+    months = [{"person_id": np.array([f"P{k:07d}" for k in range(300)], dtype=object),
+               "month": np.full(300, 19_000 + 30 * m, "datetime64[D]").astype(np.int64),
+               "p_true": rng.random(300, dtype=np.float32)} for m in range(3)]
+    writer = GroundTruthWriter(tmp_path / "gt.parquet")
+    for cols in months:
+        writer.write(cols)
+    writer.close()
+    f = pq.ParquetFile(tmp_path / "gt.parquet")
+    codecs = {f.metadata.row_group(0).column(i).path_in_schema:
+              f.metadata.row_group(0).column(i).compression for i in range(3)}
+    assert codecs == {"person_id": "ZSTD", "month": "ZSTD", "p_true": "UNCOMPRESSED"}
+    back = f.read()
+    assert back.num_rows == 900 and f.metadata.num_row_groups == 3
+    np.testing.assert_array_equal(back["p_true"].to_numpy(),
+                                  np.concatenate([m["p_true"] for m in months]))
