@@ -364,11 +364,16 @@ def add_ancillary_tables(
         voice = soon("voice", build_family_voice, ctx, r_voice)
         wf = build_workforce(ctx, r_workforce)
         out = fill_episode_allocations(tables, wf)
-        out["ext_person_identity"] = keep("ext_person_identity", identity())
+        # built here, identity comes first (emitted and freed before the services' peak);
+        # built beside, it is awaited only after the services, which overlap it
+        out["ext_person_identity"] = (None if "identity" in beside
+                                      else keep("ext_person_identity", identity()))
         out["ssd_department"] = wf.department
         out["ssd_professionals"] = wf.professionals
         out["ssd_involvements"] = wf.involvements
         out["ext_service_involvement"] = build_service_involvement(ctx, wf, r_services, emit=emit)
+        if "identity" in beside:
+            out["ext_person_identity"] = keep("ext_person_identity", identity())
         out["ext_family_voice"] = keep("ext_family_voice", voice())
     out["ext_source_metadata"] = build_source_metadata(ctx, out, config)
     return out
