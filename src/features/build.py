@@ -179,13 +179,25 @@ WITH addr AS (
            coalesce(addr_address_end_date, DATE '9999-12-31') AS until_date,
            greatest(addr_address_start_date, CAST(addr_recorded_at AS DATE)) AS known_date
     FROM ssd_address
+    -- one row per person and day known, the latest move: the as-of join would pick any
+    -- of two addresses first known the same day, and the features change run to run
+    QUALIFY row_number() OVER (
+        PARTITION BY addr_person_id,
+                     greatest(addr_address_start_date, CAST(addr_recorded_at AS DATE))
+        ORDER BY addr_address_start_date DESC NULLS LAST,
+                 addr_address_end_date DESC NULLS FIRST, addr_table_id DESC) = 1
 ), fam AS (
     SELECT fami_person_id, fami_family_id,
            greatest(fami_start_date, CAST(fami_recorded_at AS DATE)) AS known_date
     FROM ssd_family
+    QUALIFY row_number() OVER (
+        PARTITION BY fami_person_id, greatest(fami_start_date, CAST(fami_recorded_at AS DATE))
+        ORDER BY fami_start_date DESC NULLS LAST, fami_table_id DESC) = 1
 ), first_family AS (
-    SELECT fami_person_id, arg_min(fami_family_id, fami_start_date) AS family_id
-    FROM ssd_family GROUP BY fami_person_id
+    SELECT fami_person_id, fami_family_id AS family_id
+    FROM ssd_family
+    QUALIFY row_number() OVER (PARTITION BY fami_person_id
+                               ORDER BY fami_start_date NULLS LAST, fami_table_id) = 1
 ), disabled AS (
     SELECT DISTINCT disa_person_id FROM ssd_disability WHERE disa_disability_code <> 'NONE'
 )
