@@ -55,9 +55,12 @@ def extract_dates(warehouse: str | Path) -> pd.DataFrame:
             return pd.DataFrame(columns=cols)
         return con.execute("""
             SELECT meta_agency AS agency, max(meta_extract_date) AS extract_date,
-                   arg_max(meta_accessibility, meta_extract_date) AS accessibility,
-                   string_agg(DISTINCT meta_known_issues, '; ') AS known_issues
-            FROM ext_source_metadata GROUP BY meta_agency""").df()
+                   -- ties broken by value and issues sorted: the same text on every run
+                   arg_max(meta_accessibility, (meta_extract_date, meta_accessibility))
+                       AS accessibility,
+                   string_agg(DISTINCT meta_known_issues, '; ' ORDER BY meta_known_issues)
+                       AS known_issues
+            FROM ext_source_metadata GROUP BY meta_agency ORDER BY meta_agency""").df()
     finally:
         con.close()
 
