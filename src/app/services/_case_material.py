@@ -58,7 +58,9 @@ def _people(con, tables: set[str], members: pd.DataFrame) -> list[dict]:  # noqa
                 THEN 'Y' ELSE 'N' END FROM ssd_disability WHERE disa_person_id = m.person_id)"""
              if "ssd_disability" in tables else "NULL")
     imd = ("""(SELECT addr_imd_decile FROM ssd_address WHERE addr_person_id = m.person_id
-               AND addr_address_start_date <= m.as_of ORDER BY addr_address_start_date DESC
+               AND addr_address_start_date <= m.as_of
+               ORDER BY addr_address_start_date DESC, addr_address_end_date DESC NULLS FIRST,
+                        addr_table_id DESC
                LIMIT 1)""" if "ssd_address" in tables else "NULL")
     df = con.execute(f"""
         SELECT m.person_id, m.family_id, {names}, p.pers_dob, p.pers_sex, p.pers_is_child,
