@@ -368,19 +368,16 @@ def simulate(cfg: SyntheticConfig, pop: Population, tl: Timeline, rng: np.random
                                   cf, A, d, in_care, surv_mult, t0, t1)
             if progress is not None:
                 progress(m + 1, tl.n_months)
-    except BaseException:
-        # stop the helper threads before the error leaves: none keeps running, or writing
         noise.close()
-        gt_jobs.cancel()
-        child_jobs.cancel()
-        raise
-    noise.close()
-    try:
         if in_memory:
             gt_jobs.wait()
         child_jobs.wait()
     except BaseException:
+        # stop the helper threads before the error leaves: none keeps running, or writing
+        # (each call is a no-op for a helper already closed or waited for)
+        noise.close()
         gt_jobs.cancel()
+        child_jobs.cancel()
         raise
     ev_arr = np.array(eta_var) if eta_var else np.zeros((1, 2))
     calib = {
