@@ -310,6 +310,10 @@ class EvaluationConfig(_Section):
     bootstrap: int = Field(200, ge=0, description="Family-cluster bootstrap replicates")
     confidence: float = Field(0.95, gt=0.5, lt=1)
     calibration_bins: int = Field(10, ge=2)
+    truth_fitted: bool = Field(
+        True, description="With synthetic ground truth, also fit the LightGBM model to the true "
+        "probability instead of outcomes (same features and settings): how much of the oracle "
+        "these features can carry, reported beside the models")
 
 
 class AblationConfig(_Section):

@@ -166,10 +166,43 @@ class LightGBMRiskClassifier(_BinaryProbaMixin, ClassifierMixin, BaseEstimator):
 
         X, y = validate_data(self, X, y, ensure_all_finite="allow-nan", dtype=np.float32)
         self.classes_, y01 = _binary_target(self, y)
+        self.booster_ = LGBMClassifier(**self._booster_params(X.size)).fit(X, y01)
+        return self
+
+    def fit_to_probability(self, X, p):
+        """Fit the same boosted trees to known probabilities instead of outcomes.
+
+        On a synthetic LA the true probability of each row is known: trees
+        fitted to it (cross-entropy on the probabilities as soft labels) show
+        how much of the oracle these features can carry, apart from what
+        learning from rare outcomes costs. ``self`` is left as it was.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        p : array-like of shape (n_samples,)
+            Probabilities, clipped to [0, 1].
+
+        Returns
+        -------
+        lightgbm.LGBMRegressor
+            Its ``predict`` gives probabilities.
+        """
+        from lightgbm import LGBMRegressor
+
+        X = np.asarray(X, dtype=np.float32)
+        p = np.clip(np.asarray(p, dtype=np.float64), 0.0, 1.0)
+        if X.ndim != 2 or len(X) != len(p):
+            raise ValueError(f"fit_to_probability: X has shape {X.shape}, p {p.shape}")
+        if not np.isfinite(p).all():
+            raise ValueError("fit_to_probability: p has missing values")
+        return LGBMRegressor(objective="cross_entropy", **self._booster_params(X.size)).fit(X, p)
+
+    def _booster_params(self, cells: int) -> dict:
         n_jobs = self.n_jobs
         if n_jobs is None:
-            n_jobs = 1 if X.size < 2_000_000 else (os.cpu_count() or 1)
-        self.booster_ = LGBMClassifier(
+            n_jobs = 1 if cells < 2_000_000 else (os.cpu_count() or 1)
+        return dict(
             n_estimators=self.n_estimators,
             learning_rate=self.learning_rate,
             num_leaves=self.num_leaves,
@@ -187,8 +220,7 @@ class LightGBMRiskClassifier(_BinaryProbaMixin, ClassifierMixin, BaseEstimator):
             # timing test, so the same data always give the same model.
             force_row_wise=True,
             verbose=-1,
-        ).fit(X, y01)
-        return self
+        )
 
     def predict_proba(self, X):
         """Probability of each class.

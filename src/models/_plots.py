@@ -20,10 +20,12 @@ from ._evaluation import calibration_points
 __all__ = ["pr_curve_png", "calibration_png", "capacity_over_time_png", "ablation_png"]
 
 COLOURS = {"lightgbm": "#1d70b8", "logistic": "#4c2c92", "rule": "#d4351c",
-           "prevalence": "#505a5f", "oracle": "#00703c", "oracle_recorded": "#85994b"}
+           "prevalence": "#505a5f", "oracle": "#00703c", "oracle_recorded": "#85994b",
+           "truth_fitted": "#f47738"}
 LABELS = {"lightgbm": "LightGBM", "logistic": "Logistic (L2)", "rule": "Points rule (RAG-like)",
           "prevalence": "No skill (base rate)", "oracle": "Oracle (true probability)",
-          "oracle_recorded": "Oracle without the unrecorded latent"}
+          "oracle_recorded": "Oracle without the unrecorded latent",
+          "truth_fitted": "LightGBM fitted to the true probability"}
 
 
 def _png(fig: Figure) -> bytes:

@@ -97,6 +97,24 @@ def test_lightgbm_learns_the_signal_and_keeps_feature_names():
     assert np.allclose(contrib.sum(axis=1), raw, atol=1e-5)
 
 
+def test_lightgbm_fitted_to_probabilities_recovers_them_and_leaves_the_classifier_alone():
+    rng = np.random.default_rng(3)
+    X = pd.DataFrame({"a": rng.normal(size=6000), "b": rng.normal(size=6000)})
+    p = 1 / (1 + np.exp(-(-2.0 + 1.5 * X["a"])))  # "b" carries nothing
+    est = LightGBMRiskClassifier(n_estimators=150)
+    booster = est.fit_to_probability(X, p)
+    fitted = booster.predict(X.to_numpy(np.float32))
+    assert fitted.min() >= 0 and fitted.max() <= 1  # probabilities, not log-odds
+    assert np.abs(fitted - p).mean() < 0.02
+    gain = booster.booster_.feature_importance("gain")
+    assert gain[0] > 20 * gain[1]
+    again = est.fit_to_probability(X, p).predict(X.to_numpy(np.float32))
+    assert np.array_equal(fitted, again)  # deterministic for a seed
+    assert not hasattr(est, "booster_")  # the classifier itself is not fitted
+    with pytest.raises(ValueError, match="missing values"):
+        est.fit_to_probability(X, np.where(X["a"] > 2, np.nan, p))
+
+
 def test_logistic_handles_missing_values():
     X, y = _data()
     X.loc[X.index[:100], "noise_365d"] = np.nan

@@ -158,13 +158,46 @@ def test_run_folder_has_metrics_config_and_report(passed_run):
         assert (result.run_dir / name).is_file()
     metrics = json.loads((result.run_dir / "metrics.json").read_text())
     assert metrics["no_skill_pr_auc"] == metrics["base_rate"]
-    assert set(metrics["models"]) == {"lightgbm", "logistic", "rule", "prevalence", "oracle"}
+    assert list(metrics["models"]) == ["lightgbm", "logistic", "rule", "prevalence",
+                                       "truth_fitted", "oracle"]
     assert "fold_1" in metrics["backtest"]
     note = metrics["oracle_note"]
     assert note["positives"] == metrics["n_positive"]
     assert note["determined_rows"] == 0  # the fixture's p_true never reaches 1
     assert note["oracle_pr_auc_without_determined"] == pytest.approx(
         metrics["models"]["oracle"]["pr_auc"]["value"])
+
+
+def test_a_model_fitted_to_the_true_probability_measures_what_the_features_carry(passed_run):
+    _, _, _, result, _ = passed_run
+    m = result.metrics["models"]
+    pr = {k: v["pr_auc"]["value"] for k, v in m.items()}
+    # the fixture's outcomes follow a known logit of the features' latent adversity: fitted
+    # to that probability, the same trees rank at least about as well as from outcomes,
+    # and no better than the oracle itself
+    assert pr["truth_fitted"] >= pr["lightgbm"] - 0.02
+    assert pr["truth_fitted"] <= pr["oracle"] + 0.02
+    share = result.metrics["oracle_share"]["truth_fitted"]["pr_auc"]["value"]
+    assert share == pytest.approx(pr["truth_fitted"] / pr["oracle"])
+    preds = pd.read_parquet(result.run_dir / "predictions.parquet")
+    fitted = preds["risk__truth_fitted"]
+    assert fitted.between(0, 1).all()
+    assert np.corrcoef(fitted, preds["risk__oracle"])[0, 1] > 0.5
+    html = (result.run_dir / "report.html").read_text()
+    assert "LightGBM fitted to the true probability" in html
+    assert "rare outcomes costs" in html
+    # the pass bar and the registry see only the candidate
+    assert result.metrics["pass_bar"]["model"] == "lightgbm"
+
+
+def test_the_truth_fitted_model_can_be_switched_off(tmp_path, mlflow_template):
+    cfg, _ = write_fixture_pipeline(tmp_path)
+    cfg = cfg.model_copy(update={"model": cfg.model.model_copy(update={
+        "evaluation": cfg.model.evaluation.model_copy(update={"truth_fitted": False})})})
+    result = train_pipeline(cfg, runs_dir=tmp_path / "runs",
+                            tracking_uri=_tracking(mlflow_template, tmp_path / "tracking"))
+    assert "truth_fitted" not in result.metrics["models"]
+    assert "oracle" in result.metrics["models"]
 
 
 def test_a_few_test_rows_without_ground_truth_keep_the_oracle_and_say_so(
