@@ -58,7 +58,7 @@ def _summary(console: Console, metrics: dict) -> None:
     console.print(f"base rate {metrics['base_rate']:.3f} (= no-skill PR-AUC); "
                   f"PR-AUC {cand} {val(cand, 'pr_auc')}, oracle {val('oracle', 'pr_auc')} "
                   f"(without the unrecorded latent {val('oracle_recorded', 'pr_auc')}; "
-                  f"LightGBM fitted to it {val('truth_fitted', 'pr_auc')}), "
+                  f"LightGBM fitted to the true probability {val('truth_fitted', 'pr_auc')}), "
                   f"rule {val('rule', 'pr_auc')}; precision at capacity {cand} "
                   f"{val(cand, 'precision_at_capacity_worst')} (worst case), rule "
                   f"{val('rule', 'precision_at_capacity_worst')}–"
