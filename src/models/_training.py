@@ -9,8 +9,9 @@ order so that a failure never leaves a half-registered model:
 4. check the pre-registered bar is reachable at all on this data;
 5. fit the candidate, the comparators and the two baselines on each fold,
    calibrated on a later slice of training time;
-6. evaluate the held-out period with bootstrap CIs (oracle included when the
-   synthetic ground truth is there), back-test folds for stability;
+6. evaluate the held-out period with bootstrap CIs (when the synthetic ground
+   truth is there: the oracle, and LightGBM fitted to the true probability as a
+   yardstick of what the features carry), back-test folds for stability;
 7. judge the candidate against the bar;
 8. write the run folder (to a temporary name, then rename);
 9. log everything to MLflow, then register with alias ``candidate`` only if
