@@ -36,4 +36,5 @@ def test_model_training_notebook_runs_and_reports(small_pipeline, tmp_path, monk
     assert len(out.images) >= 5, "folds, PR curve, calibration, months, ablation"
     text = out.text
     assert "the pre-registered bar" in text and "base rate" in text
+    assert "fitted to the true probability reaches" in text  # the synthetic LA's yardstick
     assert list((tmp_path / "runs" / "small-models").glob("*/report.html"))
