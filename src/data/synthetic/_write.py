@@ -369,10 +369,13 @@ SMALL_LA_TRIM_THRESHOLD = 512 * 2**20
 def reuse_freed_memory(children: int) -> Iterator[bool]:
     """While a small LA is generated, keep freed memory in the process for reuse (Linux).
 
-    Below :data:`LARGE_LA_CHILDREN` children, Arrow allocates from the
-    system allocator (glibc) instead of its default pool (mimalloc, which hands
-    freed memory back to the system within moments), and glibc keeps up to
-    :data:`SMALL_LA_TRIM_THRESHOLD` free at the top of its heap. Memory handed
+    Below :data:`LARGE_LA_CHILDREN` children, pyarrow's own allocations
+    (conversions, takes, concatenations) come from the system allocator (glibc)
+    instead of its default pool (mimalloc, which hands freed memory back to the
+    system within moments), and glibc keeps up to :data:`SMALL_LA_TRIM_THRESHOLD`
+    free at the top of its heap. Arrow's C++ code (the Parquet writers' buffers)
+    keeps the pool chosen when pyarrow was imported; making that glibc too, with
+    ``ARROW_DEFAULT_MEMORY_POOL=system``, gained nothing with the host's memory cold. Memory handed
     back costs a page fault, and a zeroed page, each time it is used again; on
     this project's virtual machine, whose host takes back memory the guest
     frees, the first write to such a page can cost a hundred times more
