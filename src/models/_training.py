@@ -286,9 +286,10 @@ def _truth_fitted_scores(cfg: Any, table: FeatureTable, fold: TemporalFold,
     but learns from each training row's true probability (``p_true``) instead
     of its rare outcome. Its PR-AUC, beside the oracle's and the candidate's,
     splits the oracle gap in two: what the features cannot carry, and what
-    learning from outcomes costs. Training rows without ground truth (a 1M
-    LA may keep it every few months only) are left out; ``None`` when fewer
-    than :data:`MIN_TRUTH_SHARE` of them have it.
+    learning from outcomes costs. It is fitted only where the oracle is shown
+    (ground truth for all but 1% of the test rows); training rows without
+    ground truth are left out, and ``None`` is returned when fewer than
+    :data:`MIN_TRUTH_SHARE` of them have it.
     """
     train = table.frame.iloc[fold.train_index]
     p = attach_ground_truth(train[["person_id", "as_of"]], gt_path, ["p_true"])["p_true"]
