@@ -231,7 +231,9 @@ def attach_ground_truth(rows: pd.DataFrame, path: Path, columns: list[str]) -> p
 
     Ground truth is defined for the month starting at ``month``; an as-of date
     is matched to the month it falls in. The file is read once, for every
-    column asked; a column the file does not have comes back all NaN.
+    column asked, and only for the months from the rows' first to their last
+    (a test period's rows need a few of the file's 120 months); a column the
+    file does not have comes back all NaN.
 
     Parameters
     ----------
@@ -246,16 +248,23 @@ def attach_ground_truth(rows: pd.DataFrame, path: Path, columns: list[str]) -> p
     -------
     pandas.DataFrame aligned with ``rows``, one column per name in ``columns``
     """
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
-    present = [c for c in columns if c in pq.read_schema(path).names]
+    schema = pq.read_schema(path)
+    present = [c for c in columns if c in schema.names]
     out = pd.DataFrame({c: float("nan") for c in columns}, index=rows.index)
-    if not present:
+    if not present or not len(rows):
         return out
-    truth = pd.read_parquet(path, columns=["person_id", "month", *present])
+    months = pd.to_datetime(rows["as_of"]).dt.to_period("M")
+    filters = None
+    if pa.types.is_date32(schema.field("month").type):  # else read whole: any day matches
+        filters = [("month", ">=", months.min().start_time.date()),
+                   ("month", "<=", months.max().end_time.date())]
+    truth = pd.read_parquet(path, columns=["person_id", "month", *present], filters=filters)
     truth["month"] = pd.to_datetime(truth["month"]).dt.to_period("M")
     key = pd.DataFrame({"person_id": rows["person_id"].astype(str).to_numpy(),
-                        "month": pd.to_datetime(rows["as_of"]).dt.to_period("M").to_numpy()})
+                        "month": months.to_numpy()})
     truth["person_id"] = truth["person_id"].astype(str)
     merged = key.merge(truth.drop_duplicates(["person_id", "month"]), on=["person_id", "month"],
                        how="left")
