@@ -447,6 +447,14 @@ def train_pipeline(
     oracle_note = None
     unmatched = int(p_true.isna().sum()) if p_true is not None else 0
     if p_true is not None and unmatched <= MAX_UNMATCHED_SHARE * len(p_true):
+        # listed after the trained models, before the oracles
+        fitted = _truth_fitted_scores(cfg, table, final, gt_path) if ev.truth_fitted else None
+        if fitted is not None:
+            scores[TRUTH_FITTED] = fitted
+            say("fitted LightGBM to the true probability of the training rows (what the "
+                "features carry)")
+        elif ev.truth_fitted:
+            say("ground truth covers too few training rows: no model fitted to it")
         pt = _oracle_scores(p_true)
         scores[ORACLE] = ModelScores(pt, pt)
         recorded = truth["p_recorded"]
@@ -464,17 +472,6 @@ def train_pipeline(
     elif p_true is not None:
         say(f"ground truth {gt_path} lacks {unmatched} test rows: no oracle")
         p_true = None
-    if p_true is not None and ev.truth_fitted:
-        fitted = _truth_fitted_scores(cfg, table, final, gt_path)
-        if fitted is None:
-            say("ground truth covers too few training rows: no model fitted to it")
-        else:
-            # listed after the trained models, before the oracles
-            scores = {**{k: v for k, v in scores.items() if k not in (ORACLE, ORACLE_RECORDED)},
-                      TRUTH_FITTED: fitted,
-                      **{k: v for k, v in scores.items() if k in (ORACLE, ORACLE_RECORDED)}}
-            say("fitted LightGBM to the true probability of the training rows (what the "
-                "features carry)")
     capacity = capacity_for_dates(table.frame, final, cfg.capacity.flags_per_month)
     metrics = evaluate_models(labels, scores, capacity, reference="rule", oracle=ORACLE,
                               recorded_oracle=ORACLE_RECORDED, n_bootstrap=ev.bootstrap,
