@@ -56,6 +56,19 @@ def d(s: str) -> date:
     return date.fromisoformat(s)
 
 
+def person(pid: str, dob: str, child: str = "Y", sex: str = "F") -> dict[str, Any]:
+    """An ``ssd_person`` row (ethnicity WBRI)."""
+    return dict(pers_person_id=pid, pers_sex=sex, pers_ethnicity="WBRI", pers_dob=d(dob),
+                pers_is_child=child)
+
+
+def membership(table_id: str, family_id: str, pid: str, start: str,
+               recorded: str) -> dict[str, Any]:
+    """An ``ssd_family`` row: ``pid`` in ``family_id`` from ``start``, first known ``recorded``."""
+    return dict(fami_table_id=table_id, fami_family_id=family_id, fami_person_id=pid,
+                fami_start_date=d(start), fami_recorded_at=ts(recorded))
+
+
 def write_pipeline(path: Path, warehouse: Path, out: Path, **overrides: Any) -> Path:
     """Write a small pipeline YAML for ``warehouse``; ``overrides`` replace whole sections."""
     doc: dict[str, Any] = {

@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from _warehouse import d, make_warehouse, ts, write_pipeline
+from _warehouse import d, make_warehouse, membership, person, ts, write_pipeline
 from earlywarning.config import load_pipeline
 from earlywarning.features import build_features
 
@@ -32,15 +32,11 @@ MOVE = dict(addr_table_id="a2", addr_person_id="C", addr_address_type="temporary
 def test_two_addresses_known_the_same_day_resolve_to_the_latest_move(tmp_path, order):
     rows = [STAY, MOVE] if order == "stay first" else [MOVE, STAY]
     wh = make_warehouse(tmp_path / "w.duckdb", {
-        "ssd_person": [dict(pers_person_id="C", pers_sex="F", pers_ethnicity="WBRI",
-                            pers_dob=d("2014-03-01"), pers_is_child="Y")],
+        "ssd_person": [person("C", "2014-03-01")],
         "ssd_family": [
-            dict(fami_table_id="f1", fami_family_id="fam1", fami_person_id="C",
-                 fami_start_date=d("2014-03-01"), fami_recorded_at=ts("2014-03-02")),
-            dict(fami_table_id="f2", fami_family_id="fam2", fami_person_id="C",
-                 fami_start_date=d("2021-09-21"), fami_recorded_at=ts("2021-09-22")),
-            dict(fami_table_id="f0", fami_family_id="fam0", fami_person_id="C",
-                 fami_start_date=d("2021-09-20"), fami_recorded_at=ts("2021-09-22")),
+            membership("f1", "fam1", "C", "2014-03-01", "2014-03-02"),
+            membership("f2", "fam2", "C", "2021-09-21", "2021-09-22"),
+            membership("f0", "fam0", "C", "2021-09-20", "2021-09-22"),
         ],
         "ssd_address": rows,
     })

@@ -14,16 +14,11 @@ import math
 from datetime import date
 
 import pytest
-from _warehouse import d, make_warehouse, ts, write_pipeline
+from _warehouse import d, make_warehouse, membership, person, ts, write_pipeline
 from earlywarning.config import load_pipeline
 from earlywarning.features import build_features, render_meaning
 
 D = date(2024, 6, 1)
-
-
-def _p(pid, dob, child="Y", sex="F"):
-    return dict(pers_person_id=pid, pers_sex=sex, pers_ethnicity="WBRI", pers_dob=d(dob),
-                pers_is_child=child)
 
 
 def _police(i, pid, day, kind, role, incident=None):
@@ -38,17 +33,13 @@ def _health(i, pid, day, service):
 
 
 FAMILY = {
-    "ssd_person": [_p("C", "2014-03-01"), _p("S", "2010-01-01", sex="M"),
-                   _p("M", "1985-05-01", "N"), _p("P", "1980-02-01", "N", "M")],
+    "ssd_person": [person("C", "2014-03-01"), person("S", "2010-01-01", sex="M"),
+                   person("M", "1985-05-01", "N"), person("P", "1980-02-01", "N", "M")],
     "ssd_family": [
-        dict(fami_table_id="f1", fami_family_id="fam1", fami_person_id="C",
-             fami_start_date=d("2014-03-01"), fami_recorded_at=ts("2014-03-02")),
-        dict(fami_table_id="f2", fami_family_id="fam1", fami_person_id="S",
-             fami_start_date=d("2010-01-01"), fami_recorded_at=ts("2010-01-02")),
-        dict(fami_table_id="f3", fami_family_id="fam1", fami_person_id="M",
-             fami_start_date=d("2010-01-01"), fami_recorded_at=ts("2010-01-02")),
-        dict(fami_table_id="f4", fami_family_id="fam1", fami_person_id="P",
-             fami_start_date=d("2024-02-01"), fami_recorded_at=ts("2024-02-03")),
+        membership("f1", "fam1", "C", "2014-03-01", "2014-03-02"),
+        membership("f2", "fam1", "S", "2010-01-01", "2010-01-02"),
+        membership("f3", "fam1", "M", "2010-01-01", "2010-01-02"),
+        membership("f4", "fam1", "P", "2024-02-01", "2024-02-03"),
     ],
     "ext_person_relationship": [
         dict(rela_relationship_id="r1", rela_person_id="C", rela_related_person_id="M",
