@@ -166,6 +166,7 @@ def generate_la(config: SyntheticConfig, out: Path, fmt: str = "parquet",
         keep_freed_memory_small,
         reuse_freed_memory,
         slim,
+        without_huge_pages,
         writable,
         write_and_free,
         write_json,
@@ -179,7 +180,7 @@ def generate_la(config: SyntheticConfig, out: Path, fmt: str = "parquet",
     counts: dict[str, int] = {}
     emitted: set[str] = set()
     logs: list[tuple[tuple[int, int], pd.DataFrame]] = []
-    with (reuse_freed_memory(config.children), atomic_dir(out) as tmp,
+    with (without_huge_pages(), reuse_freed_memory(config.children), atomic_dir(out) as tmp,
           ThreadPoolExecutor(max_workers=2) as pool,
           ThreadPoolExecutor(max_workers=1) as side, ExitStack() as stop_on_exit):
         (tmp / "ground_truth").mkdir()
