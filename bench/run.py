@@ -20,6 +20,7 @@ import json
 import platform
 import sys
 import time
+from contextlib import nullcontext
 from pathlib import Path
 
 from rich.console import Console
@@ -39,16 +40,20 @@ def _load(path: Path):
 PROBE_LOOP = 10_000_000
 PROBE_DRAWS = 20
 PROBE_FRESH_BYTES = 256 * 2**20
-PROBE_REFERENCE = {"python_loop_s": 0.37, "numpy_normals_ms": 9.7, "fresh_memory_s_per_gb": 0.17}
+PROBE_REFERENCE = {"python_loop_s": 0.37, "numpy_normals_ms": 9.7, "fresh_memory_s_per_gb": 0.17,
+                   "fresh_small_pages_s_per_gb": 0.39}
 """The probe on this project's 2-core machine in one of its usual (fast) spells.
 In its slow spells (when the 1 M generator missed 120 s) the normals took 1.7x as
 long, and a similar Python loop (20 M steps at module level, not this probe's)
-1.1-1.45x. Fresh memory matters most: this machine is a virtual machine whose
-host takes back memory the guest has freed, and the first write to such a page
-then waits for the host. Writing 1 GB of fresh memory took 0.17 s just after
-the same memory was used, and 15-16 s after 45 s idle (2026-12-07); the 1M
-generator, which writes about 50 GB of fresh pages in a run (7 GB at a time),
-then spent more time in the kernel (182 s) than in Python and NumPy (102 s)."""
+1.1-1.45x. Fresh memory matters most. NumPy asks for 2 MB transparent huge pages
+for large arrays, and on this virtual machine writing 1 GB of fresh memory in
+them took 0.17 s just after the same memory was used but 5-16 s at other times
+(2026-12-07/08): each huge page needs 2 MB of contiguous memory found, or
+compacted, first. In ordinary 4 KB pages the same write took 0.39 s at the same
+times (2026-12-08). The generator has used 4 KB pages only since then
+(``earlywarning.data.synthetic._write.without_huge_pages``): before, the 1M run
+spent more time in the kernel (up to 182 s) than in Python and NumPy (102 s)."""
+
 
 
 def host_probe() -> dict[str, float]:
@@ -56,10 +61,12 @@ def host_probe() -> dict[str, float]:
 
     Returns seconds for the loop and milliseconds per draw, the best of two tries each,
     so a single interruption does not count, and seconds per GB for the first write
-    of :data:`PROBE_FRESH_BYTES` of newly allocated memory (one try: a second would
-    reuse warm pages).
+    of :data:`PROBE_FRESH_BYTES` of newly allocated memory (one try each: a second
+    would reuse warm pages), as NumPy allocates it (in huge pages where the kernel
+    allows them) and in 4 KB pages, as the generator does.
     """
     import numpy as np
+    from earlywarning.data.synthetic._write import without_huge_pages
 
     loops = []
     for _ in range(2):
@@ -75,12 +82,16 @@ def host_probe() -> dict[str, float]:
         for _ in range(PROBE_DRAWS):
             rng.standard_normal(dtype=np.float32, out=buf)
         draws.append((time.perf_counter() - t) / PROBE_DRAWS * 1e3)
-    t = time.perf_counter()
-    fresh = np.ones(PROBE_FRESH_BYTES // 8, np.float64)
-    fresh_s = time.perf_counter() - t
-    del fresh
+    fresh_s = []
+    for small in (False, True):
+        with without_huge_pages() if small else nullcontext():
+            t = time.perf_counter()
+            fresh = np.ones(PROBE_FRESH_BYTES // 8, np.float64)
+            fresh_s.append(time.perf_counter() - t)
+            del fresh
+    per_gb = [round(s * 2**30 / PROBE_FRESH_BYTES, 2) for s in fresh_s]
     return {"python_loop_s": round(min(loops), 3), "numpy_normals_ms": round(min(draws), 2),
-            "fresh_memory_s_per_gb": round(fresh_s * 2**30 / PROBE_FRESH_BYTES, 2)}
+            "fresh_memory_s_per_gb": per_gb[0], "fresh_small_pages_s_per_gb": per_gb[1]}
 
 
 def _probe_text(probe: dict[str, float]) -> str:
@@ -90,7 +101,9 @@ def _probe_text(probe: dict[str, float]) -> str:
             f"NumPy normals {probe['numpy_normals_ms']:.1f} ms "
             f"({probe['numpy_normals_ms'] / ref['numpy_normals_ms']:.2f}x), "
             f"fresh memory {probe['fresh_memory_s_per_gb']:.2f} s/GB "
-            f"({probe['fresh_memory_s_per_gb'] / ref['fresh_memory_s_per_gb']:.1f}x)")
+            f"({probe['fresh_memory_s_per_gb'] / ref['fresh_memory_s_per_gb']:.1f}x), "
+            f"in 4 KB pages {probe['fresh_small_pages_s_per_gb']:.2f} s/GB "
+            f"({probe['fresh_small_pages_s_per_gb'] / ref['fresh_small_pages_s_per_gb']:.1f}x)")
 
 
 def main(argv: list[str] | None = None) -> int:
