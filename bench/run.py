@@ -51,7 +51,7 @@ them took 0.17 s just after the same memory was used but 5-16 s at other times
 (2026-12-07/08): each huge page needs 2 MB of contiguous memory found, or
 compacted, first. In ordinary 4 KB pages the same write took 0.39 s at the same
 times (2026-12-08). The generator has used 4 KB pages only since then
-(``earlywarning.data.synthetic._write.without_huge_pages``): before, the 1M run
+(``earlywarning.memory.without_huge_pages``): before, the 1M run
 spent more time in the kernel (up to 182 s) than in Python and NumPy (102 s)."""
 
 
@@ -66,7 +66,7 @@ def host_probe() -> dict[str, float]:
     allows them) and in 4 KB pages, as the generator does.
     """
     import numpy as np
-    from earlywarning.data.synthetic._write import without_huge_pages
+    from earlywarning.memory import without_huge_pages
 
     loops = []
     for _ in range(2):

@@ -166,11 +166,11 @@ def generate_la(config: SyntheticConfig, out: Path, fmt: str = "parquet",
         keep_freed_memory_small,
         reuse_freed_memory,
         slim,
-        without_huge_pages,
         writable,
         write_and_free,
         write_json,
     )
+    from earlywarning.memory import without_huge_pages
 
     if fmt not in ("parquet", "csv"):
         raise ValueError(f"format {fmt!r}: use 'parquet' or 'csv'")

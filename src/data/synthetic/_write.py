@@ -25,8 +25,8 @@ from earlywarning.data.schema import TABLES, get_table
 from earlywarning.data.synthetic._worker import OrderedWorker
 
 __all__ = ["GroundTruthWriter", "PartWriter", "atomic_dir", "keep_freed_memory_small",
-           "limit_malloc_arenas", "slim", "without_huge_pages", "writable", "write_and_free",
-           "write_json", "write_table"]
+           "limit_malloc_arenas", "slim", "writable", "write_and_free", "write_json",
+           "write_table"]
 
 _ARROW = {"string": pa.string(), "json": pa.string(), "date": pa.date32(),
           "timestamp": pa.timestamp("us"), "int": pa.int64(), "float": pa.float64()}
@@ -337,52 +337,14 @@ def limit_malloc_arenas(children: int) -> bool:
             and bool(libc.mallopt(M_TOP_PAD, THREAD_HEAP_BYTES)))
 
 
-@contextmanager
-def without_huge_pages() -> Iterator[bool]:
-    """While the block runs, give the process ordinary 4 KB pages, never 2 MB ones (Linux).
-
-    NumPy asks the kernel for transparent huge pages for every array of 4 MB or
-    more. Each first write to such memory then faults in, and zeroes, a whole
-    2 MB page, after the kernel has found (or compacted) 2 MB of contiguous
-    memory. On this project's virtual machine that cost 5-13 s per GB written,
-    against 0.4 s in 4 KB pages (``bench/run.py``'s host probe), and the
-    generator frees and allocates such arrays all the time: at 1M children the
-    simulation faulted in about 13,000 huge pages (26 GB) on its way to a 5 GB
-    footprint, a third of its main thread's time spent zeroing them. Measured in
-    alternating runs with everything else equal: 1M children in 99 s instead of
-    139 s (system time 36 s instead of 103-106 s, peak 7.1-7.2 GB either way),
-    60,000 children in 5.8-6.4 s instead of 7.0-8.4 s.
-
-    The setting (``prctl(PR_SET_THP_DISABLE)``) is process-wide; the previous
-    one is restored on exit. Elsewhere, or where the kernel refuses, nothing is
-    changed.
-
-    Yields
-    ------
-    bool
-        Whether huge pages were switched off.
-    """
-    libc = _glibc()
-    previous = libc.prctl(PR_GET_THP_DISABLE, 0, 0, 0, 0) if libc is not None else -1
-    if previous < 0 or libc.prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0) != 0:
-        yield False
-        return
-    try:
-        yield True
-    finally:
-        libc.prctl(PR_SET_THP_DISABLE, previous, 0, 0, 0)
-
-
 M_TRIM_THRESHOLD, M_TOP_PAD, M_MMAP_THRESHOLD, M_ARENA_MAX = -1, -2, -3, -8
 """glibc's ``mallopt`` parameter numbers (``malloc.h``)."""
-PR_SET_THP_DISABLE, PR_GET_THP_DISABLE = 41, 42
-"""Linux's ``prctl`` options for transparent huge pages (``linux/prctl.h``)."""
 THREAD_HEAP_BYTES = 64 * 2**20
 """The size of each heap of a glibc thread arena on 64-bit systems (``HEAP_MAX_SIZE``)."""
 
 
 def _glibc():  # noqa: ANN202
-    """Return glibc's ``mallopt``, ``malloc_trim`` and ``prctl`` (a ``ctypes`` library), or None."""
+    """Return glibc's ``mallopt`` and ``malloc_trim`` (as a ``ctypes`` library), or None."""
     import ctypes
     import sys
 
@@ -392,7 +354,7 @@ def _glibc():  # noqa: ANN202
         libc = ctypes.CDLL("libc.so.6")
     except OSError:
         return None
-    return libc if all(hasattr(libc, f) for f in ("mallopt", "malloc_trim", "prctl")) else None
+    return libc if hasattr(libc, "mallopt") and hasattr(libc, "malloc_trim") else None
 
 
 LARGE_LA_CHILDREN = 250_000
