@@ -43,7 +43,7 @@ def without_huge_pages() -> Iterator[bool]:
     synthetic LA in 99 s instead of 139 s (system time 36 s instead of
     103-106 s, peak memory 7.1-7.2 GB either way), the 60,000-child one in
     5.8-6.4 s instead of 7.0-8.4 s; ``earlywarning demo --no-serve`` in
-    112-121 s instead of 140 s with the generator already on small pages.
+    112-121 s instead of 140-147 s with the generator already on small pages.
 
     The setting (``prctl(PR_SET_THP_DISABLE)``) is process-wide and inherited
     by child processes; the previous one is restored on exit. Elsewhere, or
