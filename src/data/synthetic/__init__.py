@@ -117,9 +117,9 @@ def build_tables(config: SyntheticConfig) -> tuple[dict[str, pd.DataFrame],
         unobserved_share, p_need, p_recorded) and ``family`` (baseline adversity, groups).
     """
     from earlywarning.data.synthetic._build import build
-    from earlywarning.data.synthetic._write import reuse_freed_memory
+    from earlywarning.memory import without_huge_pages
 
-    with reuse_freed_memory(config.children):
+    with without_huge_pages():
         built = build(config)
         return _with_ancillary(built.tables, config), built.ground_truth
 
@@ -164,7 +164,6 @@ def generate_la(config: SyntheticConfig, out: Path, fmt: str = "parquet",
         PartWriter,
         atomic_dir,
         keep_freed_memory_small,
-        reuse_freed_memory,
         slim,
         writable,
         write_and_free,
@@ -180,7 +179,7 @@ def generate_la(config: SyntheticConfig, out: Path, fmt: str = "parquet",
     counts: dict[str, int] = {}
     emitted: set[str] = set()
     logs: list[tuple[tuple[int, int], pd.DataFrame]] = []
-    with (without_huge_pages(), reuse_freed_memory(config.children), atomic_dir(out) as tmp,
+    with (without_huge_pages(), atomic_dir(out) as tmp,
           ThreadPoolExecutor(max_workers=2) as pool,
           ThreadPoolExecutor(max_workers=1) as side, ExitStack() as stop_on_exit):
         (tmp / "ground_truth").mkdir()

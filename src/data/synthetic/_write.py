@@ -13,8 +13,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -360,59 +358,11 @@ def _glibc():  # noqa: ANN202
 LARGE_LA_CHILDREN = 250_000
 """LA size from which the generator works to its memory budget (8 GB at 1M children):
 its threads share two malloc arenas (:func:`limit_malloc_arenas`), freed memory is
-handed back after each table (:func:`keep_freed_memory_small`) instead of kept for
-reuse (:func:`reuse_freed_memory`), and the calibration report and the identity and
-voice builders no longer overlap the other work (``generate_la``)."""
+handed back after each table (:func:`keep_freed_memory_small`), and the calibration
+report and the identity and voice builders no longer overlap the other work
+(``generate_la``)."""
 TRIM_ABOVE_BYTES = 2 * 2**30
 """Resident memory above which freed memory is handed back to the system after each table."""
-
-
-SMALL_LA_TRIM_THRESHOLD = 512 * 2**20
-"""Free memory a small LA's generation keeps at the top of glibc's heap (see
-:func:`reuse_freed_memory`)."""
-
-
-@contextmanager
-def reuse_freed_memory(children: int) -> Iterator[bool]:
-    """While a small LA is generated, keep freed memory in the process for reuse (Linux).
-
-    Below :data:`LARGE_LA_CHILDREN` children, pyarrow's own allocations
-    (conversions, takes, concatenations) come from the system allocator (glibc)
-    instead of its default pool (mimalloc, which hands freed memory back to the
-    system within moments), and glibc keeps up to :data:`SMALL_LA_TRIM_THRESHOLD`
-    free at the top of its heap. Arrow's C++ code (the Parquet writers' buffers)
-    keeps the pool chosen when pyarrow was imported; making that glibc too, with
-    ``ARROW_DEFAULT_MEMORY_POOL=system``, gained nothing with the host's memory cold. Memory handed
-    back costs a page fault, and a zeroed page, each time it is used again; on
-    this project's virtual machine, whose host takes back memory the guest
-    frees, the first write to such a page can cost a hundred times more
-    (``bench/run.py``, ``PROBE_REFERENCE``). Measured at 60,000 children on a
-    cold host: 5.2-5.3 s instead of 9-11 s (system time 1 s instead of 6-9 s),
-    peak memory unchanged (1.3 GB). A large LA keeps its own settings
-    (:func:`limit_malloc_arenas`, :func:`keep_freed_memory_small`): there the
-    system pool, whose large buffers glibc then maps afresh, doubled the page faults.
-
-    Arrow's default pool is process-wide: it is restored on exit, and glibc's
-    free heap is then trimmed and its threshold set back to 128 KB.
-
-    Yields
-    ------
-    bool
-        Whether the settings were made.
-    """
-    libc = _glibc() if children < LARGE_LA_CHILDREN else None
-    if libc is None:
-        yield False
-        return
-    previous = pa.default_memory_pool()
-    libc.mallopt(M_TRIM_THRESHOLD, SMALL_LA_TRIM_THRESHOLD)
-    pa.set_memory_pool(pa.system_memory_pool())
-    try:
-        yield True
-    finally:
-        pa.set_memory_pool(previous)
-        libc.mallopt(M_TRIM_THRESHOLD, 128 * 1024)
-        libc.malloc_trim(0)
 
 
 def _rss_bytes() -> int:
