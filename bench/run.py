@@ -50,11 +50,9 @@ for large arrays, and on this virtual machine writing 1 GB of fresh memory in
 them took 0.17 s just after the same memory was used but 5-16 s at other times
 (2026-12-07/08): each huge page needs 2 MB of contiguous memory found, or
 compacted, first. In ordinary 4 KB pages the same write took 0.39 s at the same
-times (2026-12-08). The generator has used 4 KB pages only since then
-(``earlywarning.memory.without_huge_pages``): before, the 1M run
-spent more time in the kernel (up to 182 s) than in Python and NumPy (102 s)."""
-
-
+times (2026-12-08). The generator and every command have used 4 KB pages only
+since then (``earlywarning.memory.without_huge_pages``): before, the 1M run spent
+more time in the kernel (up to 182 s) than in Python and NumPy (102 s)."""
 
 def host_probe() -> dict[str, float]:
     """Time fixed work: a Python loop, 1 M float32 normals (NumPy) and writing fresh memory.
