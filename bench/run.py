@@ -54,6 +54,7 @@ times (2026-12-08). The generator and every command have used 4 KB pages only
 since then (``earlywarning.memory.without_huge_pages``): before, the 1M run spent
 more time in the kernel (up to 182 s) than in Python and NumPy (102 s)."""
 
+
 def host_probe() -> dict[str, float]:
     """Time fixed work: a Python loop, 1 M float32 normals (NumPy) and writing fresh memory.
 
