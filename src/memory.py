@@ -16,14 +16,18 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-__all__ = ["without_huge_pages"]
+__all__ = ["c_library", "without_huge_pages"]
 
 PR_SET_THP_DISABLE, PR_GET_THP_DISABLE = 41, 42
 """Linux's ``prctl`` options for transparent huge pages (``linux/prctl.h``)."""
 
 
-def _libc():  # noqa: ANN202
-    """Return the C library (with ``prctl``) as a ``ctypes`` library, or None off Linux."""
+def c_library(*functions: str):  # noqa: ANN201
+    """Return the C library (``libc.so.6``, through ``ctypes``) if it has all of ``functions``.
+
+    None off Linux, where no such library loads, or where one of the functions
+    is missing (a C library other than glibc), so callers fall back to doing nothing.
+    """
     import ctypes
 
     if not sys.platform.startswith("linux"):
@@ -32,7 +36,7 @@ def _libc():  # noqa: ANN202
         libc = ctypes.CDLL("libc.so.6")
     except OSError:
         return None
-    return libc if hasattr(libc, "prctl") else None
+    return libc if all(hasattr(libc, f) for f in functions) else None
 
 
 @contextmanager
@@ -54,7 +58,7 @@ def without_huge_pages() -> Iterator[bool]:
     bool
         Whether huge pages were switched off.
     """
-    libc = _libc()
+    libc = c_library("prctl")
     previous = libc.prctl(PR_GET_THP_DISABLE, 0, 0, 0, 0) if libc is not None else -1
     if previous < 0 or libc.prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0) != 0:
         yield False

@@ -21,6 +21,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from earlywarning.data.schema import TABLES, get_table
 from earlywarning.data.synthetic._worker import OrderedWorker
+from earlywarning.memory import c_library
 
 __all__ = ["GroundTruthWriter", "PartWriter", "atomic_dir", "keep_freed_memory_small",
            "limit_malloc_arenas", "slim", "writable", "write_and_free", "write_json",
@@ -343,16 +344,7 @@ THREAD_HEAP_BYTES = 64 * 2**20
 
 def _glibc():  # noqa: ANN202
     """Return glibc's ``mallopt`` and ``malloc_trim`` (as a ``ctypes`` library), or None."""
-    import ctypes
-    import sys
-
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-    except OSError:
-        return None
-    return libc if hasattr(libc, "mallopt") and hasattr(libc, "malloc_trim") else None
+    return c_library("mallopt", "malloc_trim")
 
 
 LARGE_LA_CHILDREN = 250_000
