@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import ctypes
 import sys
 
 import numpy as np
 import pytest
-from earlywarning.memory import PR_GET_THP_DISABLE, without_huge_pages
+from earlywarning.memory import PR_GET_THP_DISABLE, c_library, without_huge_pages
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="prctl: Linux only")
 
 
 def _huge_pages_off() -> int:
-    return ctypes.CDLL("libc.so.6").prctl(PR_GET_THP_DISABLE, 0, 0, 0, 0)
+    return c_library("prctl").prctl(PR_GET_THP_DISABLE, 0, 0, 0, 0)
 
 
 def _anon_huge_kb() -> int:
